@@ -1,0 +1,3 @@
+module github.com/jangada-io/jangada/codec
+
+go 1.26

@@ -1,0 +1,3 @@
+module github.com/jangada-io/jangada/store-badger
+
+go 1.26

@@ -1,0 +1,3 @@
+module github.com/jangada-io/jangada/store-pebble
+
+go 1.26

@@ -1,0 +1,3 @@
+module github.com/jangada-io/jangada/transport-quic
+
+go 1.26
