@@ -26,8 +26,9 @@ type LogStore interface {
 	//      Snapshot() returns its metadata;
 	//   2. entries, when not empty: appended after discarding any existing entry
 	//      whose index is >= entries[0].Index (a conflicting suffix). entries
-	//      must be contiguous and entries[0].Index must be in
-	//      [FirstIndex, LastIndex+1];
+	//      must be contiguous and entries[0].Index at most LastIndex+1 (a gap
+	//      is an error). Entries below FirstIndex are already compacted, hence
+	//      committed and identical, and are skipped;
 	//   3. hs, when not empty (raft.IsEmptyHardState), as the new HardState.
 	// Either all of it is durable or none of it is visible after a crash.
 	Save(hs *raftpb.HardState, entries []*raftpb.Entry, snap *raftpb.Snapshot) error
