@@ -1,0 +1,892 @@
+package raftcore
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+)
+
+// machine is the type-erased view of the user's StateMachine and Codec.
+type machine interface {
+	apply(index uint64, payload []byte) (any, error)
+	snapshot(w io.Writer) error
+	restore(r io.Reader) error
+}
+
+// engine is the node's logic without its goroutines: the raft state machine
+// (RawNode) and the handling of its output. The runtime (runtime.go) drives it
+// with real goroutines and a wall clock; a simulator can drive the same
+// methods on a virtual clock with explicit delivery.
+//
+// Three roles touch it, each single-threaded:
+//   - the raft role: tick, step, propose, processReady (holds raftMu);
+//   - the log-writer role: persist (LogStore.Save, snapshot restore);
+//   - the apply role: applyCommitted, snapshots.
+type engine struct {
+	cfg Config
+	id  uint64
+	ls  LogStore
+	ss  SnapshotStore
+	tr  Transport
+	sm  machine
+	obs Observer
+
+	raftMu sync.Mutex
+	rn     *raft.RawNode
+	ticks  uint64
+	// soft state, written under raftMu, read atomically by anyone
+	leader atomic.Uint64
+	term   atomic.Uint64
+	role   atomic.Int64
+	commit atomic.Uint64
+
+	// leaderChanged is closed and replaced whenever leader or role changes.
+	stateMu       sync.Mutex
+	leaderChanged chan struct{}
+
+	// read requests waiting for a ReadState, by request context (raft role).
+	pendingReads map[uint64]*readBatch
+	nextReadCtx  uint64
+
+	// smMu excludes Apply and Restore from reads of the state machine.
+	smMu sync.RWMutex
+	// applied state, written under smMu by the apply and log-writer roles.
+	applied     atomic.Uint64
+	appliedTerm uint64
+	members     *membership // replaced, never mutated, once published
+	membersMu   sync.RWMutex
+	lastSnap    atomic.Uint64
+	removedSelf atomic.Bool
+
+	waiters *waiters
+	reads   *readTracker
+	events  *eventBus
+
+	proposalBase uint64
+	proposalSeq  atomic.Uint64
+}
+
+// proposal is one command or conf change waiting for its entry to apply.
+type proposal struct {
+	id     uint64
+	data   []byte
+	cc     *raftpb.ConfChange
+	done   chan proposalResult
+	finish func(index uint64, err error)
+}
+
+type proposalResult struct {
+	index  uint64
+	result any
+	err    error
+}
+
+func (p *proposal) resolve(r proposalResult) {
+	select {
+	case p.done <- r:
+	default:
+	}
+}
+
+// waiters holds proposals by id until their entries apply.
+type waiters struct {
+	mu sync.Mutex
+	m  map[uint64]*proposal
+}
+
+func (w *waiters) add(p *proposal) {
+	w.mu.Lock()
+	w.m[p.id] = p
+	w.mu.Unlock()
+}
+
+func (w *waiters) remove(id uint64) *proposal {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	p := w.m[id]
+	delete(w.m, id)
+	return p
+}
+
+func (w *waiters) failAll(err error) {
+	w.mu.Lock()
+	all := w.m
+	w.m = map[uint64]*proposal{}
+	w.mu.Unlock()
+	for _, p := range all {
+		p.resolve(proposalResult{err: err})
+	}
+}
+
+func (w *waiters) len() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.m)
+}
+
+// readWaiter is one linearizable read waiting for its read index to apply.
+type readWaiter struct {
+	done chan readResult
+}
+
+type readResult struct {
+	index uint64
+	err   error
+}
+
+type readBatch struct {
+	waiters []*readWaiter
+	issued  uint64 // tick
+}
+
+// readTracker releases reads once the applied index reaches their read index.
+type readTracker struct {
+	mu      sync.Mutex
+	pending []indexedReads // sorted by index
+}
+
+type indexedReads struct {
+	index   uint64
+	waiters []*readWaiter
+}
+
+func (t *readTracker) wait(index, applied uint64, ws []*readWaiter) {
+	if index <= applied {
+		release(ws, index, nil)
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	i, _ := slices.BinarySearchFunc(t.pending, index, func(r indexedReads, idx uint64) int {
+		return int64Cmp(r.index, idx)
+	})
+	if i < len(t.pending) && t.pending[i].index == index {
+		t.pending[i].waiters = append(t.pending[i].waiters, ws...)
+		return
+	}
+	t.pending = slices.Insert(t.pending, i, indexedReads{index: index, waiters: ws})
+}
+
+func (t *readTracker) advance(applied uint64) {
+	t.mu.Lock()
+	n := 0
+	for n < len(t.pending) && t.pending[n].index <= applied {
+		n++
+	}
+	ready := slices.Clone(t.pending[:n])
+	t.pending = t.pending[n:]
+	t.mu.Unlock()
+	for _, r := range ready {
+		release(r.waiters, r.index, nil)
+	}
+}
+
+func (t *readTracker) failAll(err error) {
+	t.mu.Lock()
+	all := t.pending
+	t.pending = nil
+	t.mu.Unlock()
+	for _, r := range all {
+		release(r.waiters, 0, err)
+	}
+}
+
+func release(ws []*readWaiter, index uint64, err error) {
+	for _, w := range ws {
+		select {
+		case w.done <- readResult{index: index, err: err}:
+		default:
+		}
+	}
+}
+
+func int64Cmp(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// newEngine opens the node's durable state: it restores the latest snapshot
+// into the state machine, creates the RawNode (bootstrapping a new cluster
+// when the log is empty) and registers known peers with the transport.
+func newEngine(cfg Config, sm machine, proposalBase uint64) (*engine, error) {
+	e := &engine{
+		cfg:           cfg,
+		id:            cfg.NodeID,
+		ls:            cfg.LogStore,
+		ss:            cfg.SnapshotStore,
+		tr:            cfg.Transport,
+		sm:            sm,
+		obs:           cfg.Observer,
+		leaderChanged: make(chan struct{}),
+		pendingReads:  map[uint64]*readBatch{},
+		members:       newMembership(),
+		waiters:       &waiters{m: map[uint64]*proposal{}},
+		reads:         &readTracker{},
+		events:        newEventBus(),
+		proposalBase:  proposalBase,
+	}
+	e.role.Store(int64(RoleFollower))
+
+	snap, err := e.ls.Snapshot()
+	if err != nil {
+		return nil, fmt.Errorf("raftcore: read snapshot metadata: %w", err)
+	}
+	if idx := snap.GetMetadata().GetIndex(); idx > 0 {
+		if err := e.restoreSnapshot(snap.GetMetadata()); err != nil {
+			return nil, err
+		}
+	}
+	hs, _, err := e.ls.InitialState()
+	if err != nil {
+		return nil, fmt.Errorf("raftcore: read initial state: %w", err)
+	}
+	last, err := e.ls.LastIndex()
+	if err != nil {
+		return nil, fmt.Errorf("raftcore: read last index: %w", err)
+	}
+	readOnly := raft.ReadOnlySafe
+	if cfg.LeaseReads {
+		readOnly = raft.ReadOnlyLeaseBased
+	}
+	rc := &raft.Config{
+		ID:                        cfg.NodeID,
+		ElectionTick:              cfg.electionTicks(),
+		HeartbeatTick:             cfg.heartbeatTicks(),
+		Storage:                   e.ls,
+		Applied:                   e.applied.Load(),
+		AsyncStorageWrites:        true,
+		MaxSizePerMsg:             cfg.MaxSizePerMsg,
+		MaxCommittedSizePerReady:  cfg.MaxApplyingSize,
+		MaxUncommittedEntriesSize: cfg.MaxUncommittedSize,
+		MaxInflightMsgs:           cfg.MaxInflightMsgs,
+		CheckQuorum:               true,
+		PreVote:                   !cfg.DisablePreVote,
+		ReadOnlyOption:            readOnly,
+		Logger:                    raftLogger{cfg.Logger},
+		StepDownOnRemoval:         true,
+	}
+	rn, err := raft.NewRawNode(rc)
+	if err != nil {
+		return nil, fmt.Errorf("raftcore: start raft: %w", err)
+	}
+	e.rn = rn
+	fresh := last == 0 && raft.IsEmptyHardState(hs) && e.applied.Load() == 0
+	if fresh && !cfg.Join && len(cfg.Peers) > 0 {
+		if err := e.bootstrap(); err != nil {
+			return nil, err
+		}
+	}
+	for _, p := range cfg.Peers {
+		if p.ID != e.id {
+			if err := e.tr.AddPeer(p); err != nil {
+				return nil, fmt.Errorf("raftcore: add peer %v: %w", p, err)
+			}
+		}
+	}
+	for _, p := range e.members.peers {
+		if p.ID != e.id {
+			if err := e.tr.AddPeer(p); err != nil {
+				return nil, fmt.Errorf("raftcore: add peer %v: %w", p, err)
+			}
+		}
+	}
+	return e, nil
+}
+
+// bootstrap writes the initial membership as the first conf change entries.
+// Every bootstrapping node must produce byte-identical entries, so peers are
+// sorted and encoded deterministically.
+func (e *engine) bootstrap() error {
+	peers := slices.Clone(e.cfg.Peers)
+	slices.SortFunc(peers, func(a, b Peer) int { return int64Cmp(a.ID, b.ID) })
+	rps := make([]raft.Peer, len(peers))
+	for i, p := range peers {
+		pb, _ := p.MarshalBinary()
+		rps[i] = raft.Peer{ID: p.ID, Context: appendEnvelope(nil, 0, 0, pb)}
+	}
+	if err := e.rn.Bootstrap(rps); err != nil {
+		return fmt.Errorf("raftcore: bootstrap: %w", err)
+	}
+	return nil
+}
+
+// --- raft role --------------------------------------------------------------
+
+func (e *engine) tick() {
+	e.ticks++
+	e.rn.Tick()
+	e.retryStaleReads()
+}
+
+func (e *engine) step(m *raftpb.Message) {
+	if raft.IsLocalMsg(m.GetType()) && !raft.IsLocalMsgTarget(m.GetFrom()) && m.GetType() != raftpb.MsgStorageAppendResp && m.GetType() != raftpb.MsgStorageApplyResp {
+		return // peers may not inject local messages
+	}
+	if err := e.rn.Step(m); err != nil && !errors.Is(err, raft.ErrStepPeerNotFound) && !errors.Is(err, raft.ErrStepLocalMsg) {
+		e.cfg.Logger.Debug("raft step", "type", m.GetType().String(), "from", m.GetFrom(), "err", err)
+	}
+}
+
+// propose hands one proposal to raft. A refusal resolves it at once.
+func (e *engine) propose(p *proposal) {
+	var err error
+	if p.cc != nil {
+		err = e.rn.ProposeConfChange(p.cc)
+	} else {
+		err = e.rn.Propose(p.data)
+	}
+	if err != nil {
+		e.waiters.remove(p.id)
+		if errors.Is(err, raft.ErrProposalDropped) {
+			err = e.dropError()
+		}
+		p.resolve(proposalResult{err: err})
+	}
+}
+
+func (e *engine) dropError() error {
+	if e.leader.Load() == 0 {
+		return fmt.Errorf("%w: no leader", ErrProposalDropped)
+	}
+	return ErrProposalDropped
+}
+
+// readIndex asks raft for one read index covering all of ws.
+func (e *engine) readIndex(ws []*readWaiter) {
+	if len(ws) == 0 {
+		return
+	}
+	e.nextReadCtx++
+	rctx := e.nextReadCtx
+	e.pendingReads[rctx] = &readBatch{waiters: ws, issued: e.ticks}
+	e.rn.ReadIndex(binary.BigEndian.AppendUint64(nil, rctx))
+}
+
+// retryStaleReads re-asks raft for read indexes that got no answer within an
+// election timeout: raft drops ReadIndex requests when there is no leader or
+// the leader changed, and says nothing.
+func (e *engine) retryStaleReads() {
+	timeout := uint64(e.cfg.electionTicks())
+	for rctx, b := range e.pendingReads {
+		if e.ticks-b.issued >= timeout {
+			delete(e.pendingReads, rctx)
+			e.readIndex(b.waiters)
+		}
+	}
+}
+
+// output receives what processReady produces; the runtime and simulators
+// route it.
+type output interface {
+	// send hands messages to the network (never MsgSnap).
+	send(msgs []*raftpb.Message)
+	// sendSnapshot streams the snapshot named by a MsgSnap.
+	sendSnapshot(m *raftpb.Message)
+	// persist queues a MsgStorageAppend for the log writer, in order.
+	persist(m *raftpb.Message)
+	// apply queues a MsgStorageApply for the applier, in order.
+	apply(m *raftpb.Message)
+}
+
+// processReady drains raft's Ready and routes it to out.
+func (e *engine) processReady(out output) {
+	for e.rn.HasReady() {
+		rd := e.rn.Ready()
+		if rd.SoftState != nil || rd.HardState != nil {
+			e.observeState(rd.SoftState, rd.HardState)
+		}
+		for _, rs := range rd.ReadStates {
+			e.readStateReady(rs)
+		}
+		var net []*raftpb.Message
+		for _, m := range rd.Messages {
+			switch {
+			case m.GetTo() == raft.LocalAppendThread:
+				out.persist(m)
+			case m.GetTo() == raft.LocalApplyThread:
+				out.apply(m)
+			case m.GetType() == raftpb.MsgSnap:
+				out.sendSnapshot(m)
+			default:
+				net = append(net, m)
+			}
+		}
+		if len(net) > 0 {
+			out.send(net)
+		}
+	}
+}
+
+func (e *engine) readStateReady(rs raft.ReadState) {
+	if len(rs.RequestCtx) != 8 {
+		return
+	}
+	rctx := binary.BigEndian.Uint64(rs.RequestCtx)
+	b, ok := e.pendingReads[rctx]
+	if !ok {
+		return
+	}
+	delete(e.pendingReads, rctx)
+	e.reads.wait(rs.Index, e.applied.Load(), b.waiters)
+	// The applier may have advanced past rs.Index between the load and wait.
+	e.reads.advance(e.applied.Load())
+}
+
+func (e *engine) observeState(ss *raft.SoftState, hs *raftpb.HardState) {
+	if hs != nil {
+		if hs.GetTerm() > e.term.Load() {
+			e.term.Store(hs.GetTerm())
+			e.events.publish(Event{Type: EventTermChanged, NodeID: e.id, Term: hs.GetTerm()})
+		}
+		if hs.GetCommit() > e.commit.Load() {
+			e.commit.Store(hs.GetCommit())
+		}
+	}
+	if ss == nil {
+		return
+	}
+	changed := false
+	if ss.Lead != e.leader.Load() {
+		e.leader.Store(ss.Lead)
+		changed = true
+		if ss.Lead != raft.None {
+			e.events.publish(Event{Type: EventLeaderElected, NodeID: e.id, Leader: ss.Lead, Term: e.term.Load()})
+		}
+	}
+	role := roleOf(ss.RaftState)
+	if role == RoleFollower && e.membership().isLearner(e.id) {
+		role = RoleLearner
+	}
+	if Role(e.role.Load()) != role {
+		e.role.Store(int64(role))
+		changed = true
+		e.events.publish(Event{Type: EventRoleChanged, NodeID: e.id, Role: role, Term: e.term.Load()})
+	}
+	if changed {
+		e.notifyStateChange()
+	}
+}
+
+func (e *engine) notifyStateChange() {
+	e.stateMu.Lock()
+	close(e.leaderChanged)
+	e.leaderChanged = make(chan struct{})
+	e.stateMu.Unlock()
+}
+
+func (e *engine) stateChanged() <-chan struct{} {
+	e.stateMu.Lock()
+	defer e.stateMu.Unlock()
+	return e.leaderChanged
+}
+
+func roleOf(s raft.StateType) Role {
+	switch s {
+	case raft.StateLeader:
+		return RoleLeader
+	case raft.StateCandidate:
+		return RoleCandidate
+	case raft.StatePreCandidate:
+		return RolePreCandidate
+	}
+	return RoleFollower
+}
+
+// --- log-writer role --------------------------------------------------------
+
+// persist makes a batch of MsgStorageAppend messages durable with one
+// LogStore.Save per run of messages without a snapshot (group commit), then
+// returns the responses raft attached to them, which may be delivered only
+// now. A snapshot in a message is restored into the state machine before its
+// responses are released.
+func (e *engine) persist(msgs []*raftpb.Message) ([]*raftpb.Message, error) {
+	var resps []*raftpb.Message
+	for len(msgs) > 0 {
+		n := 1
+		if raft.IsEmptySnap(msgs[0].GetSnapshot()) {
+			for n < len(msgs) && raft.IsEmptySnap(msgs[n].GetSnapshot()) {
+				n++
+			}
+		}
+		if err := e.save(msgs[:n]); err != nil {
+			return nil, err
+		}
+		if snap := msgs[0].GetSnapshot(); !raft.IsEmptySnap(snap) {
+			if err := e.installSnapshot(snap.GetMetadata()); err != nil {
+				return nil, err
+			}
+		}
+		for _, m := range msgs[:n] {
+			resps = append(resps, m.GetResponses()...)
+		}
+		msgs = msgs[n:]
+	}
+	return resps, nil
+}
+
+// save merges consecutive appends (a later append replaces the suffix it
+// overlaps) and the latest HardState into one Save.
+func (e *engine) save(msgs []*raftpb.Message) error {
+	var ents []*raftpb.Entry
+	var hs *raftpb.HardState
+	for _, m := range msgs {
+		if m.Term != nil || m.Vote != nil || m.Commit != nil {
+			hs = &raftpb.HardState{Term: new(m.GetTerm()), Vote: new(m.GetVote()), Commit: new(m.GetCommit())}
+		}
+		next := m.GetEntries()
+		if len(next) == 0 {
+			continue
+		}
+		if len(ents) == 0 || next[0].GetIndex() <= ents[0].GetIndex() {
+			ents = next
+			continue
+		}
+		keep := next[0].GetIndex() - ents[0].GetIndex()
+		if keep > uint64(len(ents)) {
+			return fmt.Errorf("raftcore: append at %d leaves a gap after %d", next[0].GetIndex(), ents[len(ents)-1].GetIndex())
+		}
+		ents = append(ents[:keep:keep], next...)
+	}
+	snap := msgs[0].GetSnapshot()
+	if hs == nil && len(ents) == 0 && raft.IsEmptySnap(snap) {
+		return nil
+	}
+	start := time.Now()
+	err := e.ls.Save(hs, ents, snap)
+	size := 0
+	for _, ent := range ents {
+		size += len(ent.GetData())
+	}
+	e.obs.LogSaved(len(ents), size, time.Since(start), err)
+	if err != nil {
+		return fmt.Errorf("raftcore: save log: %w", err)
+	}
+	return nil
+}
+
+// installSnapshot restores the state machine from a snapshot received from
+// the leader and already stored in the SnapshotStore.
+func (e *engine) installSnapshot(md *raftpb.SnapshotMetadata) error {
+	start := time.Now()
+	err := e.restoreSnapshot(md)
+	e.obs.Snapshot(SnapshotInstalled, time.Since(start), 0, err)
+	if err != nil {
+		return err
+	}
+	e.events.publish(Event{Type: EventSnapshotInstalled, NodeID: e.id, Index: md.GetIndex()})
+	return nil
+}
+
+// restoreSnapshot replaces the state machine and membership with the snapshot
+// at md's index, unless the state machine is already past it.
+func (e *engine) restoreSnapshot(md *raftpb.SnapshotMetadata) error {
+	idx := md.GetIndex()
+	meta, rc, err := e.ss.Open(idx)
+	if err != nil {
+		return fmt.Errorf("raftcore: open snapshot %d: %w", idx, err)
+	}
+	defer rc.Close()
+	if meta.Term != md.GetTerm() {
+		return fmt.Errorf("%w: snapshot %d has term %d, log says %d", ErrCorrupt, idx, meta.Term, md.GetTerm())
+	}
+	e.smMu.Lock()
+	defer e.smMu.Unlock()
+	if idx <= e.applied.Load() {
+		return nil
+	}
+	mem, err := readMembershipHeader(rc, md.GetConfState())
+	if err != nil {
+		return fmt.Errorf("raftcore: snapshot %d: %w", idx, err)
+	}
+	if err := e.sm.restore(rc); err != nil {
+		return fmt.Errorf("raftcore: restore snapshot %d: %w", idx, err)
+	}
+	// Drain the rest so the store verifies its checksum at EOF.
+	if _, err := io.Copy(io.Discard, rc); err != nil {
+		return fmt.Errorf("raftcore: snapshot %d: %w", idx, err)
+	}
+	e.setMembers(mem)
+	e.appliedTerm = md.GetTerm()
+	e.applied.Store(idx)
+	e.lastSnap.Store(idx)
+	e.reads.advance(idx)
+	return nil
+}
+
+// setMembers publishes a new membership and tells the transport.
+func (e *engine) setMembers(m *membership) {
+	e.membersMu.Lock()
+	old := e.members
+	e.members = m
+	e.membersMu.Unlock()
+	for id, p := range m.peers {
+		if id != e.id {
+			if err := e.tr.AddPeer(p); err != nil {
+				e.cfg.Logger.Warn("transport rejected peer", "peer", p.String(), "err", err)
+			}
+		}
+	}
+	for id := range old.peers {
+		if _, ok := m.peers[id]; !ok && id != e.id {
+			e.tr.RemovePeer(id)
+		}
+	}
+	if m.removed[e.id] {
+		e.removedSelf.Store(true)
+	}
+}
+
+func (e *engine) membership() *membership {
+	e.membersMu.RLock()
+	defer e.membersMu.RUnlock()
+	return e.members
+}
+
+// --- apply role -------------------------------------------------------------
+
+// applyCommitted applies the entries of a MsgStorageApply in order and returns
+// the responses to step back into raft.
+func (e *engine) applyCommitted(m *raftpb.Message) ([]*raftpb.Message, error) {
+	ents := m.GetEntries()
+	start := time.Now()
+	var resolved []func()
+	e.smMu.Lock()
+	n := 0
+	for _, ent := range ents {
+		if ent.GetIndex() <= e.applied.Load() {
+			continue // already in the state restored from a snapshot
+		}
+		fn, err := e.applyEntry(ent)
+		if err != nil {
+			e.smMu.Unlock()
+			return nil, &ApplyError{Index: ent.GetIndex(), Err: err}
+		}
+		if fn != nil {
+			resolved = append(resolved, fn)
+		}
+		e.appliedTerm = ent.GetTerm()
+		e.applied.Store(ent.GetIndex())
+		n++
+	}
+	e.smMu.Unlock()
+	if n > 0 {
+		e.obs.Applied(n, time.Since(start))
+	}
+	for _, fn := range resolved {
+		fn()
+	}
+	e.reads.advance(e.applied.Load())
+	if !e.cfg.DisableAutoSnapshot && e.applied.Load()-e.lastSnap.Load() >= e.cfg.MaxLogEntries {
+		if _, err := e.takeSnapshot(SnapshotAuto); err != nil {
+			return nil, err
+		}
+	}
+	return m.GetResponses(), nil
+}
+
+// applyEntry applies one entry under smMu and returns what to run once the
+// lock is released (resolving the local proposer's wait), if anything.
+func (e *engine) applyEntry(ent *raftpb.Entry) (func(), error) {
+	switch ent.GetType() {
+	case raftpb.EntryNormal:
+		if len(ent.GetData()) == 0 {
+			return nil, nil // a new leader's empty entry
+		}
+		origin, id, payload, err := parseEnvelope(ent.GetData())
+		if err != nil {
+			return nil, err
+		}
+		result, err := e.sm.apply(ent.GetIndex(), payload)
+		if err != nil {
+			return nil, err
+		}
+		if origin != e.id {
+			return nil, nil
+		}
+		if p := e.waiters.remove(id); p != nil {
+			idx := ent.GetIndex()
+			return func() { p.resolve(proposalResult{index: idx, result: result}) }, nil
+		}
+		return nil, nil
+	case raftpb.EntryConfChange:
+		var cc raftpb.ConfChange
+		if err := proto.Unmarshal(ent.GetData(), &cc); err != nil {
+			return nil, fmt.Errorf("%w: conf change: %v", ErrCorrupt, err)
+		}
+		return e.applyConfChange(ent.GetIndex(), &cc)
+	case raftpb.EntryConfChangeV2:
+		var cc raftpb.ConfChangeV2
+		if err := proto.Unmarshal(ent.GetData(), &cc); err != nil {
+			return nil, fmt.Errorf("%w: conf change: %v", ErrCorrupt, err)
+		}
+		e.raftMu.Lock()
+		cs := e.rn.ApplyConfChange(&cc)
+		e.raftMu.Unlock()
+		mem := e.membership().clone()
+		mem.confState = cs
+		e.setMembers(mem)
+		return nil, nil
+	}
+	return nil, fmt.Errorf("%w: unknown entry type %v", ErrCorrupt, ent.GetType())
+}
+
+func (e *engine) applyConfChange(index uint64, cc *raftpb.ConfChange) (func(), error) {
+	var origin, id uint64
+	var peer Peer
+	hasPeer := false
+	if len(cc.GetContext()) > 0 {
+		o, i, payload, err := parseEnvelope(cc.GetContext())
+		if err != nil {
+			return nil, err
+		}
+		origin, id = o, i
+		if len(payload) > 0 {
+			if err := peer.UnmarshalBinary(payload); err != nil {
+				return nil, err
+			}
+			hasPeer = true
+		}
+	}
+	nodeID := cc.GetNodeId()
+	mem := e.membership().clone()
+	if mem.removed[nodeID] && cc.GetType() != raftpb.ConfChangeRemoveNode {
+		// A removed id must never come back; raft has no such rule, so the
+		// change is turned into a no-op on every node alike.
+		cc = &raftpb.ConfChange{Type: raftpb.ConfChangeAddNode.Enum(), NodeId: new(uint64(0))}
+	}
+	e.raftMu.Lock()
+	cs := e.rn.ApplyConfChange(cc)
+	e.raftMu.Unlock()
+	mem.confState = cs
+	var ev Event
+	switch cc.GetType() {
+	case raftpb.ConfChangeAddNode, raftpb.ConfChangeAddLearnerNode:
+		if nodeID == 0 {
+			break
+		}
+		if hasPeer {
+			peer.ID = nodeID
+			mem.peers[nodeID] = peer
+		} else if _, ok := mem.peers[nodeID]; !ok {
+			mem.peers[nodeID] = Peer{ID: nodeID}
+		}
+		role := MemberVoter
+		if cc.GetType() == raftpb.ConfChangeAddLearnerNode {
+			role = MemberLearner
+		}
+		ev = Event{Type: EventMemberAdded, NodeID: e.id, Member: mem.peers[nodeID], Role: memberRole(role), Index: index}
+	case raftpb.ConfChangeRemoveNode:
+		ev = Event{Type: EventMemberRemoved, NodeID: e.id, Member: mem.peers[nodeID], Role: RoleNone, Index: index}
+		if ev.Member.ID == 0 {
+			ev.Member.ID = nodeID
+		}
+		delete(mem.peers, nodeID)
+		mem.removed[nodeID] = true
+	}
+	e.setMembers(mem)
+	if ev.Type != 0 {
+		e.events.publish(ev)
+	}
+	if origin != e.id || id == 0 {
+		return nil, nil
+	}
+	if p := e.waiters.remove(id); p != nil {
+		return func() { p.resolve(proposalResult{index: index}) }, nil
+	}
+	return nil, nil
+}
+
+func memberRole(r MemberRole) Role {
+	if r == MemberLearner {
+		return RoleLearner
+	}
+	return RoleFollower
+}
+
+// takeSnapshot writes the state machine at the applied index to the
+// SnapshotStore, records it in the LogStore, compacts the log behind it and
+// prunes old snapshots. It runs in the apply role.
+func (e *engine) takeSnapshot(kind SnapshotKind) (SnapshotMeta, error) {
+	start := time.Now()
+	meta, err := e.writeSnapshot()
+	e.obs.Snapshot(kind, time.Since(start), meta.Size, err)
+	if err != nil {
+		return meta, err
+	}
+	e.events.publish(Event{Type: EventSnapshotCreated, NodeID: e.id, Index: meta.Index})
+	return meta, nil
+}
+
+func (e *engine) writeSnapshot() (SnapshotMeta, error) {
+	e.smMu.RLock()
+	index, term := e.applied.Load(), e.appliedTerm
+	if index == 0 || index == e.lastSnap.Load() {
+		e.smMu.RUnlock()
+		list, err := e.ss.List()
+		if err == nil && len(list) > 0 && list[0].Index == index {
+			return list[0], nil
+		}
+		return SnapshotMeta{Index: index, Term: term}, err
+	}
+	mem := e.membership()
+	meta := SnapshotMeta{Index: index, Term: term, ConfState: proto.Clone(mem.confState).(*raftpb.ConfState)}
+	sink, err := e.ss.Create(meta)
+	if err != nil {
+		e.smMu.RUnlock()
+		return meta, fmt.Errorf("raftcore: create snapshot: %w", err)
+	}
+	cw := &countingWriter{w: sink}
+	err = mem.writeHeader(cw)
+	if err == nil {
+		err = e.sm.snapshot(cw)
+	}
+	e.smMu.RUnlock()
+	if err != nil {
+		_ = sink.Abort()
+		return meta, fmt.Errorf("raftcore: write snapshot: %w", err)
+	}
+	if err := sink.Commit(); err != nil {
+		return meta, fmt.Errorf("raftcore: commit snapshot: %w", err)
+	}
+	meta.Size = cw.n
+	md := &raftpb.SnapshotMetadata{Index: new(index), Term: new(term), ConfState: meta.ConfState}
+	if err := e.ls.SetSnapshot(md); err != nil && !errors.Is(err, raft.ErrSnapOutOfDate) {
+		return meta, fmt.Errorf("raftcore: record snapshot: %w", err)
+	}
+	e.lastSnap.Store(index)
+	if index > e.cfg.TrailingLogEntries {
+		compact := index - e.cfg.TrailingLogEntries
+		if err := e.ls.Compact(compact); err != nil && !errors.Is(err, raft.ErrCompacted) {
+			return meta, fmt.Errorf("raftcore: compact log: %w", err)
+		}
+	}
+	if err := e.ss.Prune(e.cfg.SnapshotsRetained); err != nil {
+		e.cfg.Logger.Warn("prune snapshots", "err", err)
+	}
+	return meta, nil
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}

@@ -1,0 +1,424 @@
+package raftcore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+)
+
+// runtime drives an engine with goroutines and a wall clock: one raft
+// goroutine owns the RawNode, a log writer persists (one Save, one fsync per
+// batch), an applier applies committed entries, and short-lived goroutines
+// stream snapshots to followers.
+type runtime struct {
+	e *engine
+
+	propc   chan *proposal
+	readc   chan *readWaiter
+	recvc   chan []*raftpb.Message
+	snapc   chan *raftpb.Message
+	ctrlc   chan func()
+	local   *workQueue[*raftpb.Message]
+	appendq *workQueue[*raftpb.Message]
+	applyq  *workQueue[applyJob]
+
+	stopc    chan struct{} // closed to stop every goroutine
+	stopOnce sync.Once
+	wg       sync.WaitGroup
+	sendCtx  context.Context
+	cancel   context.CancelFunc
+	closing  atomic.Bool
+	errMu    sync.Mutex
+	err      error         // why the node stopped
+	donec    chan struct{} // closed once fully stopped
+	dropped  atomic.Uint64 // inbound messages dropped on a full queue
+}
+
+// applyJob is a MsgStorageApply or a request for a snapshot.
+type applyJob struct {
+	msg  *raftpb.Message
+	snap chan snapshotReply
+}
+
+type snapshotReply struct {
+	meta SnapshotMeta
+	err  error
+}
+
+const (
+	inboundQueue   = 1024
+	readQueue      = 4096
+	maxProposeRun  = 1024
+	snapshotSendIn = 10 * time.Minute
+)
+
+func newRuntime(e *engine) *runtime {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &runtime{
+		e:       e,
+		propc:   make(chan *proposal, e.cfg.ProposalQueueSize),
+		readc:   make(chan *readWaiter, readQueue),
+		recvc:   make(chan []*raftpb.Message, inboundQueue),
+		snapc:   make(chan *raftpb.Message),
+		ctrlc:   make(chan func()),
+		local:   newWorkQueue[*raftpb.Message](),
+		appendq: newWorkQueue[*raftpb.Message](),
+		applyq:  newWorkQueue[applyJob](),
+		stopc:   make(chan struct{}),
+		sendCtx: ctx,
+		cancel:  cancel,
+		donec:   make(chan struct{}),
+	}
+}
+
+func (r *runtime) start() error {
+	if err := r.e.tr.Start(r); err != nil {
+		return fmt.Errorf("raftcore: start transport: %w", err)
+	}
+	r.wg.Add(3)
+	go r.raftLoop()
+	go r.logWriterLoop()
+	go r.applyLoop()
+	return nil
+}
+
+// fail stops the node because of err; every waiting call returns ErrStopped
+// wrapping err.
+func (r *runtime) fail(err error) {
+	r.errMu.Lock()
+	if r.err == nil {
+		r.err = err
+		r.e.cfg.Logger.Error("node stopped", "err", err)
+	}
+	r.errMu.Unlock()
+	r.signalStop()
+}
+
+func (r *runtime) signalStop() {
+	r.stopOnce.Do(func() {
+		close(r.stopc)
+		r.cancel()
+	})
+}
+
+// stoppedErr is what calls return once the node is stopping or stopped.
+func (r *runtime) stoppedErr() error {
+	r.errMu.Lock()
+	defer r.errMu.Unlock()
+	if r.err != nil && !errors.Is(r.err, ErrStopped) {
+		return fmt.Errorf("%w: %w", ErrStopped, r.err)
+	}
+	return ErrStopped
+}
+
+// withRaft runs fn on the RawNode, then routes raft's output.
+func (r *runtime) withRaft(fn func()) {
+	r.e.raftMu.Lock()
+	defer r.e.raftMu.Unlock()
+	fn()
+	r.e.processReady(r)
+}
+
+func (r *runtime) raftLoop() {
+	defer r.wg.Done()
+	defer func() {
+		if p := recover(); p != nil {
+			if msg, ok := p.(raftPanic); ok {
+				r.fail(fmt.Errorf("raft invariant violated: %s", string(msg)))
+				return
+			}
+			panic(p)
+		}
+	}()
+	ticker := time.NewTicker(r.e.cfg.TickInterval)
+	defer ticker.Stop()
+	props := make([]*proposal, 0, maxProposeRun)
+	for {
+		select {
+		case <-r.stopc:
+			return
+		case <-ticker.C:
+			r.withRaft(r.e.tick)
+		case msgs := <-r.recvc:
+			r.withRaft(func() {
+				for _, m := range msgs {
+					r.e.step(m)
+				}
+			})
+		case m := <-r.snapc:
+			r.withRaft(func() { r.e.step(m) })
+		case <-r.local.ready():
+			msgs := r.local.take()
+			r.withRaft(func() {
+				for _, m := range msgs {
+					r.e.step(m)
+				}
+			})
+		case p := <-r.propc:
+			props = append(props[:0], p)
+		drain:
+			for len(props) < maxProposeRun {
+				select {
+				case p := <-r.propc:
+					props = append(props, p)
+				default:
+					break drain
+				}
+			}
+			r.withRaft(func() {
+				for _, p := range props {
+					r.e.propose(p)
+				}
+			})
+			clear(props)
+		case w := <-r.readc:
+			ws := []*readWaiter{w}
+			for len(ws) < readQueue {
+				select {
+				case w := <-r.readc:
+					ws = append(ws, w)
+					continue
+				default:
+				}
+				break
+			}
+			r.withRaft(func() { r.e.readIndex(ws) })
+		case fn := <-r.ctrlc:
+			r.withRaft(fn)
+		}
+	}
+}
+
+// control runs fn on the raft goroutine and waits for it to be taken.
+func (r *runtime) control(ctx context.Context, fn func()) error {
+	select {
+	case r.ctrlc <- fn:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-r.stopc:
+		return r.stoppedErr()
+	}
+}
+
+func (r *runtime) logWriterLoop() {
+	defer r.wg.Done()
+	for {
+		select {
+		case <-r.stopc:
+			return
+		case <-r.appendq.ready():
+		}
+		msgs := r.appendq.take()
+		if len(msgs) == 0 {
+			continue
+		}
+		resps, err := r.e.persist(msgs)
+		if err != nil {
+			r.fail(err)
+			return
+		}
+		r.route(resps)
+	}
+}
+
+func (r *runtime) applyLoop() {
+	defer r.wg.Done()
+	for {
+		select {
+		case <-r.stopc:
+			return
+		case <-r.applyq.ready():
+		}
+		for _, job := range r.applyq.take() {
+			if job.snap != nil {
+				meta, err := r.e.takeSnapshot(SnapshotManual)
+				job.snap <- snapshotReply{meta: meta, err: err}
+				if err != nil {
+					r.fail(err)
+					return
+				}
+				continue
+			}
+			resps, err := r.e.applyCommitted(job.msg)
+			if err != nil {
+				r.fail(err)
+				return
+			}
+			r.route(resps)
+			select {
+			case <-r.stopc:
+				return
+			default:
+			}
+		}
+	}
+}
+
+// route delivers responses released by the log writer or the applier: those
+// for this node are stepped by the raft goroutine, the rest go to the network.
+func (r *runtime) route(resps []*raftpb.Message) {
+	var remote []*raftpb.Message
+	var local []*raftpb.Message
+	for _, m := range resps {
+		if m.GetTo() == r.e.id {
+			local = append(local, m)
+		} else {
+			remote = append(remote, m)
+		}
+	}
+	if len(local) > 0 {
+		r.local.push(local...)
+	}
+	if len(remote) > 0 {
+		r.e.tr.Send(remote)
+	}
+}
+
+// --- output -----------------------------------------------------------------
+
+func (r *runtime) send(msgs []*raftpb.Message)  { r.e.tr.Send(msgs) }
+func (r *runtime) persist(m *raftpb.Message)    { r.appendq.push(m) }
+func (r *runtime) apply(m *raftpb.Message)      { r.applyq.push(applyJob{msg: m}) }
+func (r *runtime) sendSnapshot(m *raftpb.Message) {
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		err := r.streamSnapshot(m)
+		status := raft.SnapshotFinish
+		if err != nil {
+			status = raft.SnapshotFailure
+			r.e.cfg.Logger.Warn("snapshot send failed", "to", m.GetTo(), "err", err)
+		}
+		// Raft keeps the follower in snapshot state until it hears the outcome.
+		_ = r.control(context.Background(), func() { r.e.rn.ReportSnapshot(m.GetTo(), status) })
+	}()
+}
+
+func (r *runtime) streamSnapshot(m *raftpb.Message) error {
+	start := time.Now()
+	idx := m.GetSnapshot().GetMetadata().GetIndex()
+	_, rc, err := r.e.ss.Open(idx)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	ctx, cancel := context.WithTimeout(r.sendCtx, snapshotSendIn)
+	defer cancel()
+	cr := &countingReader{r: rc}
+	err = r.e.tr.SendSnapshot(ctx, m, cr)
+	r.e.obs.Snapshot(SnapshotSent, time.Since(start), cr.n, err)
+	return err
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// --- Handler ----------------------------------------------------------------
+
+// HandleMessages implements Handler.
+func (r *runtime) HandleMessages(msgs []*raftpb.Message) {
+	kept := msgs[:0:0]
+	for _, m := range msgs {
+		if m.GetTo() == r.e.id && m.GetType() != raftpb.MsgSnap && !raft.IsLocalMsg(m.GetType()) {
+			kept = append(kept, m)
+		}
+	}
+	if len(kept) == 0 {
+		return
+	}
+	select {
+	case r.recvc <- kept:
+	default:
+		r.dropped.Add(uint64(len(kept)))
+	}
+}
+
+// HandleSnapshot implements Handler: it stores the streamed snapshot, then
+// hands the MsgSnap to raft, which installs it through the log writer.
+func (r *runtime) HandleSnapshot(ctx context.Context, m *raftpb.Message, body io.Reader) error {
+	md := m.GetSnapshot().GetMetadata()
+	if m.GetType() != raftpb.MsgSnap || m.GetTo() != r.e.id || md.GetIndex() == 0 {
+		return fmt.Errorf("raftcore: not a snapshot for node %d", r.e.id)
+	}
+	select {
+	case <-r.stopc:
+		return r.stoppedErr()
+	default:
+	}
+	if md.GetIndex() > r.e.applied.Load() {
+		sink, err := r.e.ss.Create(SnapshotMeta{Index: md.GetIndex(), Term: md.GetTerm(), ConfState: md.GetConfState()})
+		if err != nil {
+			return fmt.Errorf("raftcore: store snapshot: %w", err)
+		}
+		if _, err := io.Copy(sink, body); err != nil {
+			_ = sink.Abort()
+			return fmt.Errorf("raftcore: receive snapshot: %w", err)
+		}
+		if err := sink.Commit(); err != nil {
+			return fmt.Errorf("raftcore: store snapshot: %w", err)
+		}
+	} else if _, err := io.Copy(io.Discard, body); err != nil {
+		return fmt.Errorf("raftcore: receive snapshot: %w", err)
+	}
+	select {
+	case r.snapc <- m:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-r.stopc:
+		return r.stoppedErr()
+	}
+}
+
+// ReportUnreachable implements Handler.
+func (r *runtime) ReportUnreachable(id uint64) {
+	select {
+	case r.ctrlc <- func() { r.e.rn.ReportUnreachable(id) }:
+	default:
+		// The raft goroutine is busy; raft notices the silence on its own.
+	}
+}
+
+// shutdown stops the goroutines and fails every waiting call. It closes the
+// transport and stores when closeResources is set (Close); a simulated crash
+// leaves them as they are.
+func (r *runtime) shutdown(closeResources bool) error {
+	r.signalStop()
+	r.wg.Wait()
+	err := r.stoppedErr()
+	r.e.waiters.failAll(err)
+	r.e.reads.failAll(err)
+	r.e.events.close()
+	var errs []error
+	if closeResources {
+		if e := r.e.tr.Close(); e != nil {
+			errs = append(errs, fmt.Errorf("close transport: %w", e))
+		}
+		if e := r.e.ls.Close(); e != nil {
+			errs = append(errs, fmt.Errorf("close log store: %w", e))
+		}
+		if c, ok := r.e.ss.(io.Closer); ok {
+			if e := c.Close(); e != nil {
+				errs = append(errs, fmt.Errorf("close snapshot store: %w", e))
+			}
+		}
+	}
+	close(r.donec)
+	return errors.Join(errs...)
+}
