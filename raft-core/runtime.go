@@ -284,9 +284,9 @@ func (r *runtime) route(resps []*raftpb.Message) {
 
 // --- output -----------------------------------------------------------------
 
-func (r *runtime) send(msgs []*raftpb.Message)  { r.e.tr.Send(msgs) }
-func (r *runtime) persist(m *raftpb.Message)    { r.appendq.push(m) }
-func (r *runtime) apply(m *raftpb.Message)      { r.applyq.push(applyJob{msg: m}) }
+func (r *runtime) send(msgs []*raftpb.Message) { r.e.tr.Send(msgs) }
+func (r *runtime) persist(m *raftpb.Message)   { r.appendq.push(m) }
+func (r *runtime) apply(m *raftpb.Message)     { r.applyq.push(applyJob{msg: m}) }
 func (r *runtime) sendSnapshot(m *raftpb.Message) {
 	r.wg.Add(1)
 	go func() {
