@@ -1,3 +1,10 @@
 module github.com/jangada-io/jangada/codec
 
 go 1.26
+
+require (
+	github.com/klauspost/compress v1.20.4
+	pgregory.net/rapid v1.3.0
+)
+
+require go.uber.org/goleak v1.3.0
