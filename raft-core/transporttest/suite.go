@@ -376,11 +376,10 @@ func testSendSnapshotContext(t *testing.T, newCluster NewCluster) {
 			var read int
 			for {
 				n, err := body.Read(buf)
-				read += n
-				if read >= 1<<20 && started != nil {
+				if read < 1<<20 && read+n >= 1<<20 {
 					close(started)
-					started = nil
 				}
+				read += n
 				if err == nil {
 					err = ctx.Err()
 				}
