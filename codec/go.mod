@@ -4,7 +4,6 @@ go 1.26
 
 require (
 	github.com/klauspost/compress v1.20.4
+	go.uber.org/goleak v1.3.0
 	pgregory.net/rapid v1.3.0
 )
-
-require go.uber.org/goleak v1.3.0

@@ -60,11 +60,11 @@ func decompressStream(f streamFormat, r io.Reader) ([]byte, error) {
 
 func TestCompressionStreamsRoundTrip(t *testing.T) {
 	payloads := map[string][]byte{
-		"empty":          {},
-		"small":          []byte("hello, snapshot"),
-		"3 MiB text":     compressible(3 << 20),
-		"1 MiB random":   incompressible(1<<20, 7),
-		"several blocks": compressible(9<<20 + 17),
+		"empty":           {},
+		"small":           []byte("hello, snapshot"),
+		"1 MiB text":      compressible(1 << 20),
+		"256 KiB random":  incompressible(256<<10, 7),
+		"over one window": compressible(8<<20 + 17),
 	}
 	for _, f := range streamFormats {
 		for name, payload := range payloads {
