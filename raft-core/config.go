@@ -216,7 +216,6 @@ func (c Config) Validate() error {
 		return nil
 	}
 	seen := map[uint64]bool{}
-	self := false
 	for _, p := range c.Peers {
 		if p.ID == 0 {
 			return bad("peer with id 0")
@@ -225,10 +224,6 @@ func (c Config) Validate() error {
 			return bad("peer %d listed twice", p.ID)
 		}
 		seen[p.ID] = true
-		self = self || p.ID == c.NodeID
-	}
-	if len(c.Peers) > 0 && !self {
-		return bad("Peers must include this node (%d)", c.NodeID)
 	}
 	return nil
 }

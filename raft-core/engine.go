@@ -73,6 +73,9 @@ type engine struct {
 
 	proposalBase uint64
 	proposalSeq  atomic.Uint64
+
+	// wantSnapshot asks the apply role for a snapshot soon; it never blocks.
+	wantSnapshot func()
 }
 
 // proposal is one command or conf change waiting for its entry to apply.
@@ -266,7 +269,7 @@ func newEngine(cfg Config, sm machine, proposalBase uint64) (*engine, error) {
 		ID:                        cfg.NodeID,
 		ElectionTick:              cfg.electionTicks(),
 		HeartbeatTick:             cfg.heartbeatTicks(),
-		Storage:                   e.ls,
+		Storage:                   raftStorage{LogStore: e.ls, e: e},
 		Applied:                   e.applied.Load(),
 		AsyncStorageWrites:        true,
 		MaxSizePerMsg:             cfg.MaxSizePerMsg,
@@ -307,10 +310,36 @@ func newEngine(cfg Config, sm machine, proposalBase uint64) (*engine, error) {
 	return e, nil
 }
 
+// raftStorage is the LogStore as raft sees it. Its Snapshot refuses (for
+// now) a snapshot whose membership is older than the applied one: a member
+// added after it was taken would reject it, as it is not in its ConfState.
+// It asks the applier for a fresh snapshot instead, and raft retries.
+type raftStorage struct {
+	LogStore
+	e *engine
+}
+
+func (s raftStorage) Snapshot() (*raftpb.Snapshot, error) {
+	snap, err := s.LogStore.Snapshot()
+	if err != nil || raft.IsEmptySnap(snap) {
+		return snap, err
+	}
+	if snap.GetMetadata().GetConfState().Equivalent(s.e.membership().confState) != nil {
+		if s.e.wantSnapshot != nil {
+			s.e.wantSnapshot()
+		}
+		return nil, raft.ErrSnapshotTemporarilyUnavailable
+	}
+	return snap, nil
+}
+
 // bootstrap writes the initial membership as the first conf change entries.
 // Every bootstrapping node must produce byte-identical entries, so peers are
 // sorted and encoded deterministically.
 func (e *engine) bootstrap() error {
+	if !slices.ContainsFunc(e.cfg.Peers, func(p Peer) bool { return p.ID == e.id }) {
+		return fmt.Errorf("%w: bootstrapping a new cluster: Peers must include this node (%d)", ErrInvalidConfig, e.id)
+	}
 	peers := slices.Clone(e.cfg.Peers)
 	slices.SortFunc(peers, func(a, b Peer) int { return int64Cmp(a.ID, b.ID) })
 	rps := make([]raft.Peer, len(peers))

@@ -39,12 +39,15 @@ type runtime struct {
 	err      error         // why the node stopped
 	donec    chan struct{} // closed once fully stopped
 	dropped  atomic.Uint64 // inbound messages dropped on a full queue
+	// snapWanted is set while a snapshot requested by raftStorage is queued.
+	snapWanted atomic.Bool
 }
 
 // applyJob is a MsgStorageApply or a request for a snapshot.
 type applyJob struct {
-	msg  *raftpb.Message
-	snap chan snapshotReply
+	msg    *raftpb.Message
+	snap   chan snapshotReply
+	wanted bool // a snapshot raft needs for a follower
 }
 
 type snapshotReply struct {
@@ -61,7 +64,7 @@ const (
 
 func newRuntime(e *engine) *runtime {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &runtime{
+	r := &runtime{
 		e:       e,
 		propc:   make(chan *proposal, e.cfg.ProposalQueueSize),
 		readc:   make(chan *readWaiter, readQueue),
@@ -76,6 +79,12 @@ func newRuntime(e *engine) *runtime {
 		cancel:  cancel,
 		donec:   make(chan struct{}),
 	}
+	e.wantSnapshot = func() {
+		if r.snapWanted.CompareAndSwap(false, true) {
+			r.applyq.push(applyJob{wanted: true})
+		}
+	}
+	return r
 }
 
 func (r *runtime) start() error {
@@ -238,9 +247,16 @@ func (r *runtime) applyLoop() {
 		case <-r.applyq.ready():
 		}
 		for _, job := range r.applyq.take() {
-			if job.snap != nil {
-				meta, err := r.e.takeSnapshot(SnapshotManual)
-				job.snap <- snapshotReply{meta: meta, err: err}
+			if job.snap != nil || job.wanted {
+				kind := SnapshotManual
+				if job.wanted {
+					kind = SnapshotAuto
+					r.snapWanted.Store(false)
+				}
+				meta, err := r.e.takeSnapshot(kind)
+				if job.snap != nil {
+					job.snap <- snapshotReply{meta: meta, err: err}
+				}
 				if err != nil {
 					r.fail(err)
 					return
