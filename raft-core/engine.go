@@ -84,7 +84,6 @@ type proposal struct {
 	data   []byte
 	cc     *raftpb.ConfChange
 	done   chan proposalResult
-	finish func(index uint64, err error)
 }
 
 type proposalResult struct {

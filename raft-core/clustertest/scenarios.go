@@ -274,6 +274,7 @@ func testReads(t *testing.T, opts Options) {
 	// Cut a follower off: stale reads still answer locally, linearizable
 	// reads cannot complete.
 	f := c.Follower()
+	c.WaitApplied(lead.Status().CommitIndex)
 	var others []uint64
 	for _, id := range c.Running() {
 		if id != f.ID() {

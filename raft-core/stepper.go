@@ -1,0 +1,272 @@
+package raftcore
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+)
+
+// Stepper drives one node's engine by hand: no goroutines, no clock. The
+// caller decides when time passes (Tick), when messages arrive (Step), when
+// the log writer's work is done (Persist) and when committed entries are
+// applied (Apply). Driving several Steppers from one goroutine with a seeded
+// scheduler replays a cluster's history exactly; the raft-core/sim simulator
+// does that. Node runs the same engine with real goroutines.
+//
+// A Stepper is not safe for concurrent use. Raft draws election timeouts from
+// crypto/rand.Reader; a deterministic simulation replaces that reader.
+type Stepper[C, R any] struct {
+	e       *engine
+	codec   Codec[C]
+	out     StepperOutput
+	pending []pendingCall // in submission order, so callbacks run deterministically
+}
+
+// pendingCall is a proposal or read whose callback runs once it resolves.
+type pendingCall struct {
+	prop   *proposal
+	read   *readWaiter
+	onProp func(proposalResult)
+	onRead func(readResult)
+}
+
+// StepperOutput is the work a Stepper produced since the last Ready call.
+// Each kind must be handled in order within its slice.
+type StepperOutput struct {
+	// Messages go to other nodes over the network (may be lost or reordered).
+	Messages []*raftpb.Message
+	// Snapshots are MsgSnap messages whose data must be streamed: read it
+	// with OpenSnapshot and hand both to the receiver's ReceiveSnapshot, then
+	// call ReportSnapshot on this Stepper.
+	Snapshots []*raftpb.Message
+	// Persist is the log writer's queue: pass it, in order, to Persist.
+	Persist []*raftpb.Message
+	// Apply is the applier's queue: pass each, in order, to Apply.
+	Apply []*raftpb.Message
+}
+
+func (o *StepperOutput) send(msgs []*raftpb.Message)    { o.Messages = append(o.Messages, msgs...) }
+func (o *StepperOutput) sendSnapshot(m *raftpb.Message) { o.Snapshots = append(o.Snapshots, m) }
+func (o *StepperOutput) persist(m *raftpb.Message)      { o.Persist = append(o.Persist, m) }
+func (o *StepperOutput) apply(m *raftpb.Message)        { o.Apply = append(o.Apply, m) }
+
+// NewStepper opens a node like Start does (restoring its snapshot,
+// bootstrapping when new) but starts nothing. cfg.Transport is used only for
+// AddPeer and RemovePeer calls and may be a no-op. proposalBase seeds proposal
+// ids; give each incarnation of a node a different one.
+func NewStepper[C, R any](cfg Config, sm StateMachine[C, R], codec Codec[C], proposalBase uint64) (*Stepper[C, R], error) {
+	if sm == nil || codec == nil {
+		return nil, fmt.Errorf("%w: state machine and codec are required", ErrInvalidConfig)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	e, err := newEngine(cfg, typedMachine[C, R]{sm: sm, codec: codec}, proposalBase)
+	if err != nil {
+		return nil, err
+	}
+	s := &Stepper[C, R]{e: e, codec: codec}
+	e.wantSnapshot = func() {} // the driver takes snapshots with TakeSnapshot
+	return s, nil
+}
+
+// ID returns the node's id.
+func (s *Stepper[C, R]) ID() uint64 { return s.e.id }
+
+// Tick advances the node's clock by one tick.
+func (s *Stepper[C, R]) Tick() {
+	s.e.tick()
+	s.dispatch()
+}
+
+// Step delivers a message from another node, or a response returned by
+// Persist or Apply.
+func (s *Stepper[C, R]) Step(m *raftpb.Message) {
+	s.e.step(m)
+	s.dispatch()
+}
+
+// Ready collects the work produced so far.
+func (s *Stepper[C, R]) Ready() StepperOutput {
+	s.e.processReady(&s.out)
+	s.dispatch()
+	out := s.out
+	s.out = StepperOutput{}
+	return out
+}
+
+// Propose submits cmd; done is called, from a later Apply, with the result
+// and index of its entry, or at once (or from Fail) with an error.
+func (s *Stepper[C, R]) Propose(cmd C, done func(result R, index uint64, err error)) {
+	payload, err := s.codec.Encode(cmd)
+	if err != nil {
+		var zero R
+		done(zero, 0, err)
+		return
+	}
+	id := s.e.proposalBase + s.e.proposalSeq.Add(1)
+	p := &proposal{id: id, data: appendEnvelope(nil, s.e.id, id, payload), done: make(chan proposalResult, 1)}
+	s.e.waiters.add(p)
+	s.pending = append(s.pending, pendingCall{prop: p, onProp: func(r proposalResult) {
+		res, _ := r.result.(R)
+		done(res, r.index, r.err)
+	}})
+	s.e.propose(p)
+	s.dispatch()
+}
+
+// ProposeConfChange submits a membership change (as Node's AddVoter,
+// AddLearner, PromoteLearner and RemoveMember do, without their checks).
+func (s *Stepper[C, R]) ProposeConfChange(typ raftpb.ConfChangeType, p Peer, done func(index uint64, err error)) {
+	id := s.e.proposalBase + s.e.proposalSeq.Add(1)
+	var peerBytes []byte
+	if typ != raftpb.ConfChangeRemoveNode {
+		peerBytes, _ = p.MarshalBinary()
+	}
+	cc := &raftpb.ConfChange{Type: typ.Enum(), NodeId: new(p.ID), Context: appendEnvelope(nil, s.e.id, id, peerBytes)}
+	prop := &proposal{id: id, cc: cc, done: make(chan proposalResult, 1)}
+	s.e.waiters.add(prop)
+	s.pending = append(s.pending, pendingCall{prop: prop, onProp: func(r proposalResult) { done(r.index, r.err) }})
+	s.e.propose(prop)
+	s.dispatch()
+}
+
+// dispatch runs the callbacks of resolved proposals and reads.
+func (s *Stepper[C, R]) dispatch() {
+	var fired []func()
+	kept := s.pending[:0]
+	for _, c := range s.pending {
+		switch {
+		case c.prop != nil:
+			select {
+			case r := <-c.prop.done:
+				fired = append(fired, func() { c.onProp(r) })
+				continue
+			default:
+			}
+		case c.read != nil:
+			select {
+			case r := <-c.read.done:
+				fired = append(fired, func() { c.onRead(r) })
+				continue
+			default:
+			}
+		}
+		kept = append(kept, c)
+	}
+	clear(s.pending[len(kept):])
+	s.pending = kept
+	for _, fn := range fired {
+		fn()
+	}
+}
+
+// Pending returns how many proposals and reads wait for an outcome.
+func (s *Stepper[C, R]) Pending() int { return len(s.pending) }
+
+// ReadIndex asks for a linearizable read index; done runs (from a later
+// Step, Persist or Apply) once the state machine has applied it.
+func (s *Stepper[C, R]) ReadIndex(done func(index uint64, err error)) {
+	w := &readWaiter{done: make(chan readResult, 1)}
+	s.pending = append(s.pending, pendingCall{read: w, onRead: func(r readResult) { done(r.index, r.err) }})
+	s.e.readIndex([]*readWaiter{w})
+	s.dispatch()
+}
+
+// ReadStale runs fn against the local state machine.
+func (s *Stepper[C, R]) ReadStale(fn func()) {
+	s.e.smMu.RLock()
+	defer s.e.smMu.RUnlock()
+	fn()
+}
+
+// Persist does the log writer's work for msgs (LogStore.Save, and the
+// restore of a received snapshot) and returns the responses to deliver:
+// those addressed to this node go to Step, the others to the network.
+func (s *Stepper[C, R]) Persist(msgs []*raftpb.Message) ([]*raftpb.Message, error) {
+	resps, err := s.e.persist(msgs)
+	s.dispatch()
+	return resps, err
+}
+
+// Apply applies one MsgStorageApply and returns the responses to Step.
+func (s *Stepper[C, R]) Apply(m *raftpb.Message) ([]*raftpb.Message, error) {
+	resps, err := s.e.applyCommitted(m)
+	s.dispatch()
+	return resps, err
+}
+
+// TakeSnapshot snapshots the state machine at its applied index.
+func (s *Stepper[C, R]) TakeSnapshot() (SnapshotMeta, error) { return s.e.takeSnapshot(SnapshotManual) }
+
+// OpenSnapshot opens the data of the snapshot a MsgSnap names.
+func (s *Stepper[C, R]) OpenSnapshot(m *raftpb.Message) (io.ReadCloser, error) {
+	_, rc, err := s.e.ss.Open(m.GetSnapshot().GetMetadata().GetIndex())
+	return rc, err
+}
+
+// ReceiveSnapshot stores a streamed snapshot, then steps its MsgSnap.
+func (s *Stepper[C, R]) ReceiveSnapshot(m *raftpb.Message, body io.Reader) error {
+	md := m.GetSnapshot().GetMetadata()
+	sink, err := s.e.ss.Create(SnapshotMeta{Index: md.GetIndex(), Term: md.GetTerm(), ConfState: md.GetConfState()})
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(sink, body); err != nil {
+		_ = sink.Abort()
+		return err
+	}
+	if err := sink.Commit(); err != nil {
+		return err
+	}
+	s.Step(m)
+	return nil
+}
+
+// ReportSnapshot tells raft whether streaming a snapshot to id succeeded.
+func (s *Stepper[C, R]) ReportSnapshot(id uint64, ok bool) {
+	status := raft.SnapshotFinish
+	if !ok {
+		status = raft.SnapshotFailure
+	}
+	s.e.rn.ReportSnapshot(id, status)
+}
+
+// ReportUnreachable tells raft that messages to id were lost.
+func (s *Stepper[C, R]) ReportUnreachable(id uint64) { s.e.rn.ReportUnreachable(id) }
+
+// TransferLeadership asks raft to hand leadership to id.
+func (s *Stepper[C, R]) TransferLeadership(id uint64) { s.e.rn.TransferLeader(id) }
+
+// Leader returns the leader this node knows of, or 0.
+func (s *Stepper[C, R]) Leader() uint64 { return s.e.leader.Load() }
+
+// Role returns this node's role.
+func (s *Stepper[C, R]) Role() Role { return Role(s.e.role.Load()) }
+
+// Term returns this node's current term.
+func (s *Stepper[C, R]) Term() uint64 { return s.e.rn.BasicStatus().HardState.GetTerm() }
+
+// AppliedIndex returns the last applied index.
+func (s *Stepper[C, R]) AppliedIndex() uint64 { return s.e.applied.Load() }
+
+// Members returns the applied membership: voters and learners.
+func (s *Stepper[C, R]) Members() (voters, learners []uint64) {
+	cs := s.e.membership().confState
+	return append([]uint64(nil), cs.GetVoters()...), append([]uint64(nil), cs.GetLearners()...)
+}
+
+// Fail resolves every waiting proposal and read with err (a crash).
+func (s *Stepper[C, R]) Fail(err error) {
+	s.e.waiters.failAll(err)
+	s.e.reads.failAll(err)
+	s.dispatch()
+}
+
+// Events returns a subscription to the node's events; it must be drained
+// by the driver.
+func (s *Stepper[C, R]) Events() <-chan Event { return s.e.events.subscribe(context.Background()) }
