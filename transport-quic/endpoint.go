@@ -1,0 +1,157 @@
+package transportquic
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+
+	"github.com/quic-go/quic-go"
+
+	raftcore "github.com/jangada-io/jangada/raft-core"
+)
+
+// baseTLSConfig holds what client and server share: TLS 1.3 only, this
+// node's certificate, and no session tickets, since a resumed session would
+// skip certificate checks.
+func (t *Transport) baseTLSConfig() *tls.Config {
+	return &tls.Config{
+		MinVersion:             tls.VersionTLS13,
+		MaxVersion:             tls.VersionTLS13,
+		Certificates:           []tls.Certificate{t.cert},
+		SessionTicketsDisabled: true,
+	}
+}
+
+// serverTLSConfig requires a client certificate and checks it in
+// VerifyConnection, which runs on every handshake (VerifyPeerCertificate
+// would be skipped on resumption). The ALPN ids offered are the raft protocol
+// plus those with a registered stream handler; any other is refused during
+// the handshake.
+func (t *Transport) serverTLSConfig() *tls.Config {
+	conf := t.baseTLSConfig()
+	conf.ClientAuth = tls.RequireAnyClientCert
+	conf.NextProtos = []string{raftcore.ProtocolRaft}
+	conf.VerifyConnection = func(cs tls.ConnectionState) error {
+		if _, err := t.trust.identify(cs, nil); err != nil {
+			t.stats.handshakesRefused.Add(1)
+			t.log.Warn("refused connection", "error", err)
+			return err
+		}
+		return nil
+	}
+	conf.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		c := conf.Clone()
+		c.GetConfigForClient = nil
+		c.NextProtos = t.protocols()
+		return c, nil
+	}
+	return conf
+}
+
+func (t *Transport) protocols() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	protos := []string{raftcore.ProtocolRaft}
+	for p := range t.streamHandlers {
+		protos = append(protos, p)
+	}
+	slices.Sort(protos[1:])
+	return protos
+}
+
+// dial connects to want speaking proto and proves want's identity: its pinned
+// key, or in cluster-secret mode its id. The chain is checked in
+// VerifyConnection; InsecureSkipVerify only turns off the web PKI checks
+// (host names, public CAs) that mean nothing here.
+func (t *Transport) dial(ctx context.Context, want raftcore.Peer, proto string) (*quic.Conn, remoteIdentity, error) {
+	addr, err := net.ResolveUDPAddr("udp", want.Addr)
+	if err != nil {
+		return nil, remoteIdentity{}, fmt.Errorf("transportquic: dial %v: %w", want, err)
+	}
+	var remote remoteIdentity
+	conf := t.baseTLSConfig()
+	conf.InsecureSkipVerify = true
+	conf.NextProtos = []string{proto}
+	conf.ServerName = "jangada"
+	conf.VerifyConnection = func(cs tls.ConnectionState) error {
+		id, err := t.trust.identify(cs, &want)
+		remote = id
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, t.cfg.HandshakeTimeout)
+	defer cancel()
+	conn, err := t.qt.Dial(ctx, addr, conf, t.qconf)
+	if err != nil {
+		if errors.Is(err, ErrUntrustedPeer) {
+			return nil, remoteIdentity{}, fmt.Errorf("transportquic: dial %v: %w", want, err)
+		}
+		var te *quic.TransportError
+		if errors.As(err, &te) && te.Remote && te.ErrorCode.IsCryptoError() && te.ErrorCode == 0x100+0x78 {
+			// no_application_protocol alert from the remote.
+			return nil, remoteIdentity{}, fmt.Errorf("%w: %s at %v: %w", ErrNoHandler, proto, want, err)
+		}
+		return nil, remoteIdentity{}, fmt.Errorf("%w: dial %v: %w", ErrPeerUnreachable, want, err)
+	}
+	return conn, remote, nil
+}
+
+func (t *Transport) acceptLoop() {
+	defer t.wg.Done()
+	for {
+		conn, err := t.ln.Accept(t.ctx)
+		if err != nil {
+			return
+		}
+		if !t.goTracked(func() { t.serveConn(conn) }) {
+			_ = conn.CloseWithError(codeShutdown, "shutting down")
+			return
+		}
+	}
+}
+
+// serveConn accepts the streams of one inbound connection until it closes.
+func (t *Transport) serveConn(conn *quic.Conn) {
+	state := conn.ConnectionState()
+	remote, err := t.trust.identify(state.TLS, nil)
+	if err != nil {
+		// Membership changed between the handshake and now.
+		_ = conn.CloseWithError(codeUntrusted, "untrusted")
+		return
+	}
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		_ = conn.CloseWithError(codeShutdown, "shutting down")
+		return
+	}
+	t.inbound[conn] = remote
+	t.mu.Unlock()
+	defer func() {
+		t.mu.Lock()
+		delete(t.inbound, conn)
+		t.mu.Unlock()
+		_ = conn.CloseWithError(codeNormal, "")
+	}()
+
+	proto := state.TLS.NegotiatedProtocol
+	for {
+		stream, err := conn.AcceptStream(t.ctx)
+		if err != nil {
+			return
+		}
+		var serve func()
+		if proto == raftcore.ProtocolRaft {
+			serve = func() { t.serveRaftStream(conn, remote, stream) }
+		} else {
+			serve = func() { t.serveProtocolStream(conn, remote, proto, stream) }
+		}
+		if !t.goTracked(serve) {
+			stream.CancelRead(codeShutdown)
+			stream.CancelWrite(codeShutdown)
+			return
+		}
+	}
+}

@@ -1,0 +1,90 @@
+package transportquic
+
+import (
+	"crypto/ed25519"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	raftcore "github.com/jangada-io/jangada/raft-core"
+)
+
+func TestMain(m *testing.M) {
+	// Loopback tests do not need the large socket buffers quic-go asks for.
+	os.Setenv("QUIC_GO_DISABLE_RECEIVE_BUFFER_WARNING", "true")
+	goleak.VerifyTestMain(m)
+}
+
+// testConfig returns a configuration with timeouts short enough for tests.
+func testConfig(t testing.TB, id uint64) Config {
+	t.Helper()
+	key, err := GenerateIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Config{
+		NodeID:           id,
+		Identity:         key,
+		HandshakeTimeout: 2 * time.Second,
+		IdleTimeout:      10 * time.Second,
+		WriteTimeout:     5 * time.Second,
+		MinRedialDelay:   10 * time.Millisecond,
+		MaxRedialDelay:   300 * time.Millisecond,
+	}
+}
+
+// newTestTransport creates a transport on a loopback FaultConn, closed when
+// the test ends. edit, when not nil, adjusts the configuration first.
+func newTestTransport(t testing.TB, id uint64, edit func(*Config)) (*Transport, *FaultConn) {
+	t.Helper()
+	cfg := testConfig(t, id)
+	if edit != nil {
+		edit(&cfg)
+	}
+	udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fault := NewFaultConn(udp, uint64(time.Now().UnixNano()))
+	cfg.PacketConn = fault
+	tr, err := New(cfg)
+	if err != nil {
+		udp.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tr.Close() })
+	return tr, fault
+}
+
+// link makes every transport a member of every other one.
+func link(t testing.TB, trs ...*Transport) {
+	t.Helper()
+	for _, a := range trs {
+		for _, b := range trs {
+			if a != b {
+				if err := a.AddPeer(b.Self()); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+}
+
+// waitFor polls cond until it holds or timeout passes.
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func peerOf(id uint64, addr net.Addr, key ed25519.PublicKey) raftcore.Peer {
+	return raftcore.Peer{ID: id, Addr: addr.String(), Key: key}
+}
