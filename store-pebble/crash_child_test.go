@@ -1,0 +1,3 @@
+package storepebble_test
+
+func crashChildMain() bool { return false }
