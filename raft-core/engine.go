@@ -74,16 +74,19 @@ type engine struct {
 	proposalBase uint64
 	proposalSeq  atomic.Uint64
 
+	// membership changes proposed but not yet seen appended (raft role)
+	ccProposed []*proposal
+
 	// wantSnapshot asks the apply role for a snapshot soon; it never blocks.
 	wantSnapshot func()
 }
 
 // proposal is one command or conf change waiting for its entry to apply.
 type proposal struct {
-	id     uint64
-	data   []byte
-	cc     *raftpb.ConfChange
-	done   chan proposalResult
+	id   uint64
+	data []byte
+	cc   *raftpb.ConfChange
+	done chan proposalResult
 }
 
 type proposalResult struct {
@@ -370,10 +373,23 @@ func (e *engine) step(m *raftpb.Message) {
 }
 
 // propose hands one proposal to raft. A refusal resolves it at once.
+//
+// Membership changes are proposed on the leader only: a leader with a change
+// still being applied silently turns a new one into an empty entry, so the
+// engine checks, once raft's output is processed, that the change was really
+// appended (see checkConfChanges) and reports errConfChangeRefused otherwise.
 func (e *engine) propose(p *proposal) {
 	var err error
 	if p.cc != nil {
+		if st := e.rn.BasicStatus(); st.RaftState != raft.StateLeader {
+			e.waiters.remove(p.id)
+			p.resolve(proposalResult{err: e.notLeader(st.Lead)})
+			return
+		}
 		err = e.rn.ProposeConfChange(p.cc)
+		if err == nil {
+			e.ccProposed = append(e.ccProposed, p)
+		}
 	} else {
 		err = e.rn.Propose(p.data)
 	}
@@ -384,6 +400,45 @@ func (e *engine) propose(p *proposal) {
 		}
 		p.resolve(proposalResult{err: err})
 	}
+}
+
+// errConfChangeRefused: raft refused a membership change because another one
+// is still being applied. Node retries it.
+var errConfChangeRefused = errors.New("raftcore: membership change refused while another applies")
+
+func (e *engine) notLeader(lead uint64) error {
+	err := &NotLeaderError{LeaderID: lead}
+	if p, ok := e.membership().peers[lead]; ok {
+		err.LeaderAddr = p.Addr
+	}
+	return err
+}
+
+// checkConfChanges resolves membership changes proposed since the last call
+// that raft did not append: it appends a change as an EntryConfChange at
+// once on the leader, so one missing from the persisted entries was refused.
+func (e *engine) checkConfChanges(appended []*raftpb.Entry) {
+	if len(e.ccProposed) == 0 {
+		return
+	}
+	for _, ent := range appended {
+		if ent.GetType() != raftpb.EntryConfChange {
+			continue
+		}
+		var cc raftpb.ConfChange
+		if proto.Unmarshal(ent.GetData(), &cc) != nil {
+			continue
+		}
+		if origin, id, _, err := parseEnvelope(cc.GetContext()); err == nil && origin == e.id {
+			e.ccProposed = slices.DeleteFunc(e.ccProposed, func(p *proposal) bool { return p.id == id })
+		}
+	}
+	for _, p := range e.ccProposed {
+		if e.waiters.remove(p.id) != nil {
+			p.resolve(proposalResult{err: errConfChangeRefused})
+		}
+	}
+	e.ccProposed = e.ccProposed[:0]
 }
 
 func (e *engine) dropError() error {
@@ -444,6 +499,7 @@ func (e *engine) processReady(out output) {
 		for _, m := range rd.Messages {
 			switch {
 			case m.GetTo() == raft.LocalAppendThread:
+				e.checkConfChanges(m.GetEntries())
 				out.persist(m)
 			case m.GetTo() == raft.LocalApplyThread:
 				out.apply(m)
@@ -457,6 +513,7 @@ func (e *engine) processReady(out output) {
 			out.send(net)
 		}
 	}
+	e.checkConfChanges(nil)
 }
 
 func (e *engine) readStateReady(rs raft.ReadState) {

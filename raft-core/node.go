@@ -269,7 +269,12 @@ func (n *Node[C, R]) Snapshot(ctx context.Context) (SnapshotMeta, error) {
 // large snapshot can stall the quorum. Returns once the change is applied
 // on this node.
 //
-// Errors: ErrMemberExists, ErrIDReused, ErrConfChangeInProgress,
+// Membership changes are made on the leader: on another node they return a
+// *NotLeaderError naming the leader. One change is applied at a time; a call
+// made while the previous change is still being applied waits for it.
+//
+// Errors: *NotLeaderError, ErrMemberExists, ErrIDReused,
+// ErrConfChangeInProgress (another call on this node is running),
 // ErrProposalDropped, ErrStopped, the context's error.
 func (n *Node[C, R]) AddVoter(ctx context.Context, p Peer) error {
 	return n.addMember(ctx, p, raftpb.ConfChangeAddNode)
@@ -324,18 +329,33 @@ func (n *Node[C, R]) changeMembership(ctx context.Context, typ raftpb.ConfChange
 		return ErrConfChangeInProgress
 	}
 	defer n.ccFlight.Store(false)
-	id := n.e.proposalBase + n.e.proposalSeq.Add(1)
 	var peerBytes []byte
 	if typ != raftpb.ConfChangeRemoveNode {
 		peerBytes, _ = p.MarshalBinary()
 	}
-	cc := &raftpb.ConfChange{
-		Type:    typ.Enum(),
-		NodeId:  new(p.ID),
-		Context: appendEnvelope(nil, n.e.id, id, peerBytes),
+	// raft refuses a change while the previous one is still being applied
+	// on the leader; that lasts one apply round, so retry shortly.
+	backoff := n.cfg.TickInterval
+	for {
+		id := n.e.proposalBase + n.e.proposalSeq.Add(1)
+		cc := &raftpb.ConfChange{
+			Type:    typ.Enum(),
+			NodeId:  new(p.ID),
+			Context: appendEnvelope(nil, n.e.id, id, peerBytes),
+		}
+		_, err := n.submit(ctx, &proposal{id: id, cc: cc, done: make(chan proposalResult, 1)})
+		if !errors.Is(err, errConfChangeRefused) {
+			return err
+		}
+		timer := time.NewTimer(backoff)
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			timer.Stop()
+			return ctx.Err()
+		}
+		backoff = min(2*backoff, n.cfg.ElectionTimeout)
 	}
-	_, err := n.submit(ctx, &proposal{id: id, cc: cc, done: make(chan proposalResult, 1)})
-	return err
 }
 
 // TransferLeadership asks the leader to hand leadership to voter to and

@@ -120,7 +120,9 @@ func (s *Stepper[C, R]) Propose(cmd C, done func(result R, index uint64, err err
 }
 
 // ProposeConfChange submits a membership change (as Node's AddVoter,
-// AddLearner, PromoteLearner and RemoveMember do, without their checks).
+// AddLearner, PromoteLearner and RemoveMember do, without their checks). It
+// fails with a *NotLeaderError on a non-leader and with an error if raft
+// refused it because another change is still being applied.
 func (s *Stepper[C, R]) ProposeConfChange(typ raftpb.ConfChangeType, p Peer, done func(index uint64, err error)) {
 	id := s.e.proposalBase + s.e.proposalSeq.Add(1)
 	var peerBytes []byte

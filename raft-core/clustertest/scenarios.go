@@ -376,7 +376,11 @@ func testMembershipUnderLoad(t *testing.T, opts Options) {
 		n4 := c.Node(4)
 		return n4.Status().Role == raftcore.RoleLearner && n4.AppliedIndex()+50 >= c.Leader().Status().CommitIndex
 	})
-	if err := c.Node(1).PromoteLearner(ctx, 4); err != nil {
+	var nle *raftcore.NotLeaderError
+	if err := c.Follower().PromoteLearner(ctx, 4); !errors.As(err, &nle) || nle.LeaderID != c.Leader().ID() || nle.LeaderAddr == "" {
+		t.Fatalf("promote on a follower = %v, want a NotLeaderError naming the leader", err)
+	}
+	if err := c.Leader().PromoteLearner(ctx, 4); err != nil {
 		t.Fatalf("promote: %v", err)
 	}
 	g.waitCount(t, g.count.Load()+20)
