@@ -1,7 +1,7 @@
 package transportmem
 
 import (
-	"container/heap"
+	"sort"
 	"sync"
 	"time"
 
@@ -22,15 +22,13 @@ type link struct {
 	mu      sync.Mutex
 	peer    raftcore.Peer
 	queue   messageQueue
-	seq     uint64 // order of messages with the same due time
 	stopped bool
 }
 
 type queuedMessage struct {
 	msg  *raftpb.Message
 	due  time.Time // zero: deliver as soon as possible
-	seq  uint64
-	hold bool // the Reorder fault picked it to be overtaken
+	hold bool      // the Reorder fault picked it to be overtaken
 }
 
 func newLink(t *Transport, p raftcore.Peer) *link {
@@ -104,13 +102,12 @@ func (l *link) enqueue(m *raftpb.Message) {
 		due = time.Now().Add(delay)
 	}
 	for i := range copies {
-		if l.stopped || len(l.queue) >= l.t.net.cfg.QueueSize {
+		if l.stopped || l.queue.len() >= l.t.net.cfg.QueueSize {
 			l.stats.dropped.Add(1)
 			overflow = true
 			continue
 		}
-		l.seq++
-		heap.Push(&l.queue, queuedMessage{msg: clones[i], due: due, seq: l.seq, hold: hold && i == 0})
+		l.queue.push(queuedMessage{msg: clones[i], due: due, hold: hold && i == 0})
 	}
 	l.mu.Unlock()
 	if overflow {
@@ -124,8 +121,8 @@ func (l *link) stop() {
 	l.mu.Lock()
 	if !l.stopped {
 		l.stopped = true
-		l.stats.dropped.Add(uint64(len(l.queue)))
-		l.queue = nil
+		l.stats.dropped.Add(uint64(l.queue.len()))
+		l.queue = messageQueue{}
 	}
 	l.mu.Unlock()
 	l.signal()
@@ -155,12 +152,12 @@ func (l *link) run() {
 		}
 		now := time.Now()
 		batch = batch[:0]
-		for len(l.queue) > 0 && len(batch) < maxBatch && !l.queue[0].due.After(now) {
-			batch = append(batch, heap.Pop(&l.queue).(queuedMessage))
+		for l.queue.len() > 0 && len(batch) < maxBatch && !l.queue.first().due.After(now) {
+			batch = append(batch, l.queue.pop())
 		}
 		var next time.Time
-		if len(l.queue) > 0 {
-			next = l.queue[0].due
+		if l.queue.len() > 0 {
+			next = l.queue.first().due
 		}
 		peer := l.peer
 		l.mu.Unlock()
@@ -227,26 +224,43 @@ func (l *link) deliver(peer raftcore.Peer, msgs []*raftpb.Message) {
 	l.stats.delivered.Add(n)
 }
 
-// messageQueue is a min-heap of messages by due time, then send order.
-type messageQueue []queuedMessage
-
-func (q messageQueue) Len() int { return len(q) }
-
-func (q messageQueue) Less(i, j int) bool {
-	if !q[i].due.Equal(q[j].due) {
-		return q[i].due.Before(q[j].due)
-	}
-	return q[i].seq < q[j].seq
+// messageQueue holds queued messages sorted by due time, in send order among
+// equal due times. Without jitter, due times never decrease, so a push is an
+// append; only jittered messages are inserted in the middle.
+type messageQueue struct {
+	items []queuedMessage // items[head:] are queued
+	head  int
 }
 
-func (q messageQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *messageQueue) len() int { return len(q.items) - q.head }
 
-func (q *messageQueue) Push(x any) { *q = append(*q, x.(queuedMessage)) }
+func (q *messageQueue) first() *queuedMessage { return &q.items[q.head] }
 
-func (q *messageQueue) Pop() any {
-	old := *q
-	x := old[len(old)-1]
-	old[len(old)-1] = queuedMessage{}
-	*q = old[:len(old)-1]
-	return x
+func (q *messageQueue) push(m queuedMessage) {
+	n := len(q.items)
+	if n == q.head || !m.due.Before(q.items[n-1].due) {
+		q.items = append(q.items, m)
+		return
+	}
+	// The first position whose message is due strictly later keeps send
+	// order among messages due at the same time.
+	i := q.head + sort.Search(n-q.head, func(i int) bool { return q.items[q.head+i].due.After(m.due) })
+	q.items = append(q.items, queuedMessage{})
+	copy(q.items[i+1:], q.items[i:n])
+	q.items[i] = m
+}
+
+func (q *messageQueue) pop() queuedMessage {
+	m := q.items[q.head]
+	q.items[q.head] = queuedMessage{}
+	q.head++
+	switch {
+	case q.head == len(q.items):
+		q.items, q.head = q.items[:0], 0
+	case q.head >= 64 && q.head*2 >= len(q.items):
+		n := copy(q.items, q.items[q.head:])
+		clear(q.items[n:])
+		q.items, q.head = q.items[:n], 0
+	}
+	return m
 }

@@ -81,6 +81,9 @@ func (t *Transport) Peer() raftcore.Peer {
 	return p
 }
 
+// Network returns the network the transport is on.
+func (t *Transport) Network() *Network { return t.net }
+
 // Start begins delivering inbound messages and snapshots to h. It returns
 // ErrAlreadyStarted when called twice and an error wrapping raftcore.ErrClosed
 // after Close.
