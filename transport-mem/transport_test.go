@@ -286,3 +286,20 @@ func TestStreamOperationsAfterClose(t *testing.T) {
 		t.Errorf("Read after Close returned %v, want ErrStreamClosed", err)
 	}
 }
+
+func TestAddPeerUpdatesTheAddress(t *testing.T) {
+	net, c := startMem(t, transportmem.NetworkConfig{}, 2)
+	if err := c.Node(2).Close(); err != nil {
+		t.Fatal(err)
+	}
+	moved := mustTransport(t, net, raftcore.Peer{ID: 2, Addr: "moved"})
+	rec := transporttest.NewRecorder()
+	if err := moved.Start(rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Node(1).AddPeer(moved.Peer()); err != nil {
+		t.Fatalf("AddPeer with a new address: %v", err)
+	}
+	c.Node(1).Send([]*raftpb.Message{transporttest.NewMessage(1, 2, 1, nil)})
+	rec.Wait(t, transporttest.WaitTimeout, "message at the new address", func(s *transporttest.RecorderState) bool { return s.HasIndex(1, 1) })
+}

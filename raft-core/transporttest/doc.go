@@ -17,6 +17,13 @@
 // When the transports also implement raftcore.StreamTransport, the stream
 // behaviour is checked as well.
 //
+// Beyond the written contract, the suite assumes that a per-peer queue holds
+// at least MinQueueMessages small messages, and that a sender whose receiver
+// is stuck starts dropping before MaxBufferedBytes are in flight. It checks
+// that a rejected snapshot fails SendSnapshot, not which error comes back: the
+// receiver's error need not survive a network hop. A cancelled SendSnapshot
+// must return an error wrapping the context's error.
+//
 // The building blocks (StartCluster, Recorder, NewMessage, FullMessage,
 // RandomBytes) are exported so that implementations can write their own
 // transport-specific tests with them.

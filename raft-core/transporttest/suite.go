@@ -204,6 +204,8 @@ func testRemovePeerStopsDelivery(t *testing.T, newCluster NewCluster) {
 	c.Recorder(2).Wait(t, WaitTimeout, "message before RemovePeer", func(s *RecorderState) bool { return s.HasIndex(1, 1) })
 
 	c.Node(1).RemovePeer(2)
+	c.Node(1).RemovePeer(2)  // removing twice is harmless
+	c.Node(1).RemovePeer(42) // and so is removing a peer never added
 	c.Node(1).Send([]*raftpb.Message{NewMessage(1, 2, 2, nil)})
 	c.Recorder(1).Wait(t, WaitTimeout, "report of the removed peer", func(s *RecorderState) bool { return s.Unreachable(2) > 0 })
 	c.Node(1).Send([]*raftpb.Message{NewMessage(1, 3, 3, nil)})
