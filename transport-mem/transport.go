@@ -170,7 +170,8 @@ func (t *Transport) RemovePeer(id uint64) {
 // Close stops the transport: it frees its address, drops queued messages,
 // aborts its streams and snapshots, and waits for its goroutines and for the
 // calls into its Handler in progress. The Handler is not called after Close
-// returns. Close is idempotent.
+// returns. Close is idempotent. It must not be called from within the
+// Handler's methods, whose calls it waits for.
 func (t *Transport) Close() error {
 	t.mu.Lock()
 	if t.state == stateClosed {
