@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"slices"
 
@@ -95,7 +96,55 @@ func (t *Transport) dial(ctx context.Context, want raftcore.Peer, proto string) 
 		}
 		return nil, remoteIdentity{}, fmt.Errorf("%w: dial %v: %w", ErrPeerUnreachable, want, err)
 	}
+	if err := awaitWelcome(ctx, conn); err != nil {
+		_ = conn.CloseWithError(codeCanceled, "no welcome")
+		var te *quic.TransportError
+		if errors.As(err, &te) && te.Remote && te.ErrorCode.IsCryptoError() {
+			return nil, remoteIdentity{}, fmt.Errorf("%w: %v refused this node's identity: %w", ErrUntrustedPeer, want, err)
+		}
+		return nil, remoteIdentity{}, fmt.Errorf("%w: dial %v: %w", ErrPeerUnreachable, want, errors.Join(err, context.Cause(ctx)))
+	}
 	return conn, remote, nil
+}
+
+// awaitWelcome waits for the stream a server opens once it has verified the
+// client's certificate. The client's side of a TLS 1.3 handshake ends before
+// the server has checked the client, so without this a refused client would
+// only learn of the refusal when its first writes fail.
+func awaitWelcome(ctx context.Context, conn *quic.Conn) error {
+	s, err := conn.AcceptStream(ctx)
+	if err != nil {
+		if cause := context.Cause(conn.Context()); cause != nil {
+			return cause
+		}
+		return err
+	}
+	defer s.Close()
+	defer s.CancelRead(codeNormal)
+	var b [1]byte
+	if _, err := io.ReadFull(s, b[:]); err != nil {
+		return err
+	}
+	if b[0] != streamWelcome {
+		return fmt.Errorf("%w: bad welcome", ErrProtocol)
+	}
+	return nil
+}
+
+// sendWelcome tells a client that its identity was accepted.
+func sendWelcome(conn *quic.Conn) error {
+	s, err := conn.OpenStream()
+	if err != nil {
+		return err
+	}
+	s.CancelRead(codeNormal)
+	if _, err := s.Write([]byte{streamWelcome}); err != nil {
+		return err
+	}
+	// The client may already have read the byte and cancelled the stream;
+	// that is not a failure.
+	_ = s.Close()
+	return nil
 }
 
 func (t *Transport) acceptLoop() {
@@ -118,6 +167,7 @@ func (t *Transport) serveConn(conn *quic.Conn) {
 	remote, err := t.trust.identify(state.TLS, nil)
 	if err != nil {
 		// Membership changed between the handshake and now.
+		t.log.Warn("closing connection of a peer no longer trusted", "error", err)
 		_ = conn.CloseWithError(codeUntrusted, "untrusted")
 		return
 	}
@@ -135,6 +185,9 @@ func (t *Transport) serveConn(conn *quic.Conn) {
 		t.mu.Unlock()
 		_ = conn.CloseWithError(codeNormal, "")
 	}()
+	if err := sendWelcome(conn); err != nil {
+		return
+	}
 
 	proto := state.TLS.NegotiatedProtocol
 	for {

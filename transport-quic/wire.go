@@ -24,6 +24,10 @@ const (
 	streamMessages byte = 1
 	streamSnapshot byte = 2
 
+	// streamWelcome is the only byte of the stream a server opens once it
+	// has accepted the client's identity.
+	streamWelcome byte = 0x57
+
 	// streamOpened is the first byte of every stream of the other protocols
 	// (jangada/mgmt/1 and the like); the handler sees what follows.
 	streamOpened byte = 1
