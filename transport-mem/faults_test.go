@@ -224,3 +224,27 @@ func TestRemovePeerDropsQueuedMessages(t *testing.T) {
 		t.Errorf("stats %+v, want the message in the handler delivered and 9 queued dropped", s)
 	}
 }
+
+func TestLinkFaultsOverrideTheNetworkFaultsOnOneLinkOnly(t *testing.T) {
+	net, c := startMem(t, transportmem.NetworkConfig{}, 2)
+	if err := net.SetLinkFaults(1, 2, transportmem.Faults{Drop: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if reaches(t, net, c, 1, 2, 1) {
+		t.Error("1→2 delivered although its link drops everything")
+	}
+	if !reaches(t, net, c, 2, 1, 2) {
+		t.Error("2→1 dropped although only 1→2 has faults")
+	}
+	if err := net.SetFaults(transportmem.Faults{Duplicate: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if reaches(t, net, c, 1, 2, 3) {
+		t.Error("1→2 delivered: its own faults should win over the network's")
+	}
+	net.ClearLinkFaults(1, 2)
+	before := net.LinkStats(1, 2).Duplicated
+	if !reaches(t, net, c, 1, 2, 4) || net.LinkStats(1, 2).Duplicated != before+1 {
+		t.Errorf("after ClearLinkFaults, 1→2 should follow the network's Duplicate fault: %+v", net.LinkStats(1, 2))
+	}
+}
