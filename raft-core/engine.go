@@ -441,6 +441,36 @@ func (e *engine) checkConfChanges(appended []*raftpb.Entry) {
 	e.ccProposed = e.ccProposed[:0]
 }
 
+// proposeBatch hands many command proposals to raft as one MsgProp, so the
+// leader appends them with one append and one broadcast instead of one per
+// command. Membership changes in the batch go one by one.
+func (e *engine) proposeBatch(props []*proposal) {
+	ents := make([]*raftpb.Entry, 0, len(props))
+	cmds := props[:0:0]
+	for _, p := range props {
+		if p.cc != nil {
+			e.propose(p)
+			continue
+		}
+		ents = append(ents, &raftpb.Entry{Data: p.data})
+		cmds = append(cmds, p)
+	}
+	if len(ents) == 0 {
+		return
+	}
+	err := e.rn.Step(&raftpb.Message{Type: raftpb.MsgProp.Enum(), From: new(e.id), Entries: ents})
+	if err == nil {
+		return
+	}
+	if errors.Is(err, raft.ErrProposalDropped) {
+		err = e.dropError()
+	}
+	for _, p := range cmds {
+		e.waiters.remove(p.id)
+		p.resolve(proposalResult{err: err})
+	}
+}
+
 func (e *engine) dropError() error {
 	if e.leader.Load() == 0 {
 		return fmt.Errorf("%w: no leader", ErrProposalDropped)

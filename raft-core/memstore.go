@@ -160,8 +160,10 @@ func (s *MemoryLogStore) Save(hs *raftpb.HardState, entries []*raftpb.Entry, sna
 		entries = entries[1:]
 	}
 	if len(entries) > 0 {
+		// Entries hands out copies of the slice, so the backing array can be
+		// reused: truncating and appending in place keeps Save O(len(entries)).
 		keep := entries[0].GetIndex() - s.ents[0].GetIndex()
-		s.ents = append(s.ents[:keep:keep], entries...)
+		s.ents = append(s.ents[:keep], entries...)
 	}
 	if !raft.IsEmptyHardState(hs) {
 		s.hs = proto.Clone(hs).(*raftpb.HardState)

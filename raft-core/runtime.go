@@ -181,11 +181,7 @@ func (r *runtime) raftLoop() {
 					break drain
 				}
 			}
-			r.withRaft(func() {
-				for _, p := range props {
-					r.e.propose(p)
-				}
-			})
+			r.withRaft(func() { r.e.proposeBatch(props) })
 			clear(props)
 		case w := <-r.readc:
 			ws := []*readWaiter{w}

@@ -167,7 +167,7 @@ func (c *Cluster[C, R]) CloseAll() {
 }
 
 // Leader waits until the given nodes (default: all running) agree on a
-// leader among them that knows it leads, and returns it.
+// leader that is one of them and knows it leads, and returns it.
 func (c *Cluster[C, R]) Leader(ids ...uint64) *Node[C, R] {
 	c.T.Helper()
 	if len(ids) == 0 {
@@ -186,6 +186,9 @@ func (c *Cluster[C, R]) Leader(ids ...uint64) *Node[C, R] {
 				return false
 			}
 			want = l
+		}
+		if !slices.Contains(ids, want) {
+			return false
 		}
 		lead = c.Node(want)
 		return lead != nil && lead.IsLeader()

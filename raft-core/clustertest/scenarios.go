@@ -376,6 +376,7 @@ func testMembershipUnderLoad(t *testing.T, opts Options) {
 		n4 := c.Node(4)
 		return n4.Status().Role == raftcore.RoleLearner && n4.AppliedIndex()+50 >= c.Leader().Status().CommitIndex
 	})
+	c.WaitApplied(c.Leader().Status().CommitIndex)
 	var nle *raftcore.NotLeaderError
 	if err := c.Follower().PromoteLearner(ctx, 4); !errors.As(err, &nle) || nle.LeaderID != c.Leader().ID() || nle.LeaderAddr == "" {
 		t.Fatalf("promote on a follower = %v, want a NotLeaderError naming the leader", err)
