@@ -48,7 +48,13 @@ func newTestTransport(t testing.TB, id uint64, edit func(*Config)) (*Transport, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	fault := NewFaultConn(udp, uint64(time.Now().UnixNano()))
+	seed := uint64(time.Now().UnixNano())
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("node %d fault injection seed: %d", id, seed)
+		}
+	})
+	fault := NewFaultConn(udp, seed)
 	cfg.PacketConn = fault
 	tr, err := New(cfg)
 	if err != nil {
