@@ -174,7 +174,7 @@ func testEmptySnapshot(t *testing.T, store raftcore.SnapshotStore, _ func() raft
 }
 
 func testLargeSnapshot(t *testing.T, store raftcore.SnapshotStore, _ func() raftcore.SnapshotStore) {
-	meta, data := testMeta(1000, 7, 1, 2, 3), testData(2, 16<<20+13)
+	meta, data := testMeta(1000, 7, 1, 2, 3), testData(2, 4<<20+13)
 	sink, err := store.Create(meta)
 	if err != nil {
 		t.Fatal(err)
