@@ -173,13 +173,23 @@ func (c *Compressed[C]) compress(raw []byte) ([]byte, error) {
 			out = out[:1+len(s2Encoder(c.cfg.Level)(out[1:], raw))]
 		}
 		if len(out) < 1+len(raw) {
-			return out, nil
+			return trimmed(out), nil
 		}
 	}
 	out := make([]byte, 1+len(raw))
 	out[0] = tagStored
 	copy(out[1:], raw)
 	return out, nil
+}
+
+// trimmed returns b, or a copy of it without the spare capacity compressors
+// leave behind (sized for the input, not the output) when that would waste
+// more than a quarter of it: encoded entries can stay in memory for long.
+func trimmed(b []byte) []byte {
+	if cap(b)-len(b) <= len(b)/4 {
+		return b
+	}
+	return append(make([]byte, 0, len(b)), b...)
 }
 
 // Decode decompresses data as its tag says and decodes the result with the

@@ -330,3 +330,13 @@ func FuzzCompressedDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestCompressedOutputKeepsLittleSpareCapacity(t *testing.T) {
+	for _, alg := range []Algorithm{Zstd, S2} {
+		c := newBytesCompressed(t, CompressionConfig{Algorithm: alg})
+		data := mustEncode(t, Codec[[]byte](c), compressible(1<<20))
+		if spare := cap(data) - len(data); spare > len(data)/4 {
+			t.Errorf("%s: %d-byte encoding holds %d bytes of spare capacity", alg, len(data), spare)
+		}
+	}
+}

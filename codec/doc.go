@@ -2,19 +2,26 @@
 // codecs (JSON, gob, raw bytes), zstd and s2 compression, and the checksummed,
 // length-prefixed framing that jangada's wire protocols and stores use.
 //
-// Framing:
+// Every codec has the method set of raftcore.Codec, and every decoder treats
+// its input as untrusted: it returns an error wrapping ErrMalformed,
+// ErrChecksum, ErrFrameTooLarge or ErrDecodedTooLarge, never panics, and
+// bounds the memory it allocates (see Gob for the one exception).
+//
+// Commands, compressed when their encoding reaches 512 bytes:
+//
+//	cmds, err := codec.NewCompressed[Command](codec.JSON[Command]{}, codec.CompressionConfig{})
+//	data, err := cmds.Encode(Command{Op: "put", Key: "k", Value: v})
+//	cmd, err := cmds.Decode(data)
+//
+// Frames on a stream:
 //
 //	fw := codec.NewFrameWriter(conn)
-//	if err := fw.WriteFrame(payload); err != nil {
-//		return err
-//	}
+//	err := fw.WriteFrame(payload)
 //
 //	fr := codec.NewFrameReader(conn, 1<<20) // reject frames over 1 MiB
-//	for {
-//		payload, err := fr.ReadFrame() // valid until the next ReadFrame
-//		if err != nil {
-//			return err // io.EOF at a clean end of stream
-//		}
-//		handle(payload)
-//	}
+//	payload, err := fr.ReadFrame()          // io.EOF at a clean end of stream
+//
+// Snapshots, compressed as they stream:
+//
+//	w, err := codec.NewZstdWriter(file) // NewZstdReader reads it back
 package codec

@@ -17,4 +17,6 @@ var (
 	// ErrDecodedTooLarge is returned when decompressed data would exceed the
 	// configured maximum decoded size.
 	ErrDecodedTooLarge = errors.New("codec: decoded data too large")
+	// ErrClosed is returned by a stream writer or reader used after Close.
+	ErrClosed = errors.New("codec: stream closed")
 )

@@ -13,6 +13,11 @@ import (
 // each command decodes on its own, in any order, at the cost of some tens of
 // bytes per command. Concrete types stored in interface fields must be
 // registered with gob.Register on every node.
+//
+// encoding/gob sizes a map from the element count in its input before it
+// reads the elements, so a forged count of a few bytes could demand gigabytes.
+// Decode first walks the input's wire format and rejects counts the input is
+// too short to hold, and values nested more than 10000 deep.
 type Gob[C any] struct{}
 
 // Encode returns the gob encoding of cmd.
@@ -30,9 +35,13 @@ func (Gob[C]) Encode(cmd C) (data []byte, err error) {
 }
 
 // Decode parses data as one gob-encoded value of type C. It returns an error
-// wrapping ErrMalformed for input gob rejects, input that makes gob panic, or
-// trailing bytes after the value.
+// wrapping ErrMalformed for input gob rejects, input that makes gob panic,
+// map counts the input cannot back, or trailing bytes after the value.
 func (Gob[C]) Decode(data []byte) (cmd C, err error) {
+	if err := checkGob(data); err != nil {
+		var zero C
+		return zero, err
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			var zero C

@@ -16,9 +16,6 @@ import (
 // NewZstdWriter use an 8 MiB window.
 const MaxStreamWindow = 64 << 20
 
-// ErrClosed is returned by a stream writer or reader used after Close.
-var ErrClosed = errors.New("codec: stream closed")
-
 // Stream encoders and decoders keep large buffers and tables, so closed ones
 // are pooled and reset onto the next stream instead of being rebuilt. All of
 // them run synchronously (concurrency 1): no goroutine outlives a Write, Read
@@ -37,7 +34,12 @@ func NewZstdWriter(w io.Writer) (io.WriteCloser, error) {
 	enc, _ := zstdWriters.Get().(*zstd.Encoder)
 	if enc == nil {
 		var err error
-		enc, err = zstd.NewWriter(w, zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(8<<20))
+		// Zero frames: an empty stream still writes a frame, so that a reader
+		// can tell it from a file cut to nothing.
+		enc, err = zstd.NewWriter(w,
+			zstd.WithEncoderConcurrency(1),
+			zstd.WithWindowSize(8<<20),
+			zstd.WithZeroFrames(true))
 		if err != nil {
 			return nil, fmt.Errorf("codec: zstd writer: %w", err)
 		}
@@ -107,6 +109,9 @@ func (z *zstdReader) Read(p []byte) (int, error) {
 		return 0, ErrClosed
 	}
 	n, err := z.dec.Read(p)
+	if err == io.EOF && z.src.read == 0 {
+		return n, fmt.Errorf("codec: zstd stream is empty: %w", io.ErrUnexpectedEOF)
+	}
 	return n, z.src.streamError("zstd", err)
 }
 
@@ -249,13 +254,15 @@ func (s *s2Reader) Close() error {
 // sourceReader remembers the error of the reader a decompressor reads from,
 // so that a failing source is reported as itself and not as corrupt data.
 type sourceReader struct {
-	r   io.Reader
-	err error
-	eof bool
+	r    io.Reader
+	read int64
+	err  error
+	eof  bool
 }
 
 func (s *sourceReader) Read(p []byte) (int, error) {
 	n, err := s.r.Read(p)
+	s.read += int64(n)
 	switch {
 	case err == io.EOF:
 		s.eof = true

@@ -88,7 +88,7 @@ func TestCompressionStreamsRoundTrip(t *testing.T) {
 func TestCompressionStreamsReportTruncation(t *testing.T) {
 	for _, f := range streamFormats {
 		compressed := compressStream(t, f, compressible(1<<20))
-		for _, cut := range []int{len(compressed) / 3, len(compressed) - 1} {
+		for _, cut := range []int{0, 1, len(compressed) / 3, len(compressed) - 1} {
 			_, err := decompressStream(f, bytes.NewReader(compressed[:cut]))
 			if !errors.Is(err, io.ErrUnexpectedEOF) {
 				t.Errorf("%s cut at %d of %d: error %v, want io.ErrUnexpectedEOF", f.name, cut, len(compressed), err)
