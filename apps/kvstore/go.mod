@@ -1,0 +1,3 @@
+module github.com/jangada-io/jangada/apps/kvstore
+
+go 1.26.0
