@@ -7,3 +7,5 @@ require (
 	go.uber.org/goleak v1.3.0
 	google.golang.org/protobuf v1.36.11
 )
+
+require github.com/anishathalye/porcupine v1.3.1
