@@ -452,7 +452,8 @@ func progressState(s tracker.StateType) string {
 // leader first hands leadership to its most up-to-date voter (bounded by ctx
 // and two election timeouts); then in-flight proposals and reads fail with
 // ErrStopped, the goroutines stop, and the transport and stores are closed.
-// Closing twice returns the first result's error class again.
+// It returns errors from closing the transport and stores only; why a node
+// stopped on its own is reported by Err. Closing twice is safe.
 func (n *Node[C, R]) Close(ctx context.Context) error {
 	if !n.r.closing.CompareAndSwap(false, true) {
 		<-n.r.donec
@@ -465,11 +466,7 @@ func (n *Node[C, R]) Close(ctx context.Context) error {
 			}
 		}
 	}
-	err := n.r.shutdown(true)
-	if errors.Is(n.r.err, ErrStopped) || n.r.err == nil {
-		return err
-	}
-	return errors.Join(err, n.r.stoppedErr())
+	return n.r.shutdown(true)
 }
 
 // transferTarget picks the voter with the highest match index.

@@ -39,6 +39,8 @@ type runtime struct {
 	err      error         // why the node stopped
 	donec    chan struct{} // closed once fully stopped
 	dropped  atomic.Uint64 // inbound messages dropped on a full queue
+	shutdownOnce sync.Once
+	shutdownErr  error
 	// snapWanted is set while a snapshot requested by raftStorage is queued.
 	snapWanted atomic.Bool
 }
@@ -108,6 +110,8 @@ func (r *runtime) fail(err error) {
 	}
 	r.errMu.Unlock()
 	r.signalStop()
+	// Release waiters and resources now, not at the user's Close.
+	go func() { _ = r.shutdown(true) }()
 }
 
 func (r *runtime) signalStop() {
@@ -410,7 +414,14 @@ func (r *runtime) ReportUnreachable(id uint64) {
 // shutdown stops the goroutines and fails every waiting call. It closes the
 // transport and stores when closeResources is set (Close); a simulated crash
 // leaves them as they are.
+// Only the first call does the work; later ones wait for it and return its result.
 func (r *runtime) shutdown(closeResources bool) error {
+	r.shutdownOnce.Do(func() { r.shutdownErr = r.doShutdown(closeResources) })
+	<-r.donec
+	return r.shutdownErr
+}
+
+func (r *runtime) doShutdown(closeResources bool) error {
 	r.signalStop()
 	r.wg.Wait()
 	err := r.stoppedErr()

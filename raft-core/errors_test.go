@@ -1,0 +1,115 @@
+package raftcore_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	raftcore "github.com/jangada-io/jangada/raft-core"
+	"github.com/jangada-io/jangada/raft-core/clustertest"
+)
+
+func newKVCluster(t *testing.T, n int, configure func(*raftcore.Config)) *clustertest.Cluster[clustertest.KVCommand, clustertest.KVResult] {
+	return newKVClusterWith(t, n, configure, clustertest.JSONCodec[clustertest.KVCommand]{})
+}
+
+func newKVClusterWith(t *testing.T, n int, configure func(*raftcore.Config), codec raftcore.Codec[clustertest.KVCommand]) *clustertest.Cluster[clustertest.KVCommand, clustertest.KVResult] {
+	opts := clustertest.Options{NewNetwork: clustertest.NewLoopback, Configure: configure}
+	return clustertest.NewCluster(t, opts, n, func() raftcore.StateMachine[clustertest.KVCommand, clustertest.KVResult] { return clustertest.NewKV() }, codec)
+}
+
+func TestProposeRejectsOversizedCommand(t *testing.T) {
+	c := newKVCluster(t, 1, func(cfg *raftcore.Config) { cfg.MaxCommandSize = 32 })
+	_, err := c.Leader().Propose(clustertest.Context(t, 5*time.Second), clustertest.KVCommand{Op: "put", Key: "k", Value: string(make([]byte, 64))})
+	if !errors.Is(err, raftcore.ErrTooLarge) {
+		t.Fatalf("oversized propose = %v, want ErrTooLarge", err)
+	}
+}
+
+func TestProposeWithoutLeaderIsDroppedNotHung(t *testing.T) {
+	c := newKVCluster(t, 3, nil)
+	f := c.Follower()
+	var others []uint64
+	for _, id := range c.Running() {
+		if id != f.ID() {
+			others = append(others, id)
+		}
+	}
+	c.Net.Partition([]uint64{f.ID()}, others)
+	clustertest.WaitFor(t, "the isolated follower to forget its leader", 10*time.Second, func() bool { return f.Leader() == 0 })
+	_, err := f.Propose(clustertest.Context(t, 5*time.Second), clustertest.KVCommand{Op: "put", Key: "k", Value: "v"})
+	if !errors.Is(err, raftcore.ErrProposalDropped) {
+		t.Fatalf("propose without a leader = %v, want ErrProposalDropped", err)
+	}
+}
+
+// poisonCodec encodes anything but refuses to decode the value "poison",
+// standing in for a command written by an incompatible version.
+type poisonCodec struct{ clustertest.JSONCodec[clustertest.KVCommand] }
+
+func (p poisonCodec) Decode(b []byte) (clustertest.KVCommand, error) {
+	c, err := p.JSONCodec.Decode(b)
+	if err == nil && c.Value == "poison" {
+		return c, errors.New("unknown command version")
+	}
+	return c, err
+}
+
+func TestUndecodableEntryStopsTheNodeLoudly(t *testing.T) {
+	c := newKVClusterWith(t, 1, nil, poisonCodec{})
+	n := c.Leader()
+	ctx := clustertest.Context(t, 5*time.Second)
+	if _, err := n.Propose(ctx, clustertest.KVCommand{Op: "put", Key: "a", Value: "ok"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := n.Propose(ctx, clustertest.KVCommand{Op: "put", Key: "b", Value: "poison"})
+	if !errors.Is(err, raftcore.ErrStopped) {
+		t.Fatalf("propose of an undecodable command = %v, want ErrStopped", err)
+	}
+	select {
+	case <-n.Done():
+	case <-ctx.Done():
+		t.Fatal("node did not stop")
+	}
+	var applyErr *raftcore.ApplyError
+	if !errors.As(n.Err(), &applyErr) || applyErr.Index == 0 {
+		t.Fatalf("Err() = %v, want an *ApplyError naming the entry", n.Err())
+	}
+	if _, err := n.Propose(ctx, clustertest.KVCommand{Op: "put", Key: "c", Value: "v"}); !errors.Is(err, raftcore.ErrStopped) {
+		t.Fatalf("propose after the failure = %v, want ErrStopped", err)
+	}
+	if err := n.Close(ctx); err != nil {
+		t.Fatalf("close after the failure: %v", err)
+	}
+}
+
+func TestSubscribeSeesElectionAndMembership(t *testing.T) {
+	c := newKVCluster(t, 1, nil)
+	n := c.Leader()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	events := n.Subscribe(ctx)
+	if err := n.TransferLeadership(ctx, n.ID()); err != nil {
+		t.Fatalf("transfer to self: %v", err)
+	}
+	if err := n.AddLearner(ctx, raftcore.Peer{ID: 9, Addr: "loopback-9"}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		select {
+		case ev := <-events:
+			if ev.Type == raftcore.EventMemberAdded && ev.Member.ID == 9 && ev.Role == raftcore.RoleLearner {
+				if ev.Member.Addr != "loopback-9" {
+					t.Fatalf("member metadata not replicated: %+v", ev.Member)
+				}
+				cancel()
+				for range events { // the channel closes with the context
+				}
+				return
+			}
+		case <-ctx.Done():
+			t.Fatal("no MemberAdded event")
+		}
+	}
+}
