@@ -46,7 +46,9 @@ func TestProposeWithoutLeaderIsDroppedNotHung(t *testing.T) {
 
 // poisonCodec encodes anything but refuses to decode the value "poison",
 // standing in for a command written by an incompatible version.
-type poisonCodec struct{ clustertest.JSONCodec[clustertest.KVCommand] }
+type poisonCodec struct {
+	clustertest.JSONCodec[clustertest.KVCommand]
+}
 
 func (p poisonCodec) Decode(b []byte) (clustertest.KVCommand, error) {
 	c, err := p.JSONCodec.Decode(b)

@@ -29,16 +29,16 @@ type runtime struct {
 	appendq *workQueue[*raftpb.Message]
 	applyq  *workQueue[applyJob]
 
-	stopc    chan struct{} // closed to stop every goroutine
-	stopOnce sync.Once
-	wg       sync.WaitGroup
-	sendCtx  context.Context
-	cancel   context.CancelFunc
-	closing  atomic.Bool
-	errMu    sync.Mutex
-	err      error         // why the node stopped
-	donec    chan struct{} // closed once fully stopped
-	dropped  atomic.Uint64 // inbound messages dropped on a full queue
+	stopc        chan struct{} // closed to stop every goroutine
+	stopOnce     sync.Once
+	wg           sync.WaitGroup
+	sendCtx      context.Context
+	cancel       context.CancelFunc
+	closing      atomic.Bool
+	errMu        sync.Mutex
+	err          error         // why the node stopped
+	donec        chan struct{} // closed once fully stopped
+	dropped      atomic.Uint64 // inbound messages dropped on a full queue
 	shutdownOnce sync.Once
 	shutdownErr  error
 	// snapWanted is set while a snapshot requested by raftStorage is queued.
