@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"hash/crc32"
 	"io"
 	"testing"
 
@@ -147,8 +146,8 @@ func TestCorruptSnapshotIsRejected(t *testing.T) {
 		name string
 		end  []byte
 	}{
-		{"WrongLength", appendSnapshotEnd(nil, uint64(len(data)+1), crc32.Checksum(data, castagnoli))},
-		{"WrongChecksum", appendSnapshotEnd(nil, uint64(len(data)), crc32.Checksum(data, castagnoli)+1)},
+		{"WrongLength", appendSnapshotEnd(nil, uint64(len(data)+1), crc32Of(data))},
+		{"WrongChecksum", appendSnapshotEnd(nil, uint64(len(data)), crc32Of(data)+1)},
 		{"MalformedEnd", []byte{snapshotEnd, 1}},
 		{"UnknownTag", []byte{'x'}},
 	}
