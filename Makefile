@@ -7,9 +7,9 @@ GOTEST_FLAGS ?= -race -count=1 -timeout 15m
 
 all: check test
 
-## run: start the example cluster (see README)
+## run: start a local 3-node cluster (see README)
 run:
-	go run ./raft-core/examples/cluster
+	go run ./examples/cluster
 
 ## test: every module's tests with the race detector
 test:

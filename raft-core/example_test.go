@@ -36,17 +36,12 @@ func Example() {
 		}
 		nodes, machines = append(nodes, node), append(machines, kv)
 	}
-	// Propose from node 1, whether or not it leads; retry while the first
-	// election is still running.
-	var res clustertest.KVResult
-	var err error
-	for {
-		res, err = nodes[0].Propose(ctx, clustertest.KVCommand{Op: "put", Key: "hello", Value: "world"})
-		if err == nil || ctx.Err() != nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
+	// Propose from node 1, whether or not it leads, once it knows a leader.
+	if _, err := nodes[0].WaitLeader(ctx); err != nil {
+		fmt.Println(err)
+		return
 	}
+	res, err := nodes[0].Propose(ctx, clustertest.KVCommand{Op: "put", Key: "hello", Value: "world"})
 	fmt.Println("committed:", err == nil, "previous value:", res.Prev == "")
 
 	// A linearizable read on node 3 sees the write.

@@ -77,6 +77,24 @@ func (n *Node[C, R]) ID() uint64 { return n.e.id }
 // Leader returns the id of the leader this node knows of, or 0.
 func (n *Node[C, R]) Leader() uint64 { return n.e.leader.Load() }
 
+// WaitLeader waits until this node knows a leader and returns its id.
+// Errors: ErrStopped, the context's error.
+func (n *Node[C, R]) WaitLeader(ctx context.Context) (uint64, error) {
+	for {
+		changed := n.e.stateChanged()
+		if l := n.Leader(); l != 0 {
+			return l, nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-n.r.stopc:
+			return 0, n.r.stoppedErr()
+		}
+	}
+}
+
 // IsLeader reports whether this node is the leader.
 func (n *Node[C, R]) IsLeader() bool { return Role(n.e.role.Load()) == RoleLeader }
 
@@ -459,7 +477,7 @@ func (n *Node[C, R]) Close(ctx context.Context) error {
 		<-n.r.donec
 		return nil
 	}
-	if n.IsLeader() {
+	if ctx.Err() == nil && n.IsLeader() {
 		if to := n.transferTarget(); to != 0 {
 			if err := n.r.control(ctx, func() { n.e.rn.TransferLeader(to) }); err == nil {
 				_ = n.waitLeader(ctx, to, 2*n.cfg.ElectionTimeout)
