@@ -3,8 +3,8 @@ package observe
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -272,4 +273,38 @@ func (oc *observedCluster) others(id uint64) []uint64 {
 
 func put(key, value string) clustertest.KVCommand {
 	return clustertest.KVCommand{Op: "put", Key: key, Value: value}
+}
+
+func dtoMetric(t testing.TB, m prometheus.Metric) *dto.Metric {
+	t.Helper()
+	var pb dto.Metric
+	if err := m.Write(&pb); err != nil {
+		t.Fatalf("write metric: %v", err)
+	}
+	return &pb
+}
+
+// exercisedObserver returns an Observer attached to a leading fake node
+// whose every metric has at least one series.
+func exercisedObserver(t testing.TB) *Observer {
+	t.Helper()
+	o := newTestObserver(t, Config{})
+	if err := o.Attach(newFakeNode(leaderStatus())); err != nil {
+		t.Fatal(err)
+	}
+	_, done := o.Propose(context.Background(), 8)
+	done(1, nil)
+	_, done = o.Read(context.Background())
+	done(1, nil)
+	o.LogSaved(1, 8, time.Millisecond, nil)
+	o.Applied(1, time.Millisecond)
+	o.Snapshot(raftcore.SnapshotAuto, time.Millisecond, 100, nil)
+	o.m.leaderChanges.Inc()
+	tr := o.InstrumentTransport(&fakeTransport{})
+	if err := tr.Start(&fakeHandler{}); err != nil {
+		t.Fatal(err)
+	}
+	tr.Send(testMessages(2))
+	o.m.transportErrors.WithLabelValues("2", TransportUnreachable).Inc()
+	return o
 }
