@@ -1,0 +1,59 @@
+package kvstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"time"
+
+	"github.com/jangada-io/jangada/apps/kvstore"
+	raftcore "github.com/jangada-io/jangada/raft-core"
+	transportmem "github.com/jangada-io/jangada/transport-mem"
+)
+
+// A single-node store in memory, served over HTTP and used through Client.
+func Example() {
+	ctx := context.Background()
+	network, _ := transportmem.NewNetwork(transportmem.NetworkConfig{Seed: 1})
+	tr, _ := network.Transport(raftcore.Peer{ID: 1})
+	m := kvstore.NewMachine()
+	node, err := raftcore.Start(ctx, raftcore.Config{
+		NodeID:        1,
+		Peers:         []raftcore.Peer{tr.Peer()},
+		Preset:        raftcore.Testing,
+		Transport:     tr,
+		LogStore:      raftcore.NewMemoryLogStore(),
+		SnapshotStore: raftcore.NewMemorySnapshotStore(),
+	}, m, kvstore.CommandCodec{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer node.Close(ctx)
+	for node.Leader() == 0 {
+		time.Sleep(5 * time.Millisecond) // a single node elects itself at once
+	}
+	h, _ := kvstore.NewHandler(kvstore.HandlerConfig{Node: node, Machine: m})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	httpClient := &http.Client{Transport: &http.Transport{}}
+	defer httpClient.CloseIdleConnections()
+
+	c, _ := kvstore.NewClient(kvstore.ClientConfig{Endpoints: []string{srv.URL}, HTTPClient: httpClient})
+	version, _ := c.Put(ctx, "greeting", []byte("hello"), kvstore.WriteOptions{})
+	value, got, _ := c.Get(ctx, "greeting", false)
+	fmt.Printf("%s at version %v\n", value, got == version)
+
+	_, err = c.Put(ctx, "greeting", []byte("bye"), kvstore.WriteOptions{Conditional: true, IfVersion: version + 1})
+	fmt.Println("stale version refused:", errors.Is(err, kvstore.ErrVersionMismatch))
+
+	_, _, _ = c.Delete(ctx, "greeting", kvstore.WriteOptions{})
+	_, _, err = c.Get(ctx, "greeting", false)
+	fmt.Println("deleted:", errors.Is(err, kvstore.ErrNotFound))
+	// Output:
+	// hello at version true
+	// stale version refused: true
+	// deleted: true
+}
