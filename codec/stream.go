@@ -77,9 +77,11 @@ func (z *zstdWriter) Close() error {
 }
 
 // NewZstdReader returns a reader that decompresses the zstd stream read from
-// r. It rejects streams whose window exceeds MaxStreamWindow, and returns an
-// error wrapping ErrMalformed for corrupt data and io.ErrUnexpectedEOF when r
-// ends inside the stream. Close releases the decoder; it does not close r.
+// r. Read returns an error wrapping ErrMalformed for corrupt data (zstd
+// checksums every frame) or a window larger than MaxStreamWindow, one
+// wrapping io.ErrUnexpectedEOF when r ends inside the stream or holds nothing
+// at all, and r's own errors unchanged. Close releases the decoder; it does
+// not close r.
 func NewZstdReader(r io.Reader) (io.ReadCloser, error) {
 	dec, _ := zstdReaders.Get().(*zstd.Decoder)
 	if dec == nil {

@@ -202,3 +202,56 @@ func TestS2ReaderDetectsStreamCutAtChunkBoundary(t *testing.T) {
 		t.Fatalf("stream with two trailers: error %v, want ErrMalformed", err)
 	}
 }
+
+func FuzzZstdReader(f *testing.F) {
+	fuzzStreamReader(f, streamFormats[0])
+}
+
+func FuzzS2Reader(f *testing.F) {
+	fuzzStreamReader(f, streamFormats[1])
+}
+
+// fuzzStreamReader checks that a stream reader fed arbitrary bytes either
+// fails with this package's errors or yields data that round-trips.
+func fuzzStreamReader(f *testing.F, format streamFormat) {
+	for _, seed := range [][]byte{{}, []byte("snapshot"), compressible(3000)} {
+		var out bytes.Buffer
+		w, err := format.newWriter(&out)
+		if err != nil {
+			f.Fatal(err)
+		}
+		if _, err := w.Write(seed); err != nil {
+			f.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			f.Fatal(err)
+		}
+		f.Add(out.Bytes())
+	}
+	f.Add([]byte{0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x88, 0x09, 0x00, 0x00, 'A'})
+	f.Add([]byte{0xff, 0x06, 0x00, 0x00, 'S', '2', 's', 'T', 'w', 'O'})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := decompressStream(format, bytes.NewReader(data))
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) && !errors.Is(err, io.ErrUnexpectedEOF) {
+				t.Fatalf("error %v wraps neither ErrMalformed nor io.ErrUnexpectedEOF", err)
+			}
+			return
+		}
+		var again bytes.Buffer
+		w, err := format.newWriter(&again)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write(got); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		back, err := decompressStream(format, &again)
+		if err != nil || !bytes.Equal(back, got) {
+			t.Fatalf("decoded data does not round trip: %v", err)
+		}
+	})
+}
