@@ -15,7 +15,7 @@ const (
 	DefaultMaxQueueBytes    = 64 << 20
 	DefaultMaxBatchBytes    = 1 << 20
 	DefaultMaxFrameSize     = 16 << 20
-	DefaultSnapshotChunk    = 256 << 10
+	DefaultSnapshotChunk    = 1 << 20
 	DefaultIdleTimeout      = 30 * time.Second
 	DefaultHandshakeTimeout = 5 * time.Second
 	DefaultWriteTimeout     = 10 * time.Second
@@ -71,7 +71,7 @@ type Config struct {
 	// one stream can make this node allocate. The default is 16 MiB.
 	MaxFrameSize int
 	// SnapshotChunkSize is the size of the data frames a snapshot is streamed
-	// in. The default is 256 KiB; it must not exceed MaxFrameSize.
+	// in. The default is 1 MiB; it must not exceed MaxFrameSize.
 	SnapshotChunkSize int
 
 	// IdleTimeout closes a connection that received nothing for this long.
