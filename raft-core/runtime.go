@@ -41,6 +41,7 @@ type runtime struct {
 	dropped      atomic.Uint64 // inbound messages dropped on a full queue
 	shutdownOnce sync.Once
 	shutdownErr  error
+	props        []*proposal // reused by the raft goroutine
 	// snapWanted is set while a snapshot requested by raftStorage is queued.
 	snapWanted atomic.Bool
 }
@@ -61,6 +62,7 @@ const (
 	inboundQueue   = 1024
 	readQueue      = 4096
 	maxProposeRun  = 1024
+	maxDrain       = 64
 	snapshotSendIn = 10 * time.Minute
 )
 
@@ -131,12 +133,52 @@ func (r *runtime) stoppedErr() error {
 	return ErrStopped
 }
 
-// withRaft runs fn on the RawNode, then routes raft's output.
+// withRaft runs fn on the RawNode, takes in whatever else is already
+// waiting (so that one Ready, one append and one broadcast cover it all),
+// then routes raft's output.
 func (r *runtime) withRaft(fn func()) {
 	r.e.raftMu.Lock()
 	defer r.e.raftMu.Unlock()
 	fn()
+	r.drainLocked()
 	r.e.processReady(r)
+}
+
+// drainLocked steps messages and proposals that are already queued, without
+// waiting for more.
+func (r *runtime) drainLocked() {
+	for range maxDrain {
+		select {
+		case msgs := <-r.recvc:
+			for _, m := range msgs {
+				r.e.step(m)
+			}
+		case <-r.local.ready():
+			for _, m := range r.local.take() {
+				r.e.step(m)
+			}
+		case p := <-r.propc:
+			r.e.proposeBatch(r.takeProposals(p))
+		default:
+			return
+		}
+	}
+}
+
+// takeProposals returns first and the proposals queued behind it.
+func (r *runtime) takeProposals(first *proposal) []*proposal {
+	props := append(r.props[:0], first)
+	for len(props) < maxProposeRun {
+		select {
+		case p := <-r.propc:
+			props = append(props, p)
+		default:
+			r.props = props
+			return props
+		}
+	}
+	r.props = props
+	return props
 }
 
 func (r *runtime) raftLoop() {
@@ -152,7 +194,6 @@ func (r *runtime) raftLoop() {
 	}()
 	ticker := time.NewTicker(r.e.cfg.TickInterval)
 	defer ticker.Stop()
-	props := make([]*proposal, 0, maxProposeRun)
 	for {
 		select {
 		case <-r.stopc:
@@ -175,18 +216,8 @@ func (r *runtime) raftLoop() {
 				}
 			})
 		case p := <-r.propc:
-			props = append(props[:0], p)
-		drain:
-			for len(props) < maxProposeRun {
-				select {
-				case p := <-r.propc:
-					props = append(props, p)
-				default:
-					break drain
-				}
-			}
-			r.withRaft(func() { r.e.proposeBatch(props) })
-			clear(props)
+			r.withRaft(func() { r.e.proposeBatch(r.takeProposals(p)) })
+			clear(r.props)
 		case w := <-r.readc:
 			ws := []*readWaiter{w}
 			for len(ws) < readQueue {
