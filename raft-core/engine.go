@@ -848,9 +848,10 @@ func (e *engine) applyEntry(ent *raftpb.Entry) (func(), error) {
 		if err := proto.Unmarshal(ent.GetData(), &cc); err != nil {
 			return nil, fmt.Errorf("%w: conf change: %v", ErrCorrupt, err)
 		}
-		e.raftMu.Lock()
-		cs := e.rn.ApplyConfChange(&cc)
-		e.raftMu.Unlock()
+		cs, err := e.applyToRaft(&cc)
+		if err != nil {
+			return nil, err
+		}
 		mem := e.membership().clone()
 		mem.confState = cs
 		e.setMembers(mem)
@@ -878,14 +879,19 @@ func (e *engine) applyConfChange(index uint64, cc *raftpb.ConfChange) (func(), e
 	}
 	nodeID := cc.GetNodeId()
 	mem := e.membership().clone()
-	if mem.removed[nodeID] && cc.GetType() != raftpb.ConfChangeRemoveNode {
-		// A removed id must never come back; raft has no such rule, so the
-		// change is turned into a no-op on every node alike.
+	removesLastVoter := cc.GetType() == raftpb.ConfChangeRemoveNode &&
+		len(mem.confState.GetVoters()) == 1 && mem.confState.GetVoters()[0] == nodeID
+	if (mem.removed[nodeID] && cc.GetType() != raftpb.ConfChangeRemoveNode) || removesLastVoter {
+		// A removed id must never come back, and a cluster must keep a voter;
+		// raft would accept the first and panic on the second, so such a
+		// change becomes a no-op (node id 0) on every node alike.
 		cc = &raftpb.ConfChange{Type: raftpb.ConfChangeAddNode.Enum(), NodeId: new(uint64(0))}
+		nodeID = 0
 	}
-	e.raftMu.Lock()
-	cs := e.rn.ApplyConfChange(cc)
-	e.raftMu.Unlock()
+	cs, err := e.applyToRaft(cc)
+	if err != nil {
+		return nil, err
+	}
 	mem.confState = cs
 	var ev Event
 	switch cc.GetType() {
@@ -905,6 +911,9 @@ func (e *engine) applyConfChange(index uint64, cc *raftpb.ConfChange) (func(), e
 		}
 		ev = Event{Type: EventMemberAdded, NodeID: e.id, Member: mem.peers[nodeID], Role: memberRole(role), Index: index}
 	case raftpb.ConfChangeRemoveNode:
+		if nodeID == 0 {
+			break
+		}
 		ev = Event{Type: EventMemberRemoved, NodeID: e.id, Member: mem.peers[nodeID], Role: RoleNone, Index: index}
 		if ev.Member.ID == 0 {
 			ev.Member.ID = nodeID
@@ -923,6 +932,20 @@ func (e *engine) applyConfChange(index uint64, cc *raftpb.ConfChange) (func(), e
 		return func() { p.resolve(proposalResult{index: index}) }, nil
 	}
 	return nil, nil
+}
+
+// applyToRaft applies a conf change to the RawNode. raft panics on a change
+// it cannot apply; that becomes an error that stops this node instead of the
+// process.
+func (e *engine) applyToRaft(cc raftpb.ConfChangeI) (cs *raftpb.ConfState, err error) {
+	e.raftMu.Lock()
+	defer e.raftMu.Unlock()
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("raft refused conf change: %v", p)
+		}
+	}()
+	return e.rn.ApplyConfChange(cc), nil
 }
 
 func memberRole(r MemberRole) Role {

@@ -29,6 +29,9 @@ var (
 	ErrMemberExists = errors.New("raftcore: member already exists")
 	// ErrIDReused is returned when adding a member whose id belonged to a removed member.
 	ErrIDReused = errors.New("raftcore: member id was used by a removed member")
+	// ErrLastVoter is returned when removing the only voter: a cluster
+	// without voters can never commit again.
+	ErrLastVoter = errors.New("raftcore: cannot remove the last voter")
 	// ErrRemoved is returned by a node that has been removed from the cluster.
 	ErrRemoved = errors.New("raftcore: node removed from cluster")
 	// ErrSnapshotNotFound is returned by SnapshotStore.Open for an unknown index.

@@ -115,3 +115,14 @@ func TestSubscribeSeesElectionAndMembership(t *testing.T) {
 		}
 	}
 }
+
+func TestRemovingTheLastVoterIsRefused(t *testing.T) {
+	c := newKVCluster(t, 1, nil)
+	n := c.Leader()
+	if err := n.RemoveMember(clustertest.Context(t, 5*time.Second), n.ID()); !errors.Is(err, raftcore.ErrLastVoter) {
+		t.Fatalf("removing the only voter = %v, want ErrLastVoter", err)
+	}
+	if _, err := n.Propose(clustertest.Context(t, 5*time.Second), clustertest.KVCommand{Op: "put", Key: "k", Value: "v"}); err != nil {
+		t.Fatalf("cluster unusable after the refused removal: %v", err)
+	}
+}

@@ -330,11 +330,15 @@ func (n *Node[C, R]) PromoteLearner(ctx context.Context, id uint64) error {
 
 // RemoveMember removes member id, which may be this node or the leader (the
 // leader steps down once the removal applies). A removed id can never be
-// added again. See AddVoter for errors; ErrUnknownMember if id is not a member.
+// added again. See AddVoter for errors; ErrUnknownMember if id is not a
+// member, ErrLastVoter if it is the only voter.
 func (n *Node[C, R]) RemoveMember(ctx context.Context, id uint64) error {
 	mem := n.e.membership()
 	if !mem.isMember(id) {
 		return fmt.Errorf("%w: %d", ErrUnknownMember, id)
+	}
+	if voters := mem.confState.GetVoters(); len(voters) == 1 && voters[0] == id {
+		return ErrLastVoter
 	}
 	return n.changeMembership(ctx, raftpb.ConfChangeRemoveNode, Peer{ID: id})
 }
