@@ -1,0 +1,22 @@
+package storebadger
+
+import "errors"
+
+// Sentinel errors. Match them with errors.Is; they are wrapped with %w when
+// context is added. Corruption is reported with raftcore.ErrCorrupt, a closed
+// store with raftcore.ErrClosed and a bad Config with
+// raftcore.ErrInvalidConfig.
+var (
+	// ErrLocked is returned by Open when another LogStore, in this process or
+	// another, holds the data directory.
+	ErrLocked = errors.New("storebadger: data directory is in use")
+	// ErrIncompatibleFormat is returned by Open for a directory that holds
+	// data of another format or format version, or other files.
+	ErrIncompatibleFormat = errors.New("storebadger: incompatible data directory")
+	// ErrInvalidSave is returned by Save for entries that are not contiguous
+	// or that would leave a gap after the last index.
+	ErrInvalidSave = errors.New("storebadger: invalid save")
+	// ErrCompactBeyondSnapshot is returned by Compact for an index that the
+	// latest snapshot does not cover.
+	ErrCompactBeyondSnapshot = errors.New("storebadger: compaction beyond the latest snapshot")
+)

@@ -1,0 +1,544 @@
+package storebadger
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/dgraph-io/badger/v4"
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+
+	raftcore "github.com/jangada-io/jangada/raft-core"
+)
+
+// LogStore is a raftcore.LogStore on badger. Every Save is one badger
+// transaction, committed with SyncWrites, so a Save is atomic and durable
+// when it returns. Entries and the state record carry CRC-32C checksums; a
+// record that fails its checksum is reported with an error wrapping
+// raftcore.ErrCorrupt and never returned.
+//
+// The state record names the log's bounds, so entries outside them are
+// garbage: those a truncation or compaction leaves are deleted after the
+// transaction that made them garbage, in bounded transactions, and again
+// when the store opens if a crash interrupted that.
+//
+// FirstIndex, LastIndex, InitialState and Snapshot are answered from memory,
+// and Term from a cache of the log's tail. All methods are safe for
+// concurrent use; reads do not wait for the sync of a Save that only
+// appends.
+type LogStore struct {
+	// writeMu serialises writers. A writer holding it may read the fields
+	// below without mu, since only writers change them.
+	writeMu sync.Mutex
+
+	mu     sync.RWMutex
+	db     *badger.DB
+	lock   io.Closer
+	closed bool
+	state  logState
+	terms  termCache
+}
+
+var _ raftcore.LogStore = (*LogStore)(nil)
+
+// deleteChunk bounds the deletions in one transaction, far below badger's
+// transaction size limit.
+const deleteChunk = 1024
+
+// Open opens the log in cfg.Dir, creating it if the directory is empty or
+// missing. It returns an error wrapping ErrLocked if another store holds the
+// directory, ErrIncompatibleFormat if the directory holds something else, and
+// raftcore.ErrCorrupt if the stored log fails its checks.
+func Open(cfg Config) (*LogStore, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	dir, err := openDataDir(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	db, err := badger.Open(cfg.badgerOptions())
+	if err != nil {
+		dir.lock.Close()
+		return nil, fmt.Errorf("storebadger: opening %s: %w", cfg.Dir, err)
+	}
+	s := &LogStore{db: db, lock: dir.lock}
+	if err := s.load(); err != nil {
+		db.Close()
+		dir.lock.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// load reads the state record, deletes entries outside the log's bounds
+// and checks that the first and last entries are there.
+func (s *LogStore) load() error {
+	s.state = initialState()
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get([]byte(stateKey))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return item.Value(func(value []byte) error {
+			s.state, err = decodeState(value)
+			return err
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("storebadger: reading state: %w", err)
+	}
+	if err := s.deleteGarbage(); err != nil {
+		return err
+	}
+	if s.state.lastIndex == s.state.dummyIndex {
+		return nil
+	}
+	for _, index := range []uint64{s.state.dummyIndex + 1, s.state.lastIndex} {
+		e, err := s.readEntry(index)
+		if err != nil {
+			return err
+		}
+		if index == s.state.lastIndex {
+			// The cache starts at the last entry and grows with appends.
+			s.terms.append([]*raftpb.Entry{e})
+		}
+	}
+	return nil
+}
+
+// deleteGarbage deletes every entry outside [dummyIndex+1, lastIndex].
+func (s *LogStore) deleteGarbage() error {
+	var garbage []uint64
+	err := s.db.View(func(txn *badger.Txn) error {
+		iter := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{entryPrefix}})
+		defer iter.Close()
+		for iter.Rewind(); iter.Valid(); iter.Next() {
+			index, ok := indexOfKey(iter.Item().Key())
+			if !ok {
+				return fmt.Errorf("%w: malformed key %q", raftcore.ErrCorrupt, iter.Item().Key())
+			}
+			if index > s.state.dummyIndex {
+				break
+			}
+			garbage = append(garbage, index)
+		}
+		for iter.Seek(entryKey(s.state.lastIndex + 1)); iter.Valid(); iter.Next() {
+			index, _ := indexOfKey(iter.Item().Key())
+			garbage = append(garbage, index)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("storebadger: scanning for garbage: %w", err)
+	}
+	return s.deleteEntries(garbage)
+}
+
+// deleteEntries deletes entries in transactions of at most deleteChunk
+// deletions.
+func (s *LogStore) deleteEntries(indexes []uint64) error {
+	for len(indexes) > 0 {
+		chunk := indexes[:min(len(indexes), deleteChunk)]
+		indexes = indexes[len(chunk):]
+		err := s.db.Update(func(txn *badger.Txn) error {
+			for _, index := range chunk {
+				if err := txn.Delete(entryKey(index)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("storebadger: deleting discarded entries: %w", err)
+		}
+	}
+	return nil
+}
+
+func (s *LogStore) readEntry(index uint64) (*raftpb.Entry, error) {
+	var e *raftpb.Entry
+	key := entryKey(index)
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(key)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return fmt.Errorf("%w: entry %d of log [%d, %d] is missing", raftcore.ErrCorrupt, index, s.state.dummyIndex+1, s.state.lastIndex)
+		}
+		if err != nil {
+			return fmt.Errorf("storebadger: reading entry %d: %w", index, err)
+		}
+		return item.Value(func(value []byte) error {
+			e, _, err = decodeEntry(key, value)
+			return err
+		})
+	})
+	return e, err
+}
+
+// checkUsable returns the error every call returns on a closed store. The
+// caller holds mu.
+func (s *LogStore) checkUsable() error {
+	if s.closed {
+		return raftcore.ErrClosed
+	}
+	return nil
+}
+
+// InitialState implements raft.Storage.
+func (s *LogStore) InitialState() (*raftpb.HardState, *raftpb.ConfState, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := s.checkUsable(); err != nil {
+		return nil, nil, err
+	}
+	hs := proto.Clone(s.state.hardState).(*raftpb.HardState)
+	cs := proto.Clone(raftpb.EnsureConfState(s.state.snapshot.GetConfState())).(*raftpb.ConfState)
+	return hs, cs, nil
+}
+
+// FirstIndex implements raft.Storage.
+func (s *LogStore) FirstIndex() (uint64, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := s.checkUsable(); err != nil {
+		return 0, err
+	}
+	return s.state.dummyIndex + 1, nil
+}
+
+// LastIndex implements raft.Storage.
+func (s *LogStore) LastIndex() (uint64, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := s.checkUsable(); err != nil {
+		return 0, err
+	}
+	return s.state.lastIndex, nil
+}
+
+// Snapshot implements raft.Storage. It returns the metadata of the latest
+// snapshot; the data is in a SnapshotStore.
+func (s *LogStore) Snapshot() (*raftpb.Snapshot, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := s.checkUsable(); err != nil {
+		return nil, err
+	}
+	return &raftpb.Snapshot{Metadata: proto.Clone(s.state.snapshot).(*raftpb.SnapshotMetadata)}, nil
+}
+
+// Term implements raft.Storage. It returns raft.ErrCompacted below
+// FirstIndex-1 and raft.ErrUnavailable beyond LastIndex.
+func (s *LogStore) Term(index uint64) (uint64, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := s.checkUsable(); err != nil {
+		return 0, err
+	}
+	return s.term(index)
+}
+
+// term is Term for a caller holding mu or writeMu.
+func (s *LogStore) term(index uint64) (uint64, error) {
+	switch {
+	case index < s.state.dummyIndex:
+		return 0, raft.ErrCompacted
+	case index == s.state.dummyIndex:
+		return s.state.dummyTerm, nil
+	case index > s.state.lastIndex:
+		return 0, raft.ErrUnavailable
+	}
+	if term, ok := s.terms.lookup(index); ok {
+		return term, nil
+	}
+	e, err := s.readEntry(index)
+	if err != nil {
+		return 0, err
+	}
+	return e.GetTerm(), nil
+}
+
+// Entries implements raft.Storage: entries [lo, hi), as many as fit in
+// maxSize bytes of protobuf encoding but at least one. It returns
+// raft.ErrCompacted if lo is compacted and raft.ErrUnavailable if hi is
+// beyond LastIndex+1. The entries are new objects the caller owns.
+func (s *LogStore) Entries(lo, hi, maxSize uint64) ([]*raftpb.Entry, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := s.checkUsable(); err != nil {
+		return nil, err
+	}
+	if lo <= s.state.dummyIndex {
+		return nil, raft.ErrCompacted
+	}
+	if hi > s.state.lastIndex+1 || lo > hi {
+		return nil, fmt.Errorf("%w: entries [%d, %d) of log [%d, %d]", raft.ErrUnavailable, lo, hi, s.state.dummyIndex+1, s.state.lastIndex)
+	}
+	if lo == hi {
+		return nil, nil
+	}
+	entries := make([]*raftpb.Entry, 0, min(hi-lo, 1024))
+	err := s.db.View(func(txn *badger.Txn) error {
+		iter := txn.NewIterator(badger.IteratorOptions{
+			Prefix:         []byte{entryPrefix},
+			PrefetchValues: true,
+			PrefetchSize:   int(min(hi-lo, 64)),
+		})
+		defer iter.Close()
+		var size uint64
+		next := lo
+		for iter.Seek(entryKey(lo)); iter.Valid() && next < hi; iter.Next() {
+			item := iter.Item()
+			var e *raftpb.Entry
+			var n uint64
+			err := item.Value(func(value []byte) (err error) {
+				e, n, err = decodeEntry(item.Key(), value)
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			if e.GetIndex() != next {
+				break
+			}
+			size += n
+			if len(entries) > 0 && size > maxSize {
+				return nil
+			}
+			entries = append(entries, e)
+			next++
+		}
+		if next != hi {
+			return fmt.Errorf("%w: entry %d of log [%d, %d] is missing", raftcore.ErrCorrupt, next, s.state.dummyIndex+1, s.state.lastIndex)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return entries, nil
+}
+
+// Save implements raftcore.LogStore: the snapshot, entries and hard state in
+// one synced transaction. Entries at or below the compaction point are
+// skipped. It returns raft.ErrSnapOutOfDate for a snapshot not newer than
+// the current one and an error wrapping ErrInvalidSave for entries that are
+// not contiguous or leave a gap, or that exceed badger's transaction size
+// limit; then nothing is written.
+func (s *LogStore) Save(hs *raftpb.HardState, entries []*raftpb.Entry, snap *raftpb.Snapshot) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if err := s.usable(); err != nil {
+		return err
+	}
+	next := s.state
+	if !raft.IsEmptySnap(snap) {
+		meta := snap.GetMetadata()
+		if meta.GetIndex() <= s.state.snapshot.GetIndex() {
+			return fmt.Errorf("storebadger: saving snapshot %d with snapshot %d stored: %w", meta.GetIndex(), s.state.snapshot.GetIndex(), raft.ErrSnapOutOfDate)
+		}
+		next.snapshot = raftpb.EnsureSnapshotMetadata(proto.Clone(meta).(*raftpb.SnapshotMetadata))
+		next.dummyIndex, next.dummyTerm, next.lastIndex = meta.GetIndex(), meta.GetTerm(), meta.GetIndex()
+	}
+	for i := 1; i < len(entries); i++ {
+		if entries[i].GetIndex() != entries[i-1].GetIndex()+1 {
+			return fmt.Errorf("%w: entry %d follows entry %d", ErrInvalidSave, entries[i].GetIndex(), entries[i-1].GetIndex())
+		}
+	}
+	if len(entries) > 0 && entries[0].GetIndex() > next.lastIndex+1 {
+		return fmt.Errorf("%w: appending at %d leaves a gap after the last index %d", ErrInvalidSave, entries[0].GetIndex(), next.lastIndex)
+	}
+	for len(entries) > 0 && entries[0].GetIndex() <= next.dummyIndex {
+		entries = entries[1:]
+	}
+	if len(entries) > 0 {
+		next.lastIndex = entries[len(entries)-1].GetIndex()
+	}
+	if !raft.IsEmptyHardState(hs) {
+		next.hardState = proto.Clone(hs).(*raftpb.HardState)
+	}
+	if raft.IsEmptySnap(snap) && len(entries) == 0 && raft.IsEmptyHardState(hs) {
+		return nil
+	}
+
+	// Entries of the old log that the new one does not hold: the whole old
+	// log after a snapshot, the suffix beyond the new last index after a
+	// truncation.
+	garbageFrom := next.lastIndex + 1
+	if !raft.IsEmptySnap(snap) {
+		garbageFrom = s.state.dummyIndex + 1
+	}
+	var garbage []uint64
+	for index := garbageFrom; index <= s.state.lastIndex; index++ {
+		if index > next.dummyIndex && index <= next.lastIndex {
+			continue // overwritten by this save
+		}
+		garbage = append(garbage, index)
+	}
+	rewrites := !raft.IsEmptySnap(snap) || (len(entries) > 0 && entries[0].GetIndex() <= s.state.lastIndex)
+
+	txn := s.db.NewTransaction(true)
+	defer txn.Discard()
+	for _, e := range entries {
+		value, err := encodeEntry(e)
+		if err != nil {
+			return err
+		}
+		if err := txn.Set(entryKey(e.GetIndex()), value); err != nil {
+			return s.txnError(err)
+		}
+	}
+	var later []uint64 // garbage too large for this transaction
+	if len(garbage) <= deleteChunk {
+		for _, index := range garbage {
+			if err := txn.Delete(entryKey(index)); err != nil {
+				return s.txnError(err)
+			}
+		}
+	} else {
+		later = garbage
+	}
+	if err := s.commit(txn, next, rewrites, func() {
+		if !raft.IsEmptySnap(snap) {
+			s.terms.reset()
+		}
+		if len(entries) > 0 {
+			s.terms.append(entries)
+		}
+	}); err != nil {
+		return err
+	}
+	return s.deleteEntries(later)
+}
+
+func (s *LogStore) txnError(err error) error {
+	if errors.Is(err, badger.ErrTxnTooBig) {
+		return fmt.Errorf("%w: %v; raise Config.MemTableSize or save fewer entries at once", ErrInvalidSave, err)
+	}
+	return fmt.Errorf("storebadger: building transaction: %w", err)
+}
+
+// SetSnapshot implements raftcore.LogStore. It returns
+// raft.ErrSnapOutOfDate for a snapshot not newer than the current one and
+// raft.ErrUnavailable for an index beyond LastIndex.
+func (s *LogStore) SetSnapshot(meta *raftpb.SnapshotMetadata) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if err := s.usable(); err != nil {
+		return err
+	}
+	if meta.GetIndex() <= s.state.snapshot.GetIndex() {
+		return fmt.Errorf("storebadger: setting snapshot %d with snapshot %d stored: %w", meta.GetIndex(), s.state.snapshot.GetIndex(), raft.ErrSnapOutOfDate)
+	}
+	if meta.GetIndex() > s.state.lastIndex {
+		return fmt.Errorf("storebadger: setting snapshot %d beyond the last index %d: %w", meta.GetIndex(), s.state.lastIndex, raft.ErrUnavailable)
+	}
+	next := s.state
+	next.snapshot = raftpb.EnsureSnapshotMetadata(proto.Clone(meta).(*raftpb.SnapshotMetadata))
+	txn := s.db.NewTransaction(true)
+	defer txn.Discard()
+	return s.commit(txn, next, false, nil)
+}
+
+// Compact implements raftcore.LogStore. It returns raft.ErrCompacted for an
+// index at or below FirstIndex-1 and an error wrapping
+// ErrCompactBeyondSnapshot for one the latest snapshot does not cover.
+func (s *LogStore) Compact(index uint64) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if err := s.usable(); err != nil {
+		return err
+	}
+	if index <= s.state.dummyIndex {
+		return raft.ErrCompacted
+	}
+	if index > s.state.snapshot.GetIndex() || index > s.state.lastIndex {
+		return fmt.Errorf("%w: compacting to %d, latest snapshot at %d, last index %d",
+			ErrCompactBeyondSnapshot, index, s.state.snapshot.GetIndex(), s.state.lastIndex)
+	}
+	term, err := s.term(index)
+	if err != nil {
+		return err
+	}
+	oldFirst := s.state.dummyIndex + 1
+	next := s.state
+	next.dummyIndex, next.dummyTerm = index, term
+	txn := s.db.NewTransaction(true)
+	defer txn.Discard()
+	// The state moves first; readers then no longer look below the new
+	// first index, and the entries there are deleted afterwards.
+	if err := s.commit(txn, next, false, func() { s.terms.compact(index + 1) }); err != nil {
+		return err
+	}
+	garbage := make([]uint64, 0, index+1-oldFirst)
+	for i := oldFirst; i <= index; i++ {
+		garbage = append(garbage, i)
+	}
+	return s.deleteEntries(garbage)
+}
+
+// usable is checkUsable for a writer holding writeMu.
+func (s *LogStore) usable() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.checkUsable()
+}
+
+// commit adds the state record next to txn, commits it (synced, as the
+// database writes with SyncWrites) and installs next, calling installed,
+// if not nil, as it does. The caller holds writeMu. When rewrites is set the
+// transaction deletes or overwrites keys that readers may be reading, so
+// readers are kept out until it is applied; a transaction that only adds
+// keys beyond LastIndex lets them run during the sync.
+func (s *LogStore) commit(txn *badger.Txn, next logState, rewrites bool, installed func()) error {
+	value, err := next.encode()
+	if err != nil {
+		return err
+	}
+	if err := txn.Set([]byte(stateKey), value); err != nil {
+		return s.txnError(err)
+	}
+	if rewrites {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+	}
+	if err := txn.Commit(); err != nil {
+		return fmt.Errorf("storebadger: writing: %w", err)
+	}
+	if !rewrites {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+	}
+	s.state = next
+	if installed != nil {
+		installed()
+	}
+	return nil
+}
+
+// Close implements raftcore.LogStore. It waits for a Save in progress.
+func (s *LogStore) Close() error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return raftcore.ErrClosed
+	}
+	s.closed = true
+	err := s.db.Close()
+	if err != nil {
+		err = fmt.Errorf("storebadger: closing: %w", err)
+	}
+	if lockErr := s.lock.Close(); err == nil && lockErr != nil {
+		err = fmt.Errorf("storebadger: releasing the directory lock: %w", lockErr)
+	}
+	return err
+}

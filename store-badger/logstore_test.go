@@ -1,0 +1,34 @@
+package storebadger_test
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+
+	raftcore "github.com/jangada-io/jangada/raft-core"
+	"github.com/jangada-io/jangada/raft-core/storetest"
+	"github.com/jangada-io/jangada/store-badger"
+)
+
+func TestMain(m *testing.M) {
+	if crashChildMain() {
+		return
+	}
+	goleak.VerifyTestMain(m)
+}
+
+func openTestStore(t *testing.T, cfg storebadger.Config) *storebadger.LogStore {
+	t.Helper()
+	s, err := storebadger.Open(cfg)
+	if err != nil {
+		t.Fatalf("Open(%s): %v", cfg.Dir, err)
+	}
+	return s
+}
+
+func TestLogStoreConformance(t *testing.T) {
+	storetest.RunLogStore(t, func(t *testing.T) (raftcore.LogStore, storetest.Reopen[raftcore.LogStore]) {
+		cfg := storebadger.Config{Dir: t.TempDir()}
+		return openTestStore(t, cfg), func(t *testing.T) raftcore.LogStore { return openTestStore(t, cfg) }
+	})
+}

@@ -1,0 +1,25 @@
+package storebadger_test
+
+import (
+	"testing"
+
+	raftcore "github.com/jangada-io/jangada/raft-core"
+	"github.com/jangada-io/jangada/raft-core/storetest"
+	"github.com/jangada-io/jangada/store-badger"
+)
+
+func openTestSnapshotStore(t *testing.T, dir string) *storebadger.SnapshotStore {
+	t.Helper()
+	s, err := storebadger.OpenSnapshotStore(storebadger.SnapshotConfig{Dir: dir})
+	if err != nil {
+		t.Fatalf("OpenSnapshotStore(%s): %v", dir, err)
+	}
+	return s
+}
+
+func TestSnapshotStoreConformance(t *testing.T) {
+	storetest.RunSnapshotStore(t, func(t *testing.T) (raftcore.SnapshotStore, storetest.Reopen[raftcore.SnapshotStore]) {
+		dir := t.TempDir()
+		return openTestSnapshotStore(t, dir), func(t *testing.T) raftcore.SnapshotStore { return openTestSnapshotStore(t, dir) }
+	})
+}
