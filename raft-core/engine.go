@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -141,6 +142,9 @@ func (w *waiters) len() int {
 // readWaiter is one linearizable read waiting for its read index to apply.
 type readWaiter struct {
 	done chan readResult
+	// abandoned is set when the caller gave up; the waiter is then dropped
+	// instead of being retried.
+	abandoned atomic.Bool
 }
 
 type readResult struct {
@@ -494,10 +498,11 @@ func (e *engine) readIndex(ws []*readWaiter) {
 // the leader changed, and says nothing.
 func (e *engine) retryStaleReads() {
 	timeout := uint64(e.cfg.electionTicks())
-	for rctx, b := range e.pendingReads {
-		if e.ticks-b.issued >= timeout {
+	// Sorted, so that a simulation replays the same request order.
+	for _, rctx := range slices.Sorted(maps.Keys(e.pendingReads)) {
+		if b := e.pendingReads[rctx]; e.ticks-b.issued >= timeout {
 			delete(e.pendingReads, rctx)
-			e.readIndex(b.waiters)
+			e.readIndex(slices.DeleteFunc(b.waiters, func(w *readWaiter) bool { return w.abandoned.Load() }))
 		}
 	}
 }

@@ -232,6 +232,7 @@ func (n *Node[C, R]) readIndex(ctx context.Context) (uint64, error) {
 	case res := <-w.done:
 		return res.index, res.err
 	case <-ctx.Done():
+		w.abandoned.Store(true)
 		return 0, ctx.Err()
 	case <-n.r.stopc:
 		return 0, n.r.stoppedErr()
