@@ -25,6 +25,8 @@ type checker struct {
 	// pendingCompleteness: node id -> term whose leader completeness is
 	// checked once the node's log writer has caught up.
 	pendingCompleteness map[uint64]uint64
+	// opIndex maps each client operation applied to the index it applied at.
+	opIndex map[uint64]uint64
 }
 
 type appliedEntry struct {
@@ -38,7 +40,7 @@ type appliedEntry struct {
 }
 
 func newChecker(s *simulation) *checker {
-	return &checker{s: s, leaders: map[uint64]uint64{}, pendingCompleteness: map[uint64]uint64{}}
+	return &checker{s: s, leaders: map[uint64]uint64{}, pendingCompleteness: map[uint64]uint64{}, opIndex: map[uint64]uint64{}}
 }
 
 func entryHash(ent *raftpb.Entry) uint64 {
@@ -106,6 +108,19 @@ func (c *checker) applied(n *simNode, ent *raftpb.Entry) {
 	}
 	if rec.term != ent.GetTerm() || rec.hash != h {
 		c.s.violationf("state machine safety: node %d applies term %d entry %x at index %d, node %d applied term %d entry %x", n.id, ent.GetTerm(), h, idx, rec.node, rec.term, rec.hash)
+	}
+}
+
+// appliedCommand checks that each client operation takes effect once: at
+// one index of the log, however many nodes apply it.
+func (c *checker) appliedCommand(n *simNode, index uint64, cmd kvCommand) {
+	first, ok := c.opIndex[cmd.ID]
+	if !ok {
+		c.opIndex[cmd.ID] = index
+		return
+	}
+	if first != index {
+		c.s.violationf("exactly once: node %d applies client operation %d (%v %s) at index %d; it was applied at index %d", n.id, cmd.ID, cmd.Op, cmd.Key, index, first)
 	}
 }
 

@@ -93,6 +93,11 @@ type Config struct {
 	Nemeses []Nemesis
 	// Bugs lists the known bugs to inject. Empty means the engine as it is.
 	Bugs []Bug
+	// DuplicateProposals lets the duplicate nemesis duplicate the proposals
+	// followers forward to the leader (MsgProp) too. Off by default: the
+	// engine appends and applies a duplicated forward twice (see
+	// TestKnownEngineBugsStillReproduce).
+	DuplicateProposals bool
 	// OutDir is where a failing run writes its porcupine visualisation and
 	// its readable event trace. Default: os.TempDir(). "-" writes nothing.
 	OutDir string
@@ -117,6 +122,9 @@ func (c Config) withDefaults() Config {
 	if c.OutDir == "" {
 		c.OutDir = os.TempDir()
 	}
+	// The order of a list must not change the run: one seed, one history.
+	c.Nemeses = slices.Compact(slices.Sorted(slices.Values(c.Nemeses)))
+	c.Bugs = slices.Compact(slices.Sorted(slices.Values(c.Bugs)))
 	return c
 }
 

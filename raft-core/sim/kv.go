@@ -38,6 +38,7 @@ func (k opKind) String() string {
 // kvCommand is what the replicated state machine applies. Values are never
 // empty: the empty string stands for an absent key.
 type kvCommand struct {
+	ID     uint64 // the client operation's id, unique in a run
 	Op     opKind
 	Key    string
 	Value  string
@@ -54,12 +55,22 @@ type kvResult struct {
 // kvMachine is the replicated key-value state machine.
 type kvMachine struct {
 	data map[string]string
+	// applied, when set, hears of every command applied and its result.
+	applied func(index uint64, cmd kvCommand, res kvResult)
 }
 
 func newKVMachine() *kvMachine { return &kvMachine{data: map[string]string{}} }
 
 // Apply implements raftcore.StateMachine.
-func (m *kvMachine) Apply(_ uint64, cmd kvCommand) kvResult {
+func (m *kvMachine) Apply(index uint64, cmd kvCommand) kvResult {
+	res := m.apply(cmd)
+	if m.applied != nil {
+		m.applied(index, cmd, res)
+	}
+	return res
+}
+
+func (m *kvMachine) apply(cmd kvCommand) kvResult {
 	switch cmd.Op {
 	case opPut:
 		m.data[cmd.Key] = cmd.Value
@@ -149,13 +160,14 @@ func readString(br *bufio.Reader) (string, error) {
 	return string(b), nil
 }
 
-// kvCodec encodes kvCommands as: op byte, then key, value and expect as
-// length-prefixed strings.
+// kvCodec encodes kvCommands as: op byte, id as a uvarint, then key, value
+// and expect as length-prefixed strings.
 type kvCodec struct{}
 
 // Encode implements raftcore.Codec.
 func (kvCodec) Encode(c kvCommand) ([]byte, error) {
 	b := []byte{byte(c.Op)}
+	b = binary.AppendUvarint(b, c.ID)
 	b = appendString(b, c.Key)
 	b = appendString(b, c.Value)
 	return appendString(b, c.Expect), nil
@@ -167,7 +179,12 @@ func (kvCodec) Decode(data []byte) (kvCommand, error) {
 		return kvCommand{}, fmt.Errorf("%w: unknown command", ErrCorrupt)
 	}
 	c := kvCommand{Op: opKind(data[0])}
-	rest := data[1:]
+	id, k := binary.Uvarint(data[1:])
+	if k <= 0 {
+		return kvCommand{}, fmt.Errorf("%w: bad command id", ErrCorrupt)
+	}
+	c.ID = id
+	rest := data[1+k:]
 	for _, field := range []*string{&c.Key, &c.Value, &c.Expect} {
 		n, k := binary.Uvarint(rest)
 		if k <= 0 || n > uint64(len(rest)-k) {

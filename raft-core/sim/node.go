@@ -76,7 +76,12 @@ func (n *simNode) config() raftcore.Config {
 func (n *simNode) start() {
 	n.incarnation++
 	n.kv = newKVMachine()
+	n.kv.applied = func(index uint64, cmd kvCommand, res kvResult) {
+		n.s.trace.logf("kv   %d applies %d: op %d %v %s=%s expect=%s -> %+v", n.id, index, cmd.ID, cmd.Op, cmd.Key, cmd.Value, cmd.Expect, res)
+		n.s.check.appliedCommand(n, index, cmd)
+	}
 	base := n.id<<48 | n.incarnation<<32
+	n.s.active = n
 	st, err := raftcore.NewStepper(n.config(), n.kv, kvCodec{}, base)
 	if err != nil {
 		n.s.violationf("node %d: restart failed: %v", n.id, err)
@@ -319,11 +324,11 @@ func (n *simNode) issueReads() {
 // carries the messages, so it only hears about peers.
 type nopTransport struct{}
 
-func (nopTransport) Start(raftcore.Handler) error   { return nil }
-func (nopTransport) Send([]*raftpb.Message)         {}
-func (nopTransport) AddPeer(raftcore.Peer) error    { return nil }
-func (nopTransport) RemovePeer(uint64)              {}
-func (nopTransport) Close() error                   { return nil }
+func (nopTransport) Start(raftcore.Handler) error { return nil }
+func (nopTransport) Send([]*raftpb.Message)       {}
+func (nopTransport) AddPeer(raftcore.Peer) error  { return nil }
+func (nopTransport) RemovePeer(uint64)            {}
+func (nopTransport) Close() error                 { return nil }
 func (nopTransport) SendSnapshot(context.Context, *raftpb.Message, io.Reader) error {
 	return nil
 }

@@ -95,6 +95,7 @@ type simulation struct {
 	faults       int
 	healed       bool
 	violations   []string
+	events       int
 	// active is the node whose engine the current event drives, blamed
 	// when the engine panics.
 	active *simNode
@@ -166,6 +167,10 @@ func (s *simulation) run() error {
 	if err := s.runUntil(s.cfg.Duration, nil); err != nil {
 		return err
 	}
+	if len(s.violations) > 0 {
+		s.work.abandonPending()
+		return nil
+	}
 	s.heal()
 	// Liveness: once healed, the cluster must finish any membership change,
 	// commit a write, serve reads and bring every member up to date.
@@ -183,6 +188,10 @@ func (s *simulation) run() error {
 	if err := s.runUntil(deadline, func() bool { return finished }); err != nil {
 		return err
 	}
+	if len(s.violations) > 0 {
+		s.work.abandonPending()
+		return nil
+	}
 	if !finished {
 		s.violationf("liveness: no write committed within %v after the faults healed", s.cfg.HealTimeout)
 	} else if err := s.runUntil(deadline, s.converged); err != nil {
@@ -190,21 +199,31 @@ func (s *simulation) run() error {
 	} else if !s.converged() {
 		s.violationf("liveness: members did not converge within %v after the faults healed: %s", s.cfg.HealTimeout, s.describeNodes())
 	}
+	s.work.abandonPending()
 	s.check.logMatching()
 	s.work.checkStaleReads()
 	s.trace.logf("end: %s", s.describeNodes())
 	return nil
 }
 
-// runUntil runs the clock to end or until done, checking ctx now and then.
+// maxEvents bounds one run. Only a message storm reaches it: raft peers
+// that disagree about their logs (after a safety violation) can bounce
+// rejections forever, and duplication multiplies the bouncing.
+const maxEvents = 20_000_000
+
+// runUntil runs the clock to end, until done, or until a violation is found:
+// after one, the cluster's state no longer means anything. It checks ctx now
+// and then.
 func (s *simulation) runUntil(end time.Duration, done func() bool) error {
-	steps := 0
 	stop := func() bool {
-		steps++
-		if steps%4096 == 0 && s.ctx.Err() != nil {
+		s.events++
+		if s.events%4096 == 0 && s.ctx.Err() != nil {
 			return true
 		}
-		return done != nil && done()
+		if s.events > maxEvents {
+			s.violationf("event budget of %d exhausted: message storm", maxEvents)
+		}
+		return len(s.violations) > 0 || (done != nil && done())
 	}
 	s.sched.runUntil(end, stop)
 	return s.ctx.Err()

@@ -3,6 +3,7 @@ package sim
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/anishathalye/porcupine"
@@ -26,6 +27,9 @@ type workload struct {
 	// written maps a value to the time its write was invoked.
 	written map[string]time.Duration
 	ops     int
+	nextID  uint64
+	// pending holds the requests in flight, in the order they were issued.
+	pending []*pendingOp
 }
 
 type client struct {
@@ -124,6 +128,7 @@ func (w *workload) issue(c *client, in kvInput, then func(out kvOutput, ok bool)
 	n := pick(s.sched, nodes)
 	op := &pendingOp{c: c, in: in, call: s.sched.now, then: then}
 	w.ops++
+	w.pending = append(w.pending, op)
 	if in.Value != "" {
 		w.written[in.Value] = op.call
 	}
@@ -155,7 +160,8 @@ func (w *workload) issue(c *client, in kvInput, then func(out kvOutput, ok bool)
 			w.finish(op, kvOutput{Value: v})
 		})
 	default:
-		cmd := kvCommand{Op: in.Op, Key: in.Key, Value: in.Value, Expect: in.Expect}
+		w.nextID++
+		cmd := kvCommand{ID: w.nextID, Op: in.Op, Key: in.Key, Value: in.Value, Expect: in.Expect}
 		n.stepper.Propose(cmd, func(r kvResult, _ uint64, err error) {
 			switch {
 			case errors.Is(err, raftcore.ErrProposalDropped):
@@ -221,6 +227,7 @@ func (w *workload) abandon(op *pendingOp) {
 }
 
 func (w *workload) done(op *pendingOp, out kvOutput, ok bool) {
+	w.pending = slices.DeleteFunc(w.pending, func(p *pendingOp) bool { return p == op })
 	if op.then != nil {
 		op.then(out, ok)
 		return
@@ -229,8 +236,7 @@ func (w *workload) done(op *pendingOp, out kvOutput, ok bool) {
 }
 
 // finalize runs after the faults healed: it writes until a write commits,
-// then reads every key linearizably, and calls done with the index... of
-// nothing: done(true) once all of it succeeded.
+// then reads every key linearizably, then calls done.
 func (w *workload) finalize(done func()) {
 	w.stopped = true
 	c := &client{id: len(w.clients), proc: w.newProc(), seen: map[string]string{}}
@@ -259,6 +265,16 @@ func (w *workload) finalize(done func()) {
 		})
 	}
 	write()
+}
+
+// abandonPending ends the run for the requests still in flight: their
+// outcome is unknown.
+func (w *workload) abandonPending() {
+	w.stopped = true
+	for _, op := range slices.Clone(w.pending) {
+		op.then = func(kvOutput, bool) {}
+		w.finish(op, kvOutput{Unknown: true})
+	}
 }
 
 // checkStaleReads: a stale read returns nothing or a value written before it.

@@ -34,6 +34,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	duration := fs.Duration("duration", 5*time.Second, "virtual time of workload and faults per seed")
 	nemesis := fs.String("nemesis", "all", "comma list of faults to inject, all, or none")
 	bug := fs.String("bug", "", "comma list of known bugs to inject: stale-read, ack-before-fsync")
+	dupProps := fs.Bool("duplicate-proposals", false, "let the duplicate nemesis duplicate forwarded proposals too")
 	clients := fs.Int("clients", 4, "concurrent virtual clients")
 	out := fs.String("out", os.TempDir(), "directory for the trace and visualisation of failing seeds (- for none)")
 	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "seeds run at once (their checks overlap; simulations take turns)")
@@ -57,7 +58,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
-	base := sim.Config{Nodes: *nodes, Duration: *duration, Clients: *clients, Nemeses: nems, Bugs: bugs, OutDir: *out}
+	if *nodes < 1 || *clients < 1 {
+		fmt.Fprintln(stderr, "-nodes and -clients must be at least 1")
+		return 2
+	}
+	base := sim.Config{Nodes: *nodes, Duration: *duration, Clients: *clients, Nemeses: nems, Bugs: bugs, OutDir: *out, DuplicateProposals: *dupProps}
 	if err := base.Validate(); err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
