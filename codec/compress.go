@@ -47,10 +47,10 @@ const (
 	// LevelFastest is zstd's fastest level; for s2 it is LevelDefault.
 	LevelFastest
 	// LevelBetter is zstd's "better compression" level and s2's better
-	// encoder: roughly half the speed of LevelDefault.
+	// encoder: slower than LevelDefault, usually for a better ratio.
 	LevelBetter
 	// LevelBest is the best ratio either format offers, at a large cost in
-	// speed. Suited to snapshots written rarely and sent often.
+	// speed.
 	LevelBest
 )
 
@@ -74,24 +74,26 @@ type CompressionConfig struct {
 	// MaxDecodedSize bounds the size of a decoded payload, so that a small
 	// malicious input cannot expand to exhaust memory. Encode rejects commands
 	// larger than this, so that every entry it writes can be decoded. Zero
-	// means DefaultMaxDecodedSize (64 MiB).
+	// means DefaultMaxDecodedSize (64 MiB). Each distinct value keeps a zstd
+	// decoder for the life of the program, shared by every codec using it.
 	MaxDecodedSize int
 }
 
-// Validate reports whether c holds usable values.
+// Validate reports whether c holds usable values. Its errors wrap
+// ErrInvalidConfig.
 func (c CompressionConfig) Validate() error {
 	var errs []error
 	if c.Algorithm != 0 && c.Algorithm != Zstd && c.Algorithm != S2 {
-		errs = append(errs, fmt.Errorf("codec: CompressionConfig.Algorithm %d is unknown; use codec.Zstd or codec.S2", uint8(c.Algorithm)))
+		errs = append(errs, fmt.Errorf("%w: CompressionConfig.Algorithm %d is unknown; use codec.Zstd or codec.S2", ErrInvalidConfig, uint8(c.Algorithm)))
 	}
 	if c.Level < LevelDefault || c.Level > LevelBest {
-		errs = append(errs, fmt.Errorf("codec: CompressionConfig.Level %d is unknown; use one of the codec.Level constants", c.Level))
+		errs = append(errs, fmt.Errorf("%w: CompressionConfig.Level %d is unknown; use one of the codec.Level constants", ErrInvalidConfig, c.Level))
 	}
 	if c.MinSize < 0 {
-		errs = append(errs, fmt.Errorf("codec: CompressionConfig.MinSize %d is negative; use 0 for the default of %d", c.MinSize, DefaultMinSize))
+		errs = append(errs, fmt.Errorf("%w: CompressionConfig.MinSize %d is negative; use 0 for the default of %d", ErrInvalidConfig, c.MinSize, DefaultMinSize))
 	}
 	if c.MaxDecodedSize < 0 {
-		errs = append(errs, fmt.Errorf("codec: CompressionConfig.MaxDecodedSize %d is negative; use 0 for the default of %d", c.MaxDecodedSize, DefaultMaxDecodedSize))
+		errs = append(errs, fmt.Errorf("%w: CompressionConfig.MaxDecodedSize %d is negative; use 0 for the default of %d", ErrInvalidConfig, c.MaxDecodedSize, DefaultMaxDecodedSize))
 	}
 	return errors.Join(errs...)
 }
@@ -125,10 +127,11 @@ type Compressed[C any] struct {
 }
 
 // NewCompressed returns a codec that compresses what inner encodes. It
-// returns cfg.Validate's error for an invalid configuration.
+// returns an error wrapping ErrInvalidConfig for a nil inner codec or an
+// invalid configuration.
 func NewCompressed[C any](inner Codec[C], cfg CompressionConfig) (*Compressed[C], error) {
 	if inner == nil {
-		return nil, errors.New("codec: NewCompressed needs an inner codec")
+		return nil, fmt.Errorf("%w: NewCompressed needs an inner codec", ErrInvalidConfig)
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err

@@ -272,15 +272,15 @@ func TestCompressionConfigValidate(t *testing.T) {
 				}
 				return
 			}
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("Validate() = %v, want it to mention %q", err, tt.wantErr)
+			if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("Validate() = %v, want ErrInvalidConfig mentioning %q", err, tt.wantErr)
 			}
 			if _, err := NewCompressed[[]byte](Bytes{}, tt.cfg); err == nil {
 				t.Fatal("NewCompressed accepted an invalid config")
 			}
 		})
 	}
-	if _, err := NewCompressed[[]byte](nil, CompressionConfig{}); err == nil {
+	if _, err := NewCompressed[[]byte](nil, CompressionConfig{}); !errors.Is(err, ErrInvalidConfig) {
 		t.Error("NewCompressed accepted a nil inner codec")
 	}
 }

@@ -17,6 +17,8 @@ var (
 	// ErrDecodedTooLarge is returned when decompressed data would exceed the
 	// configured maximum decoded size.
 	ErrDecodedTooLarge = errors.New("codec: decoded data too large")
+	// ErrInvalidConfig is returned for a configuration Validate rejects.
+	ErrInvalidConfig = errors.New("codec: invalid configuration")
 	// ErrClosed is returned by a stream writer or reader used after Close.
 	ErrClosed = errors.New("codec: stream closed")
 )
