@@ -386,12 +386,21 @@ func (s *LogStore) Save(hs *raftpb.HardState, entries []*raftpb.Entry, snap *raf
 
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
+	// The transaction keeps references to keys and values until it
+	// commits, so they are carved out of one buffer that is not reused.
+	var arena []byte
+	if len(entries) > 0 {
+		arena = make([]byte, 0, len(entries)*(9+4+24)+len(entries)*len(entries[0].GetData()))
+	}
 	for _, e := range entries {
-		value, err := encodeEntry(e)
-		if err != nil {
+		start := len(arena)
+		arena = appendEntryKey(arena, e.GetIndex())
+		keyEnd := len(arena)
+		var err error
+		if arena, err = appendEntryValue(arena, arena[start:keyEnd], e); err != nil {
 			return err
 		}
-		if err := txn.Set(entryKey(e.GetIndex()), value); err != nil {
+		if err := txn.Set(arena[start:keyEnd:keyEnd], arena[keyEnd:len(arena):len(arena)]); err != nil {
 			return s.txnError(err)
 		}
 	}

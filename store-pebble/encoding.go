@@ -21,10 +21,11 @@ const (
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 func entryKey(index uint64) []byte {
-	key := make([]byte, 9)
-	key[0] = entryPrefix
-	binary.BigEndian.PutUint64(key[1:], index)
-	return key
+	return appendEntryKey(make([]byte, 0, 9), index)
+}
+
+func appendEntryKey(dst []byte, index uint64) []byte {
+	return binary.BigEndian.AppendUint64(append(dst, entryPrefix), index)
 }
 
 func indexOfKey(key []byte) (uint64, bool) {
@@ -59,11 +60,21 @@ func unseal(key, value []byte) ([]byte, error) {
 }
 
 func encodeEntry(e *raftpb.Entry) ([]byte, error) {
-	payload, err := proto.Marshal(e)
+	return appendEntryValue(nil, entryKey(e.GetIndex()), e)
+}
+
+// appendEntryValue appends the record of e, stored under key, to dst: the
+// allocation-free form of seal(key, proto.Marshal(e)) for the Save path.
+func appendEntryValue(dst, key []byte, e *raftpb.Entry) ([]byte, error) {
+	start := len(dst)
+	dst = append(dst, 0, 0, 0, 0)
+	dst, err := proto.MarshalOptions{}.MarshalAppend(dst, e)
 	if err != nil {
 		return nil, fmt.Errorf("storepebble: encoding entry %d: %w", e.GetIndex(), err)
 	}
-	return seal(entryKey(e.GetIndex()), payload), nil
+	crc := crc32.Update(crc32.Checksum(key, castagnoli), castagnoli, dst[start+4:])
+	binary.LittleEndian.PutUint32(dst[start:], crc)
+	return dst, nil
 }
 
 // decodeEntry returns a new Entry and its protobuf size, the measure of

@@ -28,6 +28,7 @@ type LogStore struct {
 	// writeMu serialises writers. A writer holding it may read the fields
 	// below without mu, since only writers change them.
 	writeMu sync.Mutex
+	scratch []byte // encoding buffer of the writer holding writeMu
 
 	mu     sync.RWMutex
 	db     *pebble.DB
@@ -330,13 +331,17 @@ func (s *LogStore) Save(hs *raftpb.HardState, entries []*raftpb.Entry, snap *raf
 		}
 	}
 	for _, e := range entries {
-		value, err := encodeEntry(e)
+		// Set copies key and value into the batch, so one buffer serves
+		// every entry.
+		key := appendEntryKey(s.scratch[:0], e.GetIndex())
+		record, err := appendEntryValue(key, key, e)
 		if err != nil {
 			return err
 		}
-		if err := batch.Set(entryKey(e.GetIndex()), value, nil); err != nil {
+		if err := batch.Set(key, record[len(key):], nil); err != nil {
 			return fmt.Errorf("storepebble: building batch: %w", err)
 		}
+		s.scratch = record[:0]
 	}
 	return s.commit(batch, next, rewrites, func() {
 		if !raft.IsEmptySnap(snap) {
