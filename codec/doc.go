@@ -5,7 +5,7 @@
 // Every codec has the method set of raftcore.Codec, and every decoder treats
 // its input as untrusted: it returns an error wrapping ErrMalformed,
 // ErrChecksum, ErrFrameTooLarge or ErrDecodedTooLarge, never panics, and
-// bounds the memory it allocates (see Gob for the one exception).
+// allocates in proportion to its input or to a configured limit.
 //
 // Commands, compressed when their encoding reaches 512 bytes:
 //

@@ -12,8 +12,8 @@ import (
 // Every encoding is self-describing (it carries gob's type description), so
 // each command decodes on its own, in any order, at the cost of some tens of
 // bytes per command and of compiling the description on every Decode, which
-// dominates for small commands (see BenchmarkCodecs): JSON is faster below a
-// few KiB. Concrete types stored in interface fields must be
+// dominates for small commands: in BenchmarkCodecs, JSON decodes a 64-byte
+// command more than ten times faster. Concrete types stored in interface fields must be
 // registered with gob.Register on every node.
 //
 // encoding/gob sizes a map from the element count in its input before it
@@ -38,7 +38,8 @@ func (Gob[C]) Encode(cmd C) (data []byte, err error) {
 
 // Decode parses data as one gob-encoded value of type C. It returns an error
 // wrapping ErrMalformed for input gob rejects, input that makes gob panic,
-// map counts the input cannot back, or trailing bytes after the value.
+// map counts the input cannot back, values nested too deeply, or trailing
+// bytes after the value.
 func (Gob[C]) Decode(data []byte) (cmd C, err error) {
 	if err := checkGob(data); err != nil {
 		var zero C

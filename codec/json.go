@@ -9,8 +9,8 @@ import (
 // codec.JSON[MyCommand]{}. It is safe for concurrent use.
 //
 // JSON is the most readable and the most tolerant of schema changes (unknown
-// fields are ignored, missing ones keep their zero value); Gob is more compact
-// for large numeric payloads.
+// fields are ignored, missing ones keep their zero value). It writes []byte
+// fields as base64, a third larger than the bytes; Gob and Bytes do not.
 type JSON[C any] struct{}
 
 // Encode returns the JSON encoding of cmd.

@@ -135,8 +135,8 @@ func (z *zstdReader) Close() error {
 const s2TrailerID = 0x8a
 
 // NewS2Writer returns a writer that compresses to w in the s2 stream format,
-// ended by a trailer recording its length. It is several times faster than
-// zstd for a lower ratio. Close flushes the stream's end; it does not close w.
+// ended by a trailer recording its length. It compresses faster than zstd
+// for a lower ratio (see BenchmarkCompression4MiB). Close flushes the stream's end; it does not close w.
 func NewS2Writer(w io.Writer) (io.WriteCloser, error) {
 	enc, _ := s2Writers.Get().(*s2.Writer)
 	if enc == nil {
