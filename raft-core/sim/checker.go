@@ -27,6 +27,13 @@ type checker struct {
 	pendingCompleteness map[uint64]uint64
 	// opIndex maps each client operation applied to the index it applied at.
 	opIndex map[uint64]uint64
+	// acked lists the writes acknowledged to clients, with their index.
+	acked []ackedWrite
+}
+
+type ackedWrite struct {
+	op    uint64
+	index uint64
 }
 
 type appliedEntry struct {
@@ -121,6 +128,36 @@ func (c *checker) appliedCommand(n *simNode, index uint64, cmd kvCommand) {
 	}
 	if first != index {
 		c.s.violationf("exactly once: node %d applies client operation %d (%v %s) at index %d; it was applied at index %d", n.id, cmd.ID, cmd.Op, cmd.Key, index, first)
+	}
+}
+
+// acknowledged records a write acknowledged to its client at index.
+func (c *checker) acknowledged(op, index uint64) {
+	c.acked = append(c.acked, ackedWrite{op: op, index: index})
+}
+
+// noAcknowledgedWriteLost checks, once the members converged, that every
+// acknowledged write is where it was acknowledged: applied at its index, and
+// still the entry at that index in every member's log that holds it.
+func (c *checker) noAcknowledgedWriteLost(members []*simNode) {
+	for _, w := range c.acked {
+		if got, ok := c.opIndex[w.op]; !ok || got != w.index {
+			c.s.violationf("acknowledged write lost: operation %d was acknowledged at index %d, applied at %d", w.op, w.index, got)
+			return
+		}
+		rec := c.appliedAt[w.index]
+		for _, n := range members {
+			first, _ := n.disk.FirstIndex()
+			last, _ := n.disk.LastIndex()
+			if w.index < first || w.index > last {
+				continue
+			}
+			ents, err := n.disk.Entries(w.index, w.index+1, math.MaxUint64)
+			if err != nil || len(ents) != 1 || ents[0].GetTerm() != rec.term || entryHash(ents[0]) != rec.hash {
+				c.s.violationf("acknowledged write lost: node %d's log no longer holds operation %d at index %d", n.id, w.op, w.index)
+				return
+			}
+		}
 	}
 }
 

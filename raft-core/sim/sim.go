@@ -133,6 +133,13 @@ func simulate(ctx context.Context, cfg Config, verbose bool) (outcome, error) {
 		check = porcupine.CheckOperationsTimeout(kvModel, history, linearizabilityTimeout)
 	}
 	res.Linearizable = check == porcupine.Ok
+	if check == porcupine.Illegal {
+		for _, part := range kvModel.Partition(history) {
+			if !porcupine.CheckOperations(kvModel, part) {
+				s.violationf("linearizability: the history of key %s is not linearizable", part[0].Input.(kvInput).Key)
+			}
+		}
+	}
 	if check == porcupine.Unknown {
 		s.violationf("linearizability check gave up after %v", linearizabilityTimeout)
 	}
@@ -198,6 +205,8 @@ func (s *simulation) run() error {
 		return err
 	} else if !s.converged() {
 		s.violationf("liveness: members did not converge within %v after the faults healed: %s", s.cfg.HealTimeout, s.describeNodes())
+	} else {
+		s.check.noAcknowledgedWriteLost(s.runningNodes())
 	}
 	s.work.abandonPending()
 	s.check.logMatching()

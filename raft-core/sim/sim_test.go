@@ -124,15 +124,24 @@ func TestSameSeedGivesSameTrace(t *testing.T) {
 }
 
 // TestInjectedBugIsCaught shows the checks can fail: each known bug is
-// found within 200 seeds, and the failing seed leaves a trace and a
-// visualisation behind.
+// caught by the simulator's own checks (not only by raft panicking on a log
+// it finds corrupt) within 200 seeds, and the failing seed leaves a trace and
+// a visualisation behind.
 func TestInjectedBugIsCaught(t *testing.T) {
+	checkerFound := func(res Result) bool {
+		for _, v := range res.Violations {
+			if !strings.Contains(v, "panicked") {
+				return true
+			}
+		}
+		return !res.Linearizable
+	}
 	tests := []struct {
-		bug  Bug
-		want string // what the violation or result must show
+		bug   Bug
+		found func(Result) bool
 	}{
-		{bug: BugStaleRead, want: "linearizable=false"},
-		{bug: BugAckBeforeFsync, want: ""},
+		{bug: BugStaleRead, found: func(res Result) bool { return !res.Linearizable }},
+		{bug: BugAckBeforeFsync, found: checkerFound},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.bug), func(t *testing.T) {
@@ -140,15 +149,12 @@ func TestInjectedBugIsCaught(t *testing.T) {
 			for seed := uint64(1); seed <= 200; seed++ {
 				cfg := Config{Seed: seed, Duration: 3 * time.Second, Nemeses: AllNemeses, Bugs: []Bug{tt.bug}, OutDir: out}
 				res := runSeed(t, cfg)
-				if !res.Failed() {
+				if !tt.found(res) {
 					continue
 				}
 				t.Logf("%s caught: %s", tt.bug, res)
 				for _, v := range res.Violations {
 					t.Logf("  violation: %s", v)
-				}
-				if !strings.Contains(res.String(), tt.want) {
-					t.Errorf("seed %d: result %q lacks %q", seed, res, tt.want)
 				}
 				for _, f := range []string{res.TraceFile, res.VisualizationFile} {
 					if st, err := os.Stat(f); err != nil || st.Size() == 0 {

@@ -162,7 +162,10 @@ func (w *workload) issue(c *client, in kvInput, then func(out kvOutput, ok bool)
 	default:
 		w.nextID++
 		cmd := kvCommand{ID: w.nextID, Op: in.Op, Key: in.Key, Value: in.Value, Expect: in.Expect}
-		n.stepper.Propose(cmd, func(r kvResult, _ uint64, err error) {
+		n.stepper.Propose(cmd, func(r kvResult, index uint64, err error) {
+			if err == nil {
+				s.check.acknowledged(cmd.ID, index)
+			}
 			switch {
 			case errors.Is(err, raftcore.ErrProposalDropped):
 				w.abandon(op) // never appended: it did not happen
