@@ -135,7 +135,10 @@ func (n *Node[C, R]) checkRunning() error {
 // leader, transfer in progress, uncommitted log full: nothing was appended),
 // ErrStopped, ErrRemoved, or the context's error. After a context error or
 // ErrStopped the outcome is unknown: the command may still commit and apply.
-// Commands that must not apply twice need their own idempotency key.
+// Commands that must not apply twice need their own idempotency key. Raft
+// does not retransmit a proposal a follower forwarded to the leader: if the
+// transport loses that message, only ctx ends the wait, so pass a context
+// with a deadline.
 func (n *Node[C, R]) Propose(ctx context.Context, cmd C) (R, error) {
 	var zero R
 	if err := n.checkRunning(); err != nil {
