@@ -204,6 +204,12 @@ func FuzzGobDecode(f *testing.F) {
 	}
 	f.Add(mustEncode(f, Gob[[]string]{}, []string{"a", "b"}))
 	f.Add([]byte{0x03, 0x04, 0x00, 0x02})
+	// A map count of 2^40 in place of 1, which must be refused before gob
+	// sizes a map by it.
+	honest := mustEncode(f, Gob[testCommand]{}, testCommand{Tags: map[string]int{"a": 1}})
+	at := bytes.LastIndex(honest, []byte{1, 1, 'a'})
+	forged := append(append(bytes.Clone(honest[:at]), 0xfb, 1, 0, 0, 0, 0), honest[at+1:]...)
+	f.Add(growLastMessage(f, forged, 5))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fuzzCommandCodec(t, Gob[testCommand]{}, data)
 	})

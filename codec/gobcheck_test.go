@@ -151,12 +151,12 @@ func mapBomb(t *testing.T, n uint64) []byte {
 
 // growLastMessage adds extra to the length of the last gob message in data,
 // whose body has already grown by extra bytes.
-func growLastMessage(t *testing.T, data []byte, extra int) []byte {
+func growLastMessage(t fataler, data []byte, extra int) []byte {
 	t.Helper()
 	off := 0
 	for {
 		if data[off] >= 0x80 {
-			t.Fatal("test encoding has a multi-byte message length")
+			t.Fatalf("test encoding has a multi-byte message length")
 		}
 		next := off + 1 + int(data[off])
 		if next+extra == len(data) {
