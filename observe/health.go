@@ -284,13 +284,18 @@ type saveWindow struct {
 
 const saveWindowSize = 128
 
-func (w *saveWindow) record(now time.Time, d time.Duration, err error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
+// record adds one save; now is only read for a failure, to keep the clock
+// off the path of every save.
+func (w *saveWindow) record(d time.Duration, err error, now func() time.Time) {
 	if err != nil {
-		w.err, w.errAt = err, now
+		at := now()
+		w.mu.Lock()
+		w.err, w.errAt = err, at
+		w.mu.Unlock()
 		return
 	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	// A save that succeeded after a failure shows the store writable again.
 	w.err = nil
 	w.ring[w.next] = d

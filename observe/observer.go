@@ -169,8 +169,12 @@ func (o *Observer) Propose(ctx context.Context, size int) (context.Context, func
 	c := o.proposeCalls.Get().(*call)
 	c.start = time.Now()
 	if o.tracer != nil {
-		ctx, c.span = o.tracer.Start(ctx, "raft.propose",
-			trace.WithAttributes(attribute.Int("raft.command.size", size)))
+		ctx, c.span = o.tracer.Start(ctx, "raft.propose")
+		// Attributes are only built for spans that are kept: most are not
+		// when sampling.
+		if c.span.IsRecording() {
+			c.span.SetAttributes(attribute.Int("raft.command.size", size))
+		}
 	}
 	return ctx, c.done
 }
@@ -189,7 +193,7 @@ func (o *Observer) Read(ctx context.Context) (context.Context, func(uint64, erro
 // LogSaved implements raftcore.Observer.
 func (o *Observer) LogSaved(_, _ int, d time.Duration, err error) {
 	o.m.logSaveDuration.Observe(d.Seconds())
-	o.saves.record(o.now(), d, err)
+	o.saves.record(d, err, o.now)
 }
 
 // Applied implements raftcore.Observer.
@@ -298,10 +302,17 @@ func observe(h prometheus.Histogram, d time.Duration, span trace.Span) {
 
 // resultOf maps a proposal's error to its index in proposalResults.
 func resultOf(err error) int {
+	if err == nil {
+		return resOK
+	}
+	return errorResult(err)
+}
+
+// errorResult is apart from resultOf so that its errors.As target, which
+// escapes, is only allocated for failures.
+func errorResult(err error) int {
 	var notLeader *raftcore.NotLeaderError
 	switch {
-	case err == nil:
-		return resOK
 	case errors.Is(err, raftcore.ErrProposalDropped), errors.As(err, &notLeader):
 		return resDropped
 	case errors.Is(err, raftcore.ErrBusy):
