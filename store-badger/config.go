@@ -61,6 +61,9 @@ func (c Config) badgerOptions() badger.Options {
 		WithSyncWrites(true). // every Save is durable when it returns
 		WithLogger(c.Logger).
 		WithMemTableSize(c.MemTableSize).
+		// Badger requires values kept in the LSM tree to fit in one batch,
+		// 15% of a memtable; larger ones go to the value log.
+		WithValueThreshold(min(1<<20, c.MemTableSize/10)).
 		WithBlockCacheSize(c.BlockCacheSize).
 		WithNumVersionsToKeep(1).
 		WithDetectConflicts(false) // one writer at a time, serialised by the store
