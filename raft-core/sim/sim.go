@@ -160,7 +160,7 @@ func (s *simulation) run() error {
 		s.initialPeers = append(s.initialPeers, raftcore.Peer{ID: n.id})
 	}
 	for _, id := range s.ids {
-		s.nodes[id].start()
+		s.sched.after(0, s.nodes[id].start) // as events: an engine panic is caught there
 	}
 	s.work.start()
 	s.nemesis.start()
@@ -249,7 +249,11 @@ func (s *simulation) heal() {
 		n := s.nodes[id]
 		n.slowDisk = false
 		if !n.up && !n.retired {
-			n.start()
+			s.sched.after(0, func() {
+				if !n.up && !n.retired {
+					n.start()
+				}
+			})
 		}
 	}
 }

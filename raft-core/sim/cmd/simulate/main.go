@@ -5,27 +5,48 @@
 //
 //	go run ./raft-core/sim/cmd/simulate -seeds 1-500 -nemesis all
 //	go run ./raft-core/sim/cmd/simulate -seed 42 -bug stale-read
+//
+// A simulation holds its process's crypto/rand.Reader while it runs, so the
+// command spreads a range of seeds over -procs child processes of itself.
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
+	"regexp"
 	"runtime"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/jangada-io/jangada/raft-core/sim"
 )
 
+// childEnv marks a process the command started to run a chunk of seeds.
+const childEnv = "JANGADA_SIMULATE_CHILD"
+
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+// options are the parsed flags.
+type options struct {
+	base        sim.Config
+	first, last uint64
+	procs       int
+	nemesis     string
+	bug         string
+}
+
+func parse(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("simulate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	seed := fs.Uint64("seed", 1, "the seed to run (ignored when -seeds is set)")
@@ -37,107 +58,93 @@ func run(args []string, stdout, stderr io.Writer) int {
 	dupProps := fs.Bool("duplicate-proposals", false, "let the duplicate nemesis duplicate forwarded proposals too")
 	clients := fs.Int("clients", 4, "concurrent virtual clients")
 	out := fs.String("out", os.TempDir(), "directory for the trace and visualisation of failing seeds (- for none)")
-	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "seeds run at once (their checks overlap; simulations take turns)")
+	procs := fs.Int("procs", runtime.NumCPU(), "processes to spread the seeds over")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return options{}, err
 	}
+	var o options
+	var err error
 	nems, err := sim.ParseNemeses(*nemesis)
 	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 2
+		return o, err
 	}
 	bugs, err := sim.ParseBugs(*bug)
 	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 2
+		return o, err
 	}
-	first, last := *seed, *seed
+	o.first, o.last = *seed, *seed
 	if *seeds != "" {
-		if first, last, err = sim.ParseSeeds(*seeds); err != nil {
-			fmt.Fprintln(stderr, err)
-			return 2
+		if o.first, o.last, err = sim.ParseSeeds(*seeds); err != nil {
+			return o, err
 		}
 	}
-	if *nodes < 1 || *clients < 1 {
-		fmt.Fprintln(stderr, "-nodes and -clients must be at least 1")
-		return 2
+	if *nodes < 1 || *clients < 1 || *procs < 1 {
+		return o, errors.New("-nodes, -clients and -procs must be at least 1")
 	}
-	base := sim.Config{Nodes: *nodes, Duration: *duration, Clients: *clients, Nemeses: nems, Bugs: bugs, OutDir: *out, DuplicateProposals: *dupProps}
-	if err := base.Validate(); err != nil {
-		fmt.Fprintln(stderr, err)
+	o.base = sim.Config{Nodes: *nodes, Duration: *duration, Clients: *clients, Nemeses: nems, Bugs: bugs, OutDir: *out, DuplicateProposals: *dupProps}
+	o.procs, o.nemesis, o.bug = *procs, *nemesis, *bug
+	return o, o.base.Validate()
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	o, err := parse(args, stderr)
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stderr, err)
+		}
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 
-	results := runSeeds(ctx, base, first, last, max(1, *workers), stdout)
-	failed := 0
-	ops, faults := 0, 0
-	for _, r := range results {
-		ops += r.Ops
-		faults += r.Faults
-		if r.Failed() {
-			failed++
+	var sum summary
+	n := o.last - o.first + 1
+	if o.procs == 1 || n == 1 || os.Getenv(childEnv) != "" {
+		sum = runHere(ctx, o, stdout)
+	} else {
+		sum, err = runChildren(ctx, o, stdout)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
 		}
 	}
 	if ctx.Err() != nil {
 		fmt.Fprintln(stderr, "interrupted")
 		return 1
 	}
-	if n := len(results); n > 1 {
-		fmt.Fprintf(stdout, "seeds=%d failed=%d ops/seed=%.1f faults/seed=%.1f\n", n, failed, float64(ops)/float64(n), float64(faults)/float64(n))
+	if sum.seeds > 1 && os.Getenv(childEnv) == "" {
+		fmt.Fprintf(stdout, "seeds=%d failed=%d ops/seed=%.1f faults/seed=%.1f\n", sum.seeds, sum.failed, float64(sum.ops)/float64(sum.seeds), float64(sum.faults)/float64(sum.seeds))
 	}
-	if failed > 0 {
+	if sum.failed > 0 {
 		return 1
 	}
 	return 0
 }
 
-// runSeeds runs seeds first..last on workers goroutines and prints each
-// result, in seed order, as soon as it and every seed before it are done.
-func runSeeds(ctx context.Context, base sim.Config, first, last uint64, workers int, stdout io.Writer) []sim.Result {
-	n := int(last - first + 1)
-	results := make([]sim.Result, n)
-	done := make([]chan struct{}, n)
-	for i := range done {
-		done[i] = make(chan struct{})
+type summary struct{ seeds, failed, ops, faults int }
+
+func (s *summary) add(failed bool, ops, faults int) {
+	s.seeds++
+	s.ops += ops
+	s.faults += faults
+	if failed {
+		s.failed++
 	}
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range min(workers, n) {
-		wg.Go(func() {
-			for i := range next {
-				cfg := base
-				cfg.Seed = first + uint64(i)
-				r, err := sim.Run(ctx, cfg)
-				if err != nil {
-					r = sim.Result{Seed: cfg.Seed, Violations: []string{err.Error()}}
-				}
-				results[i] = r
-				close(done[i])
+}
+
+// runHere runs the seeds one after another in this process.
+func runHere(ctx context.Context, o options, stdout io.Writer) summary {
+	var sum summary
+	for seed := o.first; seed <= o.last && ctx.Err() == nil; seed++ {
+		cfg := o.base
+		cfg.Seed = seed
+		r, err := sim.Run(ctx, cfg)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
 			}
-		})
-	}
-	go func() {
-		defer close(next)
-		for i := range n {
-			select {
-			case next <- i:
-			case <-ctx.Done():
-				return
-			}
+			r = sim.Result{Seed: seed, Violations: []string{err.Error()}}
 		}
-	}()
-	printed := 0
-	for i := range n {
-		select {
-		case <-done[i]:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		r := results[i]
 		fmt.Fprintln(stdout, r)
 		for _, v := range r.Violations {
 			fmt.Fprintf(stdout, "  violation: %s\n", v)
@@ -145,8 +152,96 @@ func runSeeds(ctx context.Context, base sim.Config, first, last uint64, workers 
 		if r.TraceFile != "" {
 			fmt.Fprintf(stdout, "  trace: %s\n  history: %s\n", r.TraceFile, r.VisualizationFile)
 		}
-		printed++
+		sum.add(r.Failed(), r.Ops, r.Faults)
+	}
+	return sum
+}
+
+var resultLine = regexp.MustCompile(`^(PASS|FAIL) seed=\d+ ops=(\d+) faults=(\d+) `)
+
+// runChildren splits the seeds into chunks run by o.procs child processes
+// and prints each chunk's output, in seed order, once it and every chunk
+// before it are done.
+func runChildren(ctx context.Context, o options, stdout io.Writer) (summary, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return summary{}, fmt.Errorf("find own executable: %w", err)
+	}
+	n := o.last - o.first + 1
+	size := max(1, min(100, n/uint64(o.procs*4)))
+	type chunk struct {
+		first, last uint64
+		out         []byte
+		err         error
+		done        chan struct{}
+	}
+	var chunks []*chunk
+	for lo := o.first; lo <= o.last; lo += size {
+		chunks = append(chunks, &chunk{first: lo, last: min(lo+size-1, o.last), done: make(chan struct{})})
+		if lo+size < lo { // overflow at the top of the range
+			break
+		}
+	}
+	next := make(chan *chunk)
+	var wg sync.WaitGroup
+	for range o.procs {
+		wg.Go(func() {
+			for c := range next {
+				args := []string{
+					"-seeds", fmt.Sprintf("%d-%d", c.first, c.last), "-procs", "1",
+					"-nodes", strconv.Itoa(o.base.Nodes), "-duration", o.base.Duration.String(),
+					"-clients", strconv.Itoa(o.base.Clients), "-nemesis", o.nemesis, "-bug", o.bug,
+					"-out", o.base.OutDir, "-duplicate-proposals=" + strconv.FormatBool(o.base.DuplicateProposals),
+				}
+				cmd := exec.CommandContext(ctx, self, args...)
+				cmd.Env = append(os.Environ(), childEnv+"=1")
+				var stderr bytes.Buffer
+				cmd.Stderr = &stderr
+				c.out, c.err = cmd.Output()
+				var exit *exec.ExitError
+				if errors.As(c.err, &exit) && exit.ExitCode() == 1 && stderr.Len() == 0 {
+					c.err = nil // a seed failed; its lines say which
+				}
+				if c.err != nil {
+					c.err = fmt.Errorf("seeds %d-%d: %w: %s", c.first, c.last, c.err, stderr.String())
+				}
+				close(c.done)
+			}
+		})
+	}
+	go func() {
+		defer close(next)
+		for _, c := range chunks {
+			select {
+			case next <- c:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	var sum summary
+	var firstErr error
+	for _, c := range chunks {
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		if c.err != nil && firstErr == nil {
+			firstErr = c.err
+		}
+		stdout.Write(c.out)
+		sc := bufio.NewScanner(bytes.NewReader(c.out))
+		for sc.Scan() {
+			if m := resultLine.FindStringSubmatch(sc.Text()); m != nil {
+				ops, _ := strconv.Atoi(m[2])
+				faults, _ := strconv.Atoi(m[3])
+				sum.add(m[1] == "FAIL", ops, faults)
+			}
+		}
 	}
 	wg.Wait()
-	return results[:printed]
+	return sum, firstErr
 }

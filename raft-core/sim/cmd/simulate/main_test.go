@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -9,16 +10,23 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	// The command runs chunks of seeds in child processes of itself; in
+	// tests, the child is this test binary.
+	if os.Getenv(childEnv) != "" {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	goleak.VerifyTestMain(m)
+}
 
-var resultLine = regexp.MustCompile(`^(PASS|FAIL) seed=(\d+) ops=\d+ faults=\d+ linearizable=(true|false) trace=[0-9a-f]{16}$`)
+var summaryLine = regexp.MustCompile(`^(PASS|FAIL) seed=(\d+) ops=\d+ faults=\d+ linearizable=(true|false) trace=[0-9a-f]{16}$`)
 
 func simulate(t *testing.T, args ...string) (code int, lines []string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	code = run(append(args, "-out", t.TempDir()), &stdout, &stderr)
 	for l := range strings.Lines(stdout.String()) {
-		if l = strings.TrimSpace(l); resultLine.MatchString(l) {
+		if l = strings.TrimSpace(l); summaryLine.MatchString(l) {
 			lines = append(lines, l)
 		}
 	}
@@ -42,7 +50,7 @@ func TestSimulatePrintsOneLinePerSeed(t *testing.T) {
 
 func TestSimulateSameSeedSameTrace(t *testing.T) {
 	_, a := simulate(t, "-seed", "11", "-duration", "1s")
-	_, b := simulate(t, "-seed", "11", "-duration", "1s", "-workers", "1")
+	_, b := simulate(t, "-seed", "11", "-duration", "1s", "-procs", "1")
 	if len(a) != 1 || len(b) != 1 || a[0] != b[0] {
 		t.Fatalf("two runs of seed 11 printed %q and %q", a, b)
 	}
@@ -58,12 +66,21 @@ func TestSimulateExitsNonZeroWhenASeedFails(t *testing.T) {
 	}
 }
 
+func TestSimulateSpreadsSeedsOverProcesses(t *testing.T) {
+	_, alone := simulate(t, "-seeds", "1-6", "-duration", "1s", "-procs", "1")
+	code, spread := simulate(t, "-seeds", "1-6", "-duration", "1s", "-procs", "2")
+	if code != 0 || len(spread) != 6 || strings.Join(alone, "\n") != strings.Join(spread, "\n") {
+		t.Fatalf("exit %d; one process printed\n%s\ntwo printed\n%s", code, strings.Join(alone, "\n"), strings.Join(spread, "\n"))
+	}
+}
+
 func TestSimulateRejectsBadFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"-nemesis", "meteor"},
 		{"-bug", "typo"},
 		{"-seeds", "5-1"},
 		{"-nodes", "0"},
+		{"-procs", "0"},
 		{"-no-such-flag"},
 	} {
 		if code, _ := simulate(t, args...); code != 2 {
