@@ -62,7 +62,7 @@ const (
 	CheckNode     = "node"      // the node runs and is a member
 	CheckLeader   = "leader"    // a leader is known (raft forgets it after an election timeout without contact)
 	CheckStorage  = "storage"   // the log store saves, fast enough
-	CheckQuorum   = "quorum"    // a quorum of voters is reachable
+	CheckQuorum   = "quorum"    // a quorum of voters is reachable (leader: answered recently; follower: a leader is known)
 	CheckApplyLag = "apply_lag" // committed entries do not pile up unapplied
 	CheckCaughtUp = "caught_up" // readiness: applied within ReadyMaxApplyLag of commit
 )
@@ -219,9 +219,13 @@ func (o *Observer) checkStorage(_ context.Context, _ raftcore.Status) (Health, s
 	return HealthOK, fmt.Sprintf("log saves p95 %v over the last %d", s.p95, s.count)
 }
 
-// checkQuorum: a leader counts the voters that answered within the last
-// election timeout (itself included); a follower relies on having a leader,
-// which implies the leader reached a quorum to be elected and keep leading.
+// checkQuorum: a follower relies on having a leader, which had a quorum to
+// be elected and keeps one to stay leader. A leader counts the voters that
+// answered in the current check-quorum round (itself included). raft resets
+// that count every election timeout and steps the leader down when a round
+// ends without a quorum, so a short count on the leader is only degraded:
+// right after each reset it is normal until the next heartbeats answer. A
+// quorum that stays lost makes the node a leaderless follower, which fails.
 func (o *Observer) checkQuorum(_ context.Context, st raftcore.Status) (Health, string) {
 	if st.Role != raftcore.RoleLeader {
 		if st.Leader == 0 {
@@ -240,7 +244,7 @@ func (o *Observer) checkQuorum(_ context.Context, st raftcore.Status) (Health, s
 		}
 	}
 	if active <= voters/2 {
-		return HealthFail, fmt.Sprintf("%d of %d voters reachable, quorum needs %d", active, voters, voters/2+1)
+		return HealthDegraded, fmt.Sprintf("%d of %d voters answered this check-quorum round, quorum needs %d: the leader steps down if they stay silent", active, voters, voters/2+1)
 	}
 	if active < voters {
 		return HealthDegraded, fmt.Sprintf("%d of %d voters reachable", active, voters)
