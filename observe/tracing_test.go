@@ -246,3 +246,22 @@ func TestTracerProviderFromEnvBuildsGRPCExporter(t *testing.T) {
 		t.Errorf("shutdown with no spans: %v", err)
 	}
 }
+
+func TestSampledProposalsLeaveTraceExemplars(t *testing.T) {
+	o := newTestObserver(t, Config{TracerProvider: sdktrace.NewTracerProvider()})
+	ctx, done := o.Propose(context.Background(), 8)
+	done(3, nil)
+	want := trace.SpanFromContext(ctx).SpanContext().TraceID().String()
+	h := dtoMetric(t, o.m.proposalDuration).GetHistogram()
+	var found []string
+	for _, b := range h.GetBucket() {
+		if ex := b.GetExemplar(); ex != nil {
+			for _, lp := range ex.GetLabel() {
+				found = append(found, lp.GetName()+"="+lp.GetValue())
+			}
+		}
+	}
+	if len(found) != 1 || found[0] != "trace_id="+want {
+		t.Errorf("exemplars %v, want one trace_id=%s", found, want)
+	}
+}
