@@ -6,8 +6,8 @@ import (
 	"time"
 )
 
-// TestRegressionSeedsPass replays seeds that once failed because of a bug in
-// the simulator or a gap it now works around; each must pass.
+// TestRegressionSeedsPass replays seeds that fail without a workaround the
+// simulator has for a gap in what the engine exposes; each must pass.
 func TestRegressionSeedsPass(t *testing.T) {
 	tests := []struct {
 		name string
@@ -15,21 +15,18 @@ func TestRegressionSeedsPass(t *testing.T) {
 	}{
 		{
 			// A leader refused forever to send a snapshot older than the
-			// membership to a lagging follower: a Stepper does not pass the
+			// membership to a new member: a Stepper does not pass the
 			// engine's request for a fresh snapshot on, so the simulator
-			// snapshots after every membership change.
-			name: "lagging follower after a membership change gets a snapshot",
-			cfg:  Config{Seed: 3, Nemeses: AllNemeses},
+			// snapshots after every membership change. Without that, this
+			// seed never converges.
+			name: "new member after a membership change gets a snapshot",
+			cfg:  Config{Seed: 2, Nemeses: AllNemeses},
 		},
 		{
-			// Pending requests at the end of a run count as unknown, or a
-			// final read of their write looks like a phantom.
-			name: "requests in flight when the run ends are unknown",
-			cfg:  Config{Seed: 85, Duration: 3 * time.Second, Nemeses: AllNemeses},
-		},
-		{
-			name: "five nodes, forwarded proposals kept single",
-			cfg:  Config{Seed: 206, Nodes: 5, Duration: 10 * time.Second, Nemeses: AllNemeses},
+			// The duplicate nemesis leaves forwarded proposals alone (see
+			// TestKnownEngineBugsStillReproduce); this seed fails otherwise.
+			name: "duplicated messages other than forwarded proposals are harmless",
+			cfg:  Config{Seed: 1, Duration: 3 * time.Second, Nemeses: []Nemesis{NemesisDuplicate}},
 		},
 	}
 	for _, tt := range tests {
