@@ -116,40 +116,47 @@ func (s *LogStore) load() error {
 
 // deleteGarbage deletes every entry outside [dummyIndex+1, lastIndex].
 func (s *LogStore) deleteGarbage() error {
-	var garbage []uint64
+	var lowest, highest uint64
+	var found bool
 	err := s.db.View(func(txn *badger.Txn) error {
 		iter := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{entryPrefix}})
 		defer iter.Close()
-		for iter.Rewind(); iter.Valid(); iter.Next() {
-			index, ok := indexOfKey(iter.Item().Key())
-			if !ok {
-				return fmt.Errorf("%w: malformed key %q", raftcore.ErrCorrupt, iter.Item().Key())
-			}
-			if index > s.state.dummyIndex {
-				break
-			}
-			garbage = append(garbage, index)
+		if iter.Rewind(); !iter.Valid() {
+			return nil
 		}
-		for iter.Seek(entryKey(s.state.lastIndex + 1)); iter.Valid(); iter.Next() {
-			index, _ := indexOfKey(iter.Item().Key())
-			garbage = append(garbage, index)
+		lowest, _ = indexOfKey(iter.Item().Key())
+		reverse := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{entryPrefix}, Reverse: true})
+		defer reverse.Close()
+		if reverse.Seek(entryKey(^uint64(0))); reverse.Valid() {
+			highest, _ = indexOfKey(reverse.Item().Key())
+			found = true
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("storebadger: scanning for garbage: %w", err)
+		return fmt.Errorf("storebadger: scanning for discarded entries: %w", err)
 	}
-	return s.deleteEntries(garbage)
+	if !found {
+		return nil
+	}
+	if lowest <= s.state.dummyIndex {
+		if err := s.deleteRange(lowest, s.state.dummyIndex); err != nil {
+			return err
+		}
+	}
+	if highest > s.state.lastIndex {
+		return s.deleteRange(s.state.lastIndex+1, highest)
+	}
+	return nil
 }
 
-// deleteEntries deletes entries in transactions of at most deleteChunk
-// deletions.
-func (s *LogStore) deleteEntries(indexes []uint64) error {
-	for len(indexes) > 0 {
-		chunk := indexes[:min(len(indexes), deleteChunk)]
-		indexes = indexes[len(chunk):]
+// deleteRange deletes entries lo..hi (inclusive) in transactions of at most
+// deleteChunk deletions. Deleting an absent key is harmless.
+func (s *LogStore) deleteRange(lo, hi uint64) error {
+	for lo <= hi {
+		end := min(hi, lo+deleteChunk-1)
 		err := s.db.Update(func(txn *badger.Txn) error {
-			for _, index := range chunk {
+			for index := lo; index <= end; index++ {
 				if err := txn.Delete(entryKey(index)); err != nil {
 					return err
 				}
@@ -159,6 +166,10 @@ func (s *LogStore) deleteEntries(indexes []uint64) error {
 		if err != nil {
 			return fmt.Errorf("storebadger: deleting discarded entries: %w", err)
 		}
+		if end == hi {
+			break
+		}
+		lo = end + 1
 	}
 	return nil
 }
@@ -369,19 +380,13 @@ func (s *LogStore) Save(hs *raftpb.HardState, entries []*raftpb.Entry, snap *raf
 	}
 
 	// Entries of the old log that the new one does not hold: the whole old
-	// log after a snapshot, the suffix beyond the new last index after a
-	// truncation.
-	garbageFrom := next.lastIndex + 1
+	// log up to a saved snapshot, and the old suffix beyond the new last
+	// index.
+	var garbage []indexRange
 	if !raft.IsEmptySnap(snap) {
-		garbageFrom = s.state.dummyIndex + 1
+		garbage = append(garbage, indexRange{s.state.dummyIndex + 1, min(s.state.lastIndex, next.dummyIndex)})
 	}
-	var garbage []uint64
-	for index := garbageFrom; index <= s.state.lastIndex; index++ {
-		if index > next.dummyIndex && index <= next.lastIndex {
-			continue // overwritten by this save
-		}
-		garbage = append(garbage, index)
-	}
+	garbage = append(garbage, indexRange{max(next.lastIndex, s.state.dummyIndex) + 1, s.state.lastIndex})
 	rewrites := !raft.IsEmptySnap(snap) || (len(entries) > 0 && entries[0].GetIndex() <= s.state.lastIndex)
 
 	txn := s.db.NewTransaction(true)
@@ -404,15 +409,17 @@ func (s *LogStore) Save(hs *raftpb.HardState, entries []*raftpb.Entry, snap *raf
 			return s.txnError(err)
 		}
 	}
-	var later []uint64 // garbage too large for this transaction
-	if len(garbage) <= deleteChunk {
-		for _, index := range garbage {
+	var later []indexRange // garbage too large for this transaction
+	for _, r := range garbage {
+		if r.size() > deleteChunk {
+			later = append(later, r)
+			continue
+		}
+		for index := r.lo; index <= r.hi; index++ {
 			if err := txn.Delete(entryKey(index)); err != nil {
 				return s.txnError(err)
 			}
 		}
-	} else {
-		later = garbage
 	}
 	if err := s.commit(txn, next, rewrites, func() {
 		if !raft.IsEmptySnap(snap) {
@@ -424,7 +431,22 @@ func (s *LogStore) Save(hs *raftpb.HardState, entries []*raftpb.Entry, snap *raf
 	}); err != nil {
 		return err
 	}
-	return s.deleteEntries(later)
+	for _, r := range later {
+		if err := s.deleteRange(r.lo, r.hi); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// indexRange is the entries lo..hi, inclusive; empty when hi < lo.
+type indexRange struct{ lo, hi uint64 }
+
+func (r indexRange) size() uint64 {
+	if r.hi < r.lo {
+		return 0
+	}
+	return r.hi - r.lo + 1
 }
 
 func (s *LogStore) txnError(err error) error {
@@ -486,11 +508,7 @@ func (s *LogStore) Compact(index uint64) error {
 	if err := s.commit(txn, next, false, func() { s.terms.compact(index + 1) }); err != nil {
 		return err
 	}
-	garbage := make([]uint64, 0, index+1-oldFirst)
-	for i := oldFirst; i <= index; i++ {
-		garbage = append(garbage, i)
-	}
-	return s.deleteEntries(garbage)
+	return s.deleteRange(oldFirst, index)
 }
 
 // usable is checkUsable for a writer holding writeMu.
