@@ -58,7 +58,13 @@ func TestCrashRecoversAnAcknowledgedPrefix(t *testing.T) {
 		// The writer runs a few operations while the image is taken.
 		running := image < images
 		if running {
-			tokens <- 1 + rng.IntN(6)
+			select {
+			case tokens <- 1 + rng.IntN(6):
+			case err := <-failed:
+				close(tokens)
+				wg.Wait()
+				t.Fatal(err)
+			}
 		}
 		before := acked.Load()
 		clone := fs.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: rng.IntN(101), RNG: rng})
@@ -72,6 +78,10 @@ func TestCrashRecoversAnAcknowledgedPrefix(t *testing.T) {
 		}
 		select {
 		case err := <-failed:
+			if image < images-1 {
+				close(tokens)
+				wg.Wait()
+			}
 			t.Fatal(err)
 		default:
 		}
