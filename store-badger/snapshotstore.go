@@ -25,9 +25,10 @@ import (
 
 // SnapshotConfig configures OpenSnapshotStore.
 type SnapshotConfig struct {
-	// Dir is the directory of snapshot files. It is created if missing.
-	// Required; it may be the LogStore's directory's sibling, not the same
-	// directory.
+	// Dir is the directory of snapshot files, created if missing. Required.
+	// It must not be the LogStore's directory, and only one SnapshotStore
+	// may use it at a time: opening removes the partial files of
+	// interrupted snapshots.
 	Dir string
 }
 
