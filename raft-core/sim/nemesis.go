@@ -258,7 +258,7 @@ func (ns *nemesis) crash() {
 // applied, retrying after refusals, lost leaders and timeouts, then runs then.
 // Every change the simulator makes is idempotent, so a retry of a change that
 // did apply is harmless.
-func (ns *nemesis) confChange(typ raftpb.ConfChangeType, id uint64, then func()) {
+func (ns *nemesis) confChange(typ raftpb.ConfChangeType, id uint64, then func(index uint64)) {
 	s := ns.s
 	attempt := 0
 	var try func()
@@ -278,7 +278,7 @@ func (ns *nemesis) confChange(typ raftpb.ConfChangeType, id uint64, then func())
 		s.trace.record("confchange", uint64(typ), id, leader.id)
 		s.trace.logf("propose %v %d on leader %d", typ, id, leader.id)
 		s.active = leader
-		leader.stepper.ProposeConfChange(typ, raftcore.Peer{ID: id}, func(_ uint64, err error) {
+		leader.stepper.ProposeConfChange(typ, raftcore.Peer{ID: id}, func(index uint64, err error) {
 			if mine != attempt {
 				return
 			}
@@ -289,8 +289,8 @@ func (ns *nemesis) confChange(typ raftpb.ConfChangeType, id uint64, then func())
 			}
 			attempt++ // no timeout retry after success
 			s.trace.record("confchanged", uint64(typ), id)
-			s.trace.logf("%v %d applied", typ, id)
-			then()
+			s.trace.logf("%v %d applied at %d", typ, id, index)
+			then(index)
 		})
 		leader.pump()
 		s.sched.after(2*time.Second, func() { retry(mine) })
@@ -304,7 +304,7 @@ func (ns *nemesis) addMember(then func()) {
 	s := ns.s
 	n := s.addNode(true)
 	n.start()
-	ns.confChange(raftpb.ConfChangeAddLearnerNode, n.id, func() {
+	ns.confChange(raftpb.ConfChangeAddLearnerNode, n.id, func(uint64) {
 		waited := time.Duration(0)
 		var wait func()
 		wait = func() {
@@ -314,7 +314,7 @@ func (ns *nemesis) addMember(then func()) {
 				s.sched.after(50*time.Millisecond, wait)
 				return
 			}
-			ns.confChange(raftpb.ConfChangeAddNode, n.id, then)
+			ns.confChange(raftpb.ConfChangeAddNode, n.id, func(uint64) { then() })
 		}
 		wait()
 	})
@@ -356,9 +356,8 @@ func (ns *nemesis) replaceVoter() {
 				return
 			}
 			s.trace.logf("removing voter %d", old)
-			ns.confChange(raftpb.ConfChangeRemoveNode, old, func() {
-				s.retire(old)
-				ns.memberBusy = false
+			ns.confChange(raftpb.ConfChangeRemoveNode, old, func(index uint64) {
+				ns.retireWhenKnown(old, index, func() { ns.memberBusy = false })
 			})
 		}
 		remove()
@@ -369,6 +368,15 @@ func (ns *nemesis) replaceVoter() {
 // storage as a new member with a new id.
 func (ns *nemesis) wipe() {
 	s := ns.s
+	leader := s.leader()
+	if leader == nil {
+		return
+	}
+	// Removing a member that is already gone needs a quorum without it:
+	// with fewer than three voters, that quorum does not exist.
+	if voters, _ := leader.stepper.Members(); len(voters) < 3 {
+		return
+	}
 	old := ns.victim(0)
 	if old == 0 {
 		return
@@ -376,7 +384,29 @@ func (ns *nemesis) wipe() {
 	ns.memberBusy = true
 	ns.fault(NemesisWipe, "wipe node %d", old)
 	s.retire(old)
-	ns.confChange(raftpb.ConfChangeRemoveNode, old, func() {
+	ns.confChange(raftpb.ConfChangeRemoveNode, old, func(uint64) {
 		ns.addMember(func() { ns.memberBusy = false })
 	})
+}
+
+// retireWhenKnown stops a removed member once the other running nodes have
+// applied its removal at index, or after a second. Stopping a removed
+// leader at once can leave a two-voter cluster unable to elect anyone: the
+// remaining voter may never learn that the removal committed, and still
+// counts the stopped node in its quorum. Operators wait the same way.
+func (ns *nemesis) retireWhenKnown(id, index uint64, then func()) {
+	s := ns.s
+	deadline := s.sched.now + time.Second
+	var wait func()
+	wait = func() {
+		for _, n := range s.runningNodes() {
+			if n.id != id && n.stepper.AppliedIndex() < index && s.sched.now < deadline {
+				s.sched.after(10*time.Millisecond, wait)
+				return
+			}
+		}
+		s.retire(id)
+		then()
+	}
+	wait()
 }

@@ -57,6 +57,7 @@ func (n *simNode) config() raftcore.Config {
 		Peers:             n.s.initialPeers,
 		Join:              n.join,
 		Preset:            raftcore.Testing,
+		TickInterval:      tickInterval,
 		Transport:         nopTransport{},
 		LogStore:          n.disk,
 		SnapshotStore:     n.snaps,
@@ -77,7 +78,9 @@ func (n *simNode) start() {
 	n.incarnation++
 	n.kv = newKVMachine()
 	n.kv.applied = func(index uint64, cmd kvCommand, res kvResult) {
-		n.s.trace.logf("kv   %d applies %d: op %d %v %s=%s expect=%s -> %+v", n.id, index, cmd.ID, cmd.Op, cmd.Key, cmd.Value, cmd.Expect, res)
+		if n.s.trace.verbose() {
+			n.s.trace.logf("kv   %d applies %d: op %d %v %s=%s expect=%s -> %+v", n.id, index, cmd.ID, cmd.Op, cmd.Key, cmd.Value, cmd.Expect, res)
+		}
 		n.s.check.appliedCommand(n, index, cmd)
 	}
 	base := n.id<<48 | n.incarnation<<32
