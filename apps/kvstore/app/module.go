@@ -1,0 +1,61 @@
+package app
+
+import (
+	"log/slog"
+	"os"
+
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxevent"
+
+	"github.com/jangada-io/jangada/apps/kvstore"
+)
+
+// Options returns the graph of a kvstore node: config → identity →
+// transport → stores → state machine → raft node → HTTP server, with
+// metrics and health. The transport and store backends are chosen by
+// cfg.Transport and cfg.Store; nothing else changes with them. Options does
+// not validate cfg; New does.
+func Options(cfg Config) fx.Option {
+	cfg = cfg.withDefaults()
+	return fx.Options(
+		fx.Supply(cfg),
+		fx.Provide(func() *slog.Logger { return loggerOf(cfg) }),
+		transportOption(cfg),
+		storeOption(cfg),
+		fx.Provide(
+			kvstore.NewMachine,
+			fx.Annotate(NewReplica, fx.As(fx.Self()), fx.As(new(kvstore.Node))),
+			NewHandler,
+			NewHTTPServer,
+		),
+		observeOption(),
+		fx.Invoke(func(*HTTPServer) {}),
+	)
+}
+
+// New returns the application of one kvstore node, ready for Start. It
+// returns an error wrapping ErrInvalidConfig for a bad cfg.
+func New(cfg Config, extra ...fx.Option) (*fx.App, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	opts := []fx.Option{
+		Options(cfg),
+		fx.StopTimeout(cfg.StopTimeout),
+		fx.WithLogger(func(l *slog.Logger) fxevent.Logger {
+			fl := &fxevent.SlogLogger{Logger: l.With("component", "fx")}
+			fl.UseLogLevel(slog.LevelDebug)
+			return fl
+		}),
+	}
+	app := fx.New(append(opts, extra...)...)
+	return app, app.Err()
+}
+
+func loggerOf(cfg Config) *slog.Logger {
+	if cfg.Logger != nil {
+		return cfg.Logger
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}

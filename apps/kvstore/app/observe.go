@@ -1,0 +1,50 @@
+package app
+
+import (
+	"context"
+
+	"go.uber.org/fx"
+
+	"github.com/jangada-io/jangada/observe"
+	raftcore "github.com/jangada-io/jangada/raft-core"
+)
+
+// observeOption adds Prometheus metrics and health checks: the Observer
+// sees the node's proposals, reads and saves (raftcore.Config.Observer),
+// counts the transport's traffic (a decorator around the Transport) and
+// serves GET /metrics, /health, /ready and /status next to the API.
+func observeOption() fx.Option {
+	return fx.Options(
+		fx.Provide(
+			NewObserver,
+			func(o *observe.Observer) raftcore.Observer { return o },
+			fx.Annotate(observerRoutes, fx.ResultTags(`group:"routes,flatten"`)),
+		),
+		fx.Decorate(func(o *observe.Observer, t raftcore.Transport) raftcore.Transport {
+			return o.InstrumentTransport(t)
+		}),
+		fx.Invoke(attachObserver),
+	)
+}
+
+// NewObserver returns the node's Observer with its own registry.
+func NewObserver() (*observe.Observer, error) { return observe.New(observe.Config{}) }
+
+func observerRoutes(o *observe.Observer) []Route {
+	h := o.Handler()
+	return []Route{
+		{Pattern: "GET /metrics", Handler: h},
+		{Pattern: "GET /health", Handler: h},
+		{Pattern: "GET /ready", Handler: h},
+		{Pattern: "GET /status", Handler: h},
+	}
+}
+
+// attachObserver lets the Observer watch the node once it has started and
+// stops it before the node closes.
+func attachObserver(lc fx.Lifecycle, o *observe.Observer, r *Replica) {
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error { return o.Attach(r) },
+		OnStop:  func(context.Context) error { return o.Close() },
+	})
+}

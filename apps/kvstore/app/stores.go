@@ -1,0 +1,61 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"go.uber.org/fx"
+
+	raftcore "github.com/jangada-io/jangada/raft-core"
+	storepebble "github.com/jangada-io/jangada/store-pebble"
+)
+
+// Stores lists the store backends this build can use.
+func Stores() []string { return []string{StorePebble, StoreMemory} }
+
+// StoreResult is what a store backend provides to the graph.
+type StoreResult struct {
+	fx.Out
+
+	LogStore      raftcore.LogStore
+	SnapshotStore raftcore.SnapshotStore
+}
+
+// StoreParams are what a store backend is built from.
+type StoreParams struct {
+	fx.In
+
+	Config Config
+}
+
+// storeOption provides the LogStore and SnapshotStore of the backend
+// cfg.Store names. The Replica owns and closes them.
+func storeOption(cfg Config) fx.Option {
+	switch cfg.Store {
+	case StoreMemory:
+		return fx.Provide(NewMemoryStores)
+	default:
+		return fx.Provide(NewPebbleStores)
+	}
+}
+
+// NewMemoryStores provides raft-core's in-memory stores: nothing survives a
+// restart.
+func NewMemoryStores() StoreResult {
+	return StoreResult{LogStore: raftcore.NewMemoryLogStore(), SnapshotStore: raftcore.NewMemorySnapshotStore()}
+}
+
+// NewPebbleStores opens the pebble LogStore in DataDir/raft and the snapshot
+// files in DataDir/snapshots.
+func NewPebbleStores(p StoreParams) (StoreResult, error) {
+	logs, err := storepebble.Open(storepebble.Config{Dir: filepath.Join(p.Config.DataDir, "raft")})
+	if err != nil {
+		return StoreResult{}, fmt.Errorf("open pebble log store: %w", err)
+	}
+	snaps, err := storepebble.OpenSnapshotStore(storepebble.SnapshotConfig{Dir: filepath.Join(p.Config.DataDir, "snapshots")})
+	if err != nil {
+		return StoreResult{}, errors.Join(fmt.Errorf("open snapshot store: %w", err), logs.Close())
+	}
+	return StoreResult{LogStore: logs, SnapshotStore: snaps}, nil
+}
