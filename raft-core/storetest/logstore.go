@@ -210,6 +210,13 @@ func RunLogStore(t *testing.T, newStore LogStoreFactory) {
 			setSnapshotStep(snapshotMeta(5, 1, 1)),
 			compactStep(6),
 		}},
+		{"compact beyond the last index fails after a truncation below the snapshot", []logStep{
+			saveStep(nil, makeEntries(1, 10, 1), nil),
+			setSnapshotStep(snapshotMeta(8, 1, 1)),
+			saveStep(nil, makeEntries(5, 6, 2), nil),
+			compactStep(7),
+			compactStep(6),
+		}},
 		{"compact of a compacted index returns ErrCompacted", []logStep{
 			saveStep(nil, makeEntries(1, 10, 1), nil),
 			setSnapshotStep(snapshotMeta(5, 1, 1)),
