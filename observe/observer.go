@@ -33,7 +33,7 @@ type Observer struct {
 	tracer trace.Tracer // nil: tracing off
 	now    func() time.Time
 
-	// calls recycles the per-proposal and per-read state so that the hooks
+	// proposeCalls and readCalls recycle the per-call state so that the hooks
 	// allocate nothing when tracing is off.
 	proposeCalls sync.Pool
 	readCalls    sync.Pool
