@@ -6,6 +6,7 @@ replace (
 	github.com/jangada-io/jangada/codec => ../../codec
 	github.com/jangada-io/jangada/observe => ../../observe
 	github.com/jangada-io/jangada/raft-core => ../../raft-core
+	github.com/jangada-io/jangada/store-badger => ../../store-badger
 	github.com/jangada-io/jangada/store-pebble => ../../store-pebble
 	github.com/jangada-io/jangada/transport-mem => ../../transport-mem
 	github.com/jangada-io/jangada/transport-quic => ../../transport-quic
@@ -14,6 +15,7 @@ replace (
 require (
 	github.com/jangada-io/jangada/observe v0.0.0-00010101000000-000000000000
 	github.com/jangada-io/jangada/raft-core v0.0.0
+	github.com/jangada-io/jangada/store-badger v0.0.0-00010101000000-000000000000
 	github.com/jangada-io/jangada/store-pebble v0.0.0-00010101000000-000000000000
 	github.com/jangada-io/jangada/transport-mem v0.0.0-00010101000000-000000000000
 	github.com/jangada-io/jangada/transport-quic v0.0.0-00010101000000-000000000000
@@ -37,11 +39,15 @@ require (
 	github.com/cockroachdb/redact v1.1.5 // indirect
 	github.com/cockroachdb/swiss v0.0.0-20260820225851-333444432258 // indirect
 	github.com/cockroachdb/tokenbucket v0.0.0-20230807174530-cc333fc44b06 // indirect
+	github.com/dgraph-io/badger/v4 v4.9.6 // indirect
+	github.com/dgraph-io/ristretto/v2 v2.2.0 // indirect
+	github.com/dustin/go-humanize v1.0.1 // indirect
 	github.com/getsentry/sentry-go v0.27.0 // indirect
 	github.com/go-logr/logr v1.4.4 // indirect
 	github.com/go-logr/stdr v1.2.2 // indirect
 	github.com/gogo/protobuf v1.3.2 // indirect
 	github.com/golang/snappy v0.0.5-0.20231225225746-43d5d4cd4e0e // indirect
+	github.com/google/flatbuffers v25.2.10+incompatible // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/grpc-ecosystem/grpc-gateway/v2 v2.30.0 // indirect
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect

@@ -82,6 +82,7 @@ func TestEveryBackendServesTheAPI(t *testing.T) {
 		{TransportMem, StorePebble},
 		{TransportQUIC, StoreMemory},
 		{TransportQUIC, StorePebble},
+		{TransportQUIC, StoreBadger},
 	}
 	for _, tt := range tests {
 		t.Run(tt.transport+"+"+tt.store, func(t *testing.T) {
@@ -145,8 +146,14 @@ func httpGet(t *testing.T, base, path string) string {
 	return string(body)
 }
 
-func TestPebbleStateSurvivesARestart(t *testing.T) {
-	cfg := testConfig(t, TransportQUIC, StorePebble)
+func TestDurableStateSurvivesARestart(t *testing.T) {
+	for _, store := range []string{StorePebble, StoreBadger} {
+		t.Run(store, func(t *testing.T) { testStateSurvivesARestart(t, store) })
+	}
+}
+
+func testStateSurvivesARestart(t *testing.T, store string) {
+	cfg := testConfig(t, TransportQUIC, store)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	a, _, c := startApp(t, cfg)

@@ -1,6 +1,6 @@
 // Package app wires a kvstore node with go.uber.org/fx: configuration →
-// identity → transport (quic or mem) → LogStore and SnapshotStore (pebble or
-// memory) → state machine → raft node → HTTP server, with Prometheus
+// identity → transport (quic or mem) → LogStore and SnapshotStore (pebble, badger
+// or memory) → state machine → raft node → HTTP server, with Prometheus
 // metrics and health checks (observe) mounted next to the API.
 //
 // Backends are chosen by Config.Transport and Config.Store; the rest of the

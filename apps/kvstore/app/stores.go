@@ -8,11 +8,12 @@ import (
 	"go.uber.org/fx"
 
 	raftcore "github.com/jangada-io/jangada/raft-core"
+	storebadger "github.com/jangada-io/jangada/store-badger"
 	storepebble "github.com/jangada-io/jangada/store-pebble"
 )
 
 // Stores lists the store backends this build can use.
-func Stores() []string { return []string{StorePebble, StoreMemory} }
+func Stores() []string { return []string{StorePebble, StoreBadger, StoreMemory} }
 
 // StoreResult is what a store backend provides to the graph.
 type StoreResult struct {
@@ -35,6 +36,8 @@ func storeOption(cfg Config) fx.Option {
 	switch cfg.Store {
 	case StoreMemory:
 		return fx.Provide(NewMemoryStores)
+	case StoreBadger:
+		return fx.Provide(NewBadgerStores)
 	default:
 		return fx.Provide(NewPebbleStores)
 	}
@@ -54,6 +57,20 @@ func NewPebbleStores(p StoreParams) (StoreResult, error) {
 		return StoreResult{}, fmt.Errorf("open pebble log store: %w", err)
 	}
 	snaps, err := storepebble.OpenSnapshotStore(storepebble.SnapshotConfig{Dir: filepath.Join(p.Config.DataDir, "snapshots")})
+	if err != nil {
+		return StoreResult{}, errors.Join(fmt.Errorf("open snapshot store: %w", err), logs.Close())
+	}
+	return StoreResult{LogStore: logs, SnapshotStore: snaps}, nil
+}
+
+// NewBadgerStores opens the badger LogStore in DataDir/raft and the
+// snapshot files in DataDir/snapshots.
+func NewBadgerStores(p StoreParams) (StoreResult, error) {
+	logs, err := storebadger.Open(storebadger.Config{Dir: filepath.Join(p.Config.DataDir, "raft")})
+	if err != nil {
+		return StoreResult{}, fmt.Errorf("open badger log store: %w", err)
+	}
+	snaps, err := storebadger.OpenSnapshotStore(storebadger.SnapshotConfig{Dir: filepath.Join(p.Config.DataDir, "snapshots")})
 	if err != nil {
 		return StoreResult{}, errors.Join(fmt.Errorf("open snapshot store: %w", err), logs.Close())
 	}
