@@ -43,6 +43,7 @@ func (ns *nemesis) start() {
 func (ns *nemesis) fault(kind Nemesis, format string, args ...any) {
 	s := ns.s
 	s.faults++
+	s.faultsByKind[kind]++
 	s.trace.record("fault:" + string(kind))
 	s.trace.logf("FAULT "+string(kind)+": "+format, args...)
 }

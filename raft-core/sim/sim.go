@@ -19,6 +19,8 @@ type Result struct {
 	Ops int
 	// Faults is the number of faults the nemesis injected.
 	Faults int
+	// FaultsByKind counts the faults by nemesis.
+	FaultsByKind map[Nemesis]int
 	// Linearizable reports whether porcupine found the client history
 	// linearizable.
 	Linearizable bool
@@ -93,6 +95,7 @@ type simulation struct {
 	nextID       uint64
 	initialPeers []raftcore.Peer
 	faults       int
+	faultsByKind map[Nemesis]int
 	healed       bool
 	violations   []string
 	events       int
@@ -111,7 +114,7 @@ type outcome struct {
 }
 
 func simulate(ctx context.Context, cfg Config, verbose bool) (outcome, error) {
-	s := &simulation{ctx: ctx, cfg: cfg, sched: newScheduler(cfg.Seed), nodes: map[uint64]*simNode{}, nextID: 1}
+	s := &simulation{ctx: ctx, cfg: cfg, sched: newScheduler(cfg.Seed), nodes: map[uint64]*simNode{}, nextID: 1, faultsByKind: map[Nemesis]int{}}
 	s.trace = newTracer(func() time.Duration { return s.sched.now }, verbose)
 	s.net = newNetwork(s)
 	s.check = newChecker(s)
@@ -123,7 +126,7 @@ func simulate(ctx context.Context, cfg Config, verbose bool) (outcome, error) {
 	if err != nil {
 		return outcome{}, err
 	}
-	res := Result{Seed: cfg.Seed, Ops: s.work.ops, Faults: s.faults, Trace: s.trace.sum()}
+	res := Result{Seed: cfg.Seed, Ops: s.work.ops, Faults: s.faults, FaultsByKind: s.faultsByKind, Trace: s.trace.sum()}
 	history := s.work.history
 	var check porcupine.CheckResult
 	var info porcupine.LinearizationInfo
