@@ -54,8 +54,12 @@ func (r Result) String() string {
 // failing run is replayed with a readable trace, which is written to
 // cfg.OutDir with a porcupine visualisation of the history.
 //
-// Runs in one process are serialised while they simulate (see
-// withSeededRand); their linearizability checks run in parallel.
+// The run stops at the first safety violation: past it, the cluster's state
+// means nothing. Runs in one process are serialised while they simulate
+// (see withSeededRand); their linearizability checks run in parallel.
+//
+// Run returns an error wrapping ErrInvalidConfig for a bad cfg, ctx's error
+// when ctx is done first, or the error writing a failing run's files.
 func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return Result{}, err

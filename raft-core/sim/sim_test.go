@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -208,5 +210,19 @@ func TestInjectedBugIsCaught(t *testing.T) {
 			}
 			t.Fatalf("bug %s went unnoticed for 200 seeds", tt.bug)
 		})
+	}
+}
+
+func TestRunStopsWhenContextIsDone(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := Run(ctx, Config{Seed: 1, Duration: time.Minute, OutDir: "-"}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v, want context.Canceled", err)
+	}
+}
+
+func TestRunRejectsInvalidConfig(t *testing.T) {
+	if _, err := Run(t.Context(), Config{Nodes: 12}); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("got %v, want ErrInvalidConfig", err)
 	}
 }

@@ -15,7 +15,7 @@ import (
 
 // maxTraceText bounds the readable trace kept in memory; the hash always
 // covers the whole run.
-const maxTraceText = 256 << 20
+const maxTraceText = 64 << 20
 
 // tracer records the run's events: every one goes into a hash (the run's
 // fingerprint, compared across runs of one seed), and, when verbose, into a
