@@ -57,6 +57,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	bug := fs.String("bug", "", "comma list of known bugs to inject: stale-read, ack-before-fsync")
 	dupProps := fs.Bool("duplicate-proposals", false, "let the duplicate nemesis duplicate forwarded proposals too")
 	clients := fs.Int("clients", 4, "concurrent virtual clients")
+	keys := fs.Int("keys", 3, "keys the clients work on")
 	out := fs.String("out", os.TempDir(), "directory for the trace and visualisation of failing seeds (- for none)")
 	procs := fs.Int("procs", runtime.NumCPU(), "processes to spread the seeds over")
 	if err := fs.Parse(args); err != nil {
@@ -78,10 +79,10 @@ func parse(args []string, stderr io.Writer) (options, error) {
 			return o, err
 		}
 	}
-	if *nodes < 1 || *clients < 1 || *procs < 1 {
-		return o, errors.New("-nodes, -clients and -procs must be at least 1")
+	if *nodes < 1 || *clients < 1 || *keys < 1 || *procs < 1 {
+		return o, errors.New("-nodes, -clients, -keys and -procs must be at least 1")
 	}
-	o.base = sim.Config{Nodes: *nodes, Duration: *duration, Clients: *clients, Nemeses: nems, Bugs: bugs, OutDir: *out, DuplicateProposals: *dupProps}
+	o.base = sim.Config{Nodes: *nodes, Duration: *duration, Clients: *clients, Keys: *keys, Nemeses: nems, Bugs: bugs, OutDir: *out, DuplicateProposals: *dupProps}
 	o.procs, o.nemesis, o.bug = *procs, *nemesis, *bug
 	return o, o.base.Validate()
 }
@@ -190,7 +191,8 @@ func runChildren(ctx context.Context, o options, stdout io.Writer) (summary, err
 				args := []string{
 					"-seeds", fmt.Sprintf("%d-%d", c.first, c.last), "-procs", "1",
 					"-nodes", strconv.Itoa(o.base.Nodes), "-duration", o.base.Duration.String(),
-					"-clients", strconv.Itoa(o.base.Clients), "-nemesis", o.nemesis, "-bug", o.bug,
+					"-clients", strconv.Itoa(o.base.Clients), "-keys", strconv.Itoa(o.base.Keys),
+					"-nemesis", o.nemesis, "-bug", o.bug,
 					"-out", o.base.OutDir, "-duplicate-proposals=" + strconv.FormatBool(o.base.DuplicateProposals),
 				}
 				cmd := exec.CommandContext(ctx, self, args...)

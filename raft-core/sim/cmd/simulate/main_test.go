@@ -81,6 +81,7 @@ func TestSimulateRejectsBadFlags(t *testing.T) {
 		{"-seeds", "5-1"},
 		{"-nodes", "0"},
 		{"-procs", "0"},
+		{"-keys", "0"},
 		{"-no-such-flag"},
 	} {
 		if code, _ := simulate(t, args...); code != 2 {
