@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"testing"
+	"time"
 
 	"go.etcd.io/raft/v3/raftpb"
 
@@ -173,4 +175,62 @@ func BenchmarkOpenLog1M(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkSaveOverFdatasync alternates a Save of 256 entries of 64 bytes
+// with the bare floor of the same bytes (a write into a preallocated file
+// and fdatasync), so that both see the same disk and load, and reports the
+// median of each and their ratio.
+func BenchmarkSaveOverFdatasync(b *testing.B) {
+	const n, size, fileSize = 256, 64, 64 << 20
+	dir := b.TempDir()
+	store, err := storebadger.Open(storebadger.Config{Dir: filepath.Join(dir, "log")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	f, err := os.Create(filepath.Join(dir, "floor"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if err := syscall.Fallocate(int(f.Fd()), 0, 0, fileSize); err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]byte, n*size)
+	var saves, floors []time.Duration
+	next := uint64(1)
+	var offset int64
+	for b.Loop() {
+		entries := benchEntries(next, n, size)
+		hs := &raftpb.HardState{Term: new(uint64(1)), Vote: new(uint64(1)), Commit: new(next - 1)}
+		start := time.Now()
+		if err := store.Save(hs, entries, nil); err != nil {
+			b.Fatal(err)
+		}
+		saves = append(saves, time.Since(start))
+		next += n
+
+		if offset+int64(len(buf)) > fileSize {
+			offset = 0
+		}
+		start = time.Now()
+		if _, err := f.WriteAt(buf, offset); err != nil {
+			b.Fatal(err)
+		}
+		if err := syscall.Fdatasync(int(f.Fd())); err != nil {
+			b.Fatal(err)
+		}
+		floors = append(floors, time.Since(start))
+		offset += int64(len(buf))
+	}
+	save, floor := median(saves), median(floors)
+	b.ReportMetric(float64(save.Nanoseconds()), "save-p50-ns")
+	b.ReportMetric(float64(floor.Nanoseconds()), "fdatasync-p50-ns")
+	b.ReportMetric(float64(save)/float64(floor), "save/fdatasync")
+}
+
+func median(durations []time.Duration) time.Duration {
+	slices.Sort(durations)
+	return durations[len(durations)/2]
 }
