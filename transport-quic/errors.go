@@ -27,6 +27,10 @@ var (
 	// ErrSnapshotRejected is returned by SendSnapshot when the receiver's
 	// handler refused the snapshot or could not read it completely.
 	ErrSnapshotRejected = errors.New("transportquic: snapshot rejected by receiver")
+	// ErrSnapshotInProgress is returned by SendSnapshot while another
+	// snapshot to the same peer is in flight, and sent back by a receiver
+	// already receiving one from the same sender. The engine retries later.
+	ErrSnapshotInProgress = errors.New("transportquic: snapshot already in progress")
 	// ErrProtocol is returned when a peer violates the wire protocol: a
 	// malformed, oversized or truncated frame, or an unknown stream kind.
 	ErrProtocol = errors.New("transportquic: protocol violation")

@@ -24,6 +24,8 @@ type peer struct {
 	bulk    *sendQueue
 	ctx     context.Context
 	cancel  context.CancelFunc
+	// snapshotting is set while a snapshot to this peer is being sent.
+	snapshotting atomic.Bool
 
 	mu       sync.Mutex
 	info     raftcore.Peer

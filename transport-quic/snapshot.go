@@ -50,6 +50,12 @@ func (t *Transport) SendSnapshot(ctx context.Context, msg *raftpb.Message, body 
 	if p == nil {
 		return fmt.Errorf("%w: %d", ErrUnknownPeer, msg.GetTo())
 	}
+	// One snapshot at a time per peer: a second one would compete with the
+	// first for the same connection window and help nobody.
+	if !p.snapshotting.CompareAndSwap(false, true) {
+		return fmt.Errorf("%w: to %d", ErrSnapshotInProgress, p.id)
+	}
+	defer p.snapshotting.Store(false)
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("transportquic: snapshot to %d: %w", p.id, context.Cause(ctx))
 	}
@@ -158,13 +164,18 @@ func (t *Transport) receiveSnapshot(conn *quic.Conn, remote remoteIdentity, stre
 	}
 	var verdict error
 	switch h := t.currentHandler(); {
+	case !t.beginInboundSnapshot(remote.ID):
+		verdict = fmt.Errorf("%w: from %d", ErrSnapshotInProgress, remote.ID)
 	case remote.ID == 0 || msg.GetFrom() != remote.ID:
+		t.endInboundSnapshot(remote.ID)
 		t.stats.spoofedDropped.Add(1)
 		verdict = fmt.Errorf("sender %d is not authenticated as %d", remote.ID, msg.GetFrom())
 	case msg.GetTo() != t.cfg.NodeID:
+		t.endInboundSnapshot(remote.ID)
 		t.stats.misaddressedDropped.Add(1)
 		verdict = fmt.Errorf("snapshot for node %d received by %d", msg.GetTo(), t.cfg.NodeID)
 	case h == nil:
+		t.endInboundSnapshot(remote.ID)
 		verdict = ErrNotStarted
 	default:
 		// The handler's context ends with the transport, the connection,
@@ -174,6 +185,7 @@ func (t *Transport) receiveSnapshot(conn *quic.Conn, remote remoteIdentity, stre
 		stopStream := context.AfterFunc(stream.Context(), cancel)
 		body := &snapshotReader{fr: fr}
 		verdict = h.HandleSnapshot(ctx, msg, body)
+		t.endInboundSnapshot(remote.ID)
 		stopConn()
 		stopStream()
 		cancel()
@@ -201,6 +213,25 @@ func (t *Transport) receiveSnapshot(conn *quic.Conn, remote remoteIdentity, stre
 		return
 	}
 	_ = stream.Close()
+}
+
+// beginInboundSnapshot admits one inbound snapshot per remote at a time; a
+// remote sending several at once would starve its own connection's flow
+// control window.
+func (t *Transport) beginInboundSnapshot(id uint64) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, busy := t.inboundSnapshots[id]; busy {
+		return false
+	}
+	t.inboundSnapshots[id] = struct{}{}
+	return true
+}
+
+func (t *Transport) endInboundSnapshot(id uint64) {
+	t.mu.Lock()
+	delete(t.inboundSnapshots, id)
+	t.mu.Unlock()
 }
 
 // snapshotReader yields the data of a snapshot stream and checks its end

@@ -54,7 +54,9 @@ type Transport struct {
 	peers          map[uint64]*peer
 	streamHandlers map[string]raftcore.StreamHandler
 	inbound        map[*quic.Conn]remoteIdentity
-	streamConns    map[string]*quic.Conn
+	// inboundSnapshots holds the remotes whose snapshot is being received.
+	inboundSnapshots map[uint64]struct{}
+	streamConns      map[string]*quic.Conn
 }
 
 type handlerBox struct{ h raftcore.Handler }
@@ -92,19 +94,20 @@ func New(cfg Config) (*Transport, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t := &Transport{
-		cfg:            cfg,
-		log:            cfg.Logger,
-		pub:            PublicKey(cfg.Identity),
-		trust:          newTrustStore(cfg.TrustedKeys, caPub),
-		cert:           cert,
-		pconn:          pconn,
-		qt:             &quic.Transport{Conn: pconn},
-		ctx:            ctx,
-		cancel:         cancel,
-		peers:          make(map[uint64]*peer),
-		streamHandlers: make(map[string]raftcore.StreamHandler),
-		inbound:        make(map[*quic.Conn]remoteIdentity),
-		streamConns:    make(map[string]*quic.Conn),
+		cfg:              cfg,
+		log:              cfg.Logger,
+		pub:              PublicKey(cfg.Identity),
+		trust:            newTrustStore(cfg.TrustedKeys, caPub),
+		cert:             cert,
+		pconn:            pconn,
+		qt:               &quic.Transport{Conn: pconn},
+		ctx:              ctx,
+		cancel:           cancel,
+		peers:            make(map[uint64]*peer),
+		streamHandlers:   make(map[string]raftcore.StreamHandler),
+		inbound:          make(map[*quic.Conn]remoteIdentity),
+		inboundSnapshots: make(map[uint64]struct{}),
+		streamConns:      make(map[string]*quic.Conn),
 	}
 	t.qconf = &quic.Config{
 		HandshakeIdleTimeout:           cfg.HandshakeTimeout,
@@ -113,7 +116,7 @@ func New(cfg Config) (*Transport, error) {
 		MaxIncomingStreams:             256,
 		MaxIncomingUniStreams:          -1,
 		InitialStreamReceiveWindow:     1 << 20,
-		MaxStreamReceiveWindow:         16 << 20,
+		MaxStreamReceiveWindow:         8 << 20,
 		InitialConnectionReceiveWindow: 2 << 20,
 		MaxConnectionReceiveWindow:     32 << 20,
 	}
