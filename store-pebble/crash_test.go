@@ -29,7 +29,7 @@ func TestCrashRecoversAnAcknowledgedPrefix(t *testing.T) {
 	cfg := storepebble.Config{Dir: "/data", FS: fs}
 	store := openTestStore(t, cfg)
 
-	const images = 40
+	const images = 100
 	var (
 		mu     sync.Mutex
 		states = []logState{{}} // states[i]: after i operations

@@ -38,7 +38,8 @@ type workloadOp struct {
 }
 
 // nextOp draws an operation: mostly appends, some overwriting a suffix with
-// a new term, and now and then a snapshot and a compaction.
+// a new term, and now and then a local snapshot, a compaction or a snapshot
+// from the leader.
 func nextOp(rng *rand.Rand, s logState) workloadOp {
 	next := s
 	next.terms = slices.Clone(s.terms)
@@ -55,6 +56,14 @@ func nextOp(rng *rand.Rand, s logState) workloadOp {
 		next.terms = next.terms[index-s.dummyIndex:]
 		next.dummyIndex = index
 		return workloadOp{fmt.Sprintf("compact %d", index), func(st raftcore.LogStore) error { return st.Compact(index) }, next}
+	case k == 2 && rng.IntN(3) == 0:
+		// A snapshot from the leader replaces the log.
+		index := max(s.lastIndex(), s.snapIndex) + 1 + uint64(rng.IntN(5))
+		term = max(term, 1) + 1
+		snap := &raftpb.Snapshot{Metadata: &raftpb.SnapshotMetadata{Index: new(index), Term: new(term), ConfState: &raftpb.ConfState{Voters: []uint64{1, 2}}}}
+		hs := &raftpb.HardState{Term: new(term), Vote: new(uint64(0)), Commit: new(index)}
+		next = logState{hardState: [3]uint64{term, 0, index}, snapIndex: index, dummyIndex: index, dummyTerm: term}
+		return workloadOp{fmt.Sprintf("save snapshot %d at term %d", index, term), func(st raftcore.LogStore) error { return st.Save(hs, nil, snap) }, next}
 	default:
 		lo := s.lastIndex() + 1
 		if rng.IntN(5) == 0 && len(s.terms) > 0 {
