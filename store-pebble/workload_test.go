@@ -46,7 +46,7 @@ func nextOp(rng *rand.Rand, s logState) workloadOp {
 	term := next.hardState[0]
 	switch k := rng.IntN(10); {
 	case k == 0 && len(s.terms) > 4 && s.snapIndex < s.lastIndex():
-		index := s.lastIndex() - uint64(rng.IntN(3))
+		index := max(s.snapIndex+1, s.lastIndex()-uint64(rng.IntN(3)))
 		meta := &raftpb.SnapshotMetadata{Index: new(index), Term: new(next.terms[index-s.dummyIndex-1]), ConfState: &raftpb.ConfState{Voters: []uint64{1, 2, 3}}}
 		next.snapIndex = index
 		return workloadOp{fmt.Sprintf("set snapshot %d", index), func(st raftcore.LogStore) error { return st.SetSnapshot(meta) }, next}
