@@ -1,0 +1,69 @@
+// Command bench runs jangada's benchmark harness: it compares jangada's
+// transports and stores with hashicorp/raft and a bare etcd-raft loop, and
+// writes a Markdown report, CSV and PNG charts.
+//
+//	go run ./bench/cmd/bench            # full run (about 15 minutes)
+//	go run ./bench/cmd/bench -quick     # headline only, under 3 minutes
+//	go run ./bench/cmd/bench -h         # every option
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+
+	"github.com/jangada-io/jangada/bench"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	cfg, err := bench.ParseFlags(args, os.Stderr)
+	if err != nil {
+		return err
+	}
+	moduleDir := benchModuleDir()
+	if cfg.OutDir == "" {
+		cfg.OutDir = filepath.Join(moduleDir, "results")
+	}
+	cfg.Progress = os.Stderr
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	cfg.Command = strings.TrimSpace("go run ./bench/cmd/bench " + strings.Join(args, " "))
+	report, err := bench.Run(ctx, cfg)
+	if report != nil {
+		fmt.Printf("report: %s\n", filepath.Join(cfg.OutDir, "report.md"))
+		for _, t := range report.Targets() {
+			if t.Known {
+				fmt.Printf("target %s (%s): %.2f× met=%v (%s)\n", t.Name, t.Goal, t.Value, t.Met, t.Detail)
+			}
+		}
+		if ratio, ok := report.HeadlineRatio(); ok {
+			fmt.Printf("headline: jangada/hashicorp write throughput ratio=%.2f (64 clients, 3 nodes, durable, 64 B)\n", ratio)
+		} else {
+			fmt.Println("headline: jangada/hashicorp write throughput ratio=not measured (64 clients, 3 nodes, durable, 64 B)")
+		}
+	}
+	return err
+}
+
+// benchModuleDir finds the bench module from the working directory: the
+// repository root (make bench, go run ./bench/cmd/bench) or the module.
+func benchModuleDir() string {
+	if _, err := os.Stat(filepath.Join("bench", "go.mod")); err == nil {
+		return "bench"
+	}
+	return "."
+}

@@ -1,0 +1,28 @@
+// Package bench is jangada's benchmark harness. It runs the same scenarios
+// against jangada with every transport (QUIC, in-memory) and store (pebble,
+// badger, memory), against hashicorp/raft (TCP, boltdb or in-memory) and
+// against a bare etcd-raft loop (the ceiling of what the raft core allows),
+// all in one process, alternating between systems, and writes a Markdown
+// report with tables, PNG charts and raw CSV.
+//
+// Scenarios: writes and reads (ReadIndex, lease, stale) at 1 to 256
+// concurrent clients and 64 B to 64 KiB commands; cluster sizes 3, 5 and 7;
+// failover time after killing the leader; snapshot catch-up of a node that
+// was down; CPU seconds per 1,000 operations and peak RSS; the library API
+// against the kvstore HTTP API; and a CPU profile of jangada's headline
+// scenario. Every report starts with the fsync floor of its disk.
+//
+// From the repository root:
+//
+//	go run ./bench/cmd/bench -quick   # headline only, under 3 minutes
+//	go run ./bench/cmd/bench -results-md bench/RESULTS.md
+//
+// Or as a library:
+//
+//	cfg, err := bench.ParseFlags([]string{"-quick"}, os.Stderr)
+//	// handle err
+//	cfg.OutDir = "results"
+//	report, err := bench.Run(ctx, cfg)
+//	// handle err
+//	ratio, ok := report.HeadlineRatio()
+package bench

@@ -1,0 +1,425 @@
+package bench
+
+import (
+	"bufio"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Report is the outcome of a run: what ran, on what, and the figures.
+type Report struct {
+	Config  Config
+	Systems []System
+	// Command is how the run was started, printed in the report.
+	Command    string
+	Machine    MachineInfo
+	Started    time.Time
+	Finished   time.Time
+	LoadBefore string
+	LoadAfter  string
+	Fsync      FsyncFloor
+	Results    *Results
+	Profile    *ProfileSummary
+	// Charts are the chart files written, relative to the output directory.
+	Charts []string
+}
+
+// MachineInfo describes where the figures came from.
+type MachineInfo struct {
+	CPU        string
+	CPUs       int
+	GOMAXPROCS int
+	Memory     string
+	Kernel     string
+	Go         string
+	Filesystem string
+}
+
+func newReport(cfg Config, systems []System) *Report {
+	return &Report{
+		Config: cfg, Systems: systems, Command: cfg.Command,
+		Machine: readMachine(cfg.OutDir), Started: time.Now(), LoadBefore: LoadAverage(), Results: NewResults(),
+	}
+}
+
+func readMachine(dir string) MachineInfo {
+	m := MachineInfo{CPUs: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0),
+		Go: runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH}
+	m.CPU = firstField("/proc/cpuinfo", "model name")
+	if kb := firstField("/proc/meminfo", "MemTotal"); kb != "" {
+		if v, err := strconv.ParseInt(strings.Fields(kb)[0], 10, 64); err == nil {
+			m.Memory = fmtBytes(v << 10)
+		}
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = "Linux " + strings.TrimSpace(string(b))
+	}
+	m.Filesystem = filesystemType(dir)
+	return m
+}
+
+func firstField(path, name string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		k, v, ok := strings.Cut(s.Text(), ":")
+		if ok && strings.TrimSpace(k) == name {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+func filesystemType(dir string) string {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return "unknown"
+	}
+	names := map[int64]string{0xEF53: "ext4", 0x58465342: "xfs", 0x9123683E: "btrfs", 0x01021994: "tmpfs", 0x794c7630: "overlayfs", 0x2FC12FC1: "zfs"}
+	if n, ok := names[int64(st.Type)]; ok {
+		return n
+	}
+	return fmt.Sprintf("0x%x", st.Type)
+}
+
+// Target is one of the goals the report checks.
+type Target struct {
+	Name   string
+	Goal   string
+	Value  float64
+	Known  bool
+	Met    bool
+	Detail string
+}
+
+func (r *Report) writeRow(system string, clients int) *Row {
+	if r.Results == nil {
+		return nil
+	}
+	row := r.Results.Get(Key{Scenario: ScenarioWrite, System: system, Nodes: 3, Size: 64, Clients: clients})
+	if row == nil || row.Ops == 0 {
+		return nil
+	}
+	return row
+}
+
+// HeadlineRatio returns jangada's write throughput over hashicorp's at 64
+// clients, 3 durable nodes, 64 B.
+func (r *Report) HeadlineRatio() (float64, bool) {
+	j, h := r.writeRow(HeadlineJangada, headlineClients), r.writeRow(HeadlineHashicorp, headlineClients)
+	if j == nil || h == nil {
+		return 0, false
+	}
+	return j.OpsPerSec / h.OpsPerSec, true
+}
+
+// Targets evaluates the project's performance goals on this run.
+func (r *Report) Targets() []Target {
+	var out []Target
+	for _, c := range []int{64, 256} {
+		t := Target{Name: fmt.Sprintf("write throughput vs hashicorp, %d clients", c), Goal: "≥ 3.0×"}
+		j, h := r.writeRow(HeadlineJangada, c), r.writeRow(HeadlineHashicorp, c)
+		if j != nil && h != nil {
+			t.Value, t.Known = j.OpsPerSec/h.OpsPerSec, true
+			t.Met = t.Value >= 3
+			t.Detail = fmt.Sprintf("%.0f vs %.0f ops/s", j.OpsPerSec, h.OpsPerSec)
+		}
+		out = append(out, t)
+	}
+	t := Target{Name: "single-client p50 latency vs hashicorp", Goal: "≤ 0.7×"}
+	if j, h := r.writeRow(HeadlineJangada, 1), r.writeRow(HeadlineHashicorp, 1); j != nil && h != nil && h.P50 > 0 {
+		t.Value, t.Known = float64(j.P50)/float64(h.P50), true
+		t.Met = t.Value <= 0.7
+		t.Detail = fmt.Sprintf("%s vs %s", fmtDur(j.P50), fmtDur(h.P50))
+	}
+	out = append(out, t)
+	for _, c := range []int{64, 256} {
+		t := Target{Name: fmt.Sprintf("write throughput vs bare etcd-raft, %d clients", c), Goal: "≥ 0.5× (within 2×)"}
+		if j, e := r.writeRow(HeadlineJangada, c), r.writeRow(HeadlineEtcd, c); j != nil && e != nil {
+			t.Value, t.Known = j.OpsPerSec/e.OpsPerSec, true
+			t.Met = t.Value >= 0.5
+			t.Detail = fmt.Sprintf("%.0f vs %.0f ops/s", j.OpsPerSec, e.OpsPerSec)
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+// Write writes report.md, results.csv and the charts into the output
+// directory, and the Markdown report to Config.ResultsMD when set.
+func (r *Report) Write() error {
+	if err := os.MkdirAll(r.Config.OutDir, 0o755); err != nil {
+		return err
+	}
+	charts, err := WriteCharts(r.Config.OutDir, r.Results)
+	if err != nil {
+		return err
+	}
+	r.Charts = charts
+	if err := writeFile(filepath.Join(r.Config.OutDir, "results.csv"), func(w io.Writer) error { return WriteCSV(w, r.Results) }); err != nil {
+		return err
+	}
+	if err := writeFile(filepath.Join(r.Config.OutDir, "report.md"), func(w io.Writer) error { return r.WriteMarkdown(w, "") }); err != nil {
+		return err
+	}
+	if r.Config.ResultsMD != "" {
+		rel, err := filepath.Rel(filepath.Dir(r.Config.ResultsMD), r.Config.OutDir)
+		if err != nil {
+			rel = r.Config.OutDir
+		}
+		return writeFile(r.Config.ResultsMD, func(w io.Writer) error { return r.WriteMarkdown(w, filepath.ToSlash(rel)+"/") })
+	}
+	return nil
+}
+
+func writeFile(path string, fn func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(f)
+	if err := fn(w); err != nil {
+		_ = f.Close()
+		return err
+	}
+	if err := w.Flush(); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// csvHeader names the columns of results.csv.
+var csvHeader = []string{
+	"scenario", "system", "family", "durable", "nodes", "size_bytes", "clients", "state_bytes", "rounds",
+	"ops", "elapsed_s", "ops_per_s", "mb_per_s", "p50_us", "p99_us", "p999_us", "mean_us", "errors",
+	"cpu_s_per_1k_ops", "peak_rss_bytes", "time_median_ms", "elected_median_ms", "not_measured",
+}
+
+// WriteCSV writes every row of rs, one line per cell, raw numbers only.
+func WriteCSV(w io.Writer, rs *Results) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(csvHeader); err != nil {
+		return err
+	}
+	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) }
+	us := func(d time.Duration) string { return strconv.FormatInt(d.Microseconds(), 10) }
+	ms := func(d time.Duration) string { return f(float64(d.Microseconds()) / 1000) }
+	for _, r := range rs.Rows() {
+		rec := []string{
+			r.Scenario, r.System, r.Family, strconv.FormatBool(r.Durable), strconv.Itoa(r.Nodes), strconv.Itoa(r.Size),
+			strconv.Itoa(r.Clients), strconv.FormatInt(r.StateBytes, 10), strconv.Itoa(r.Rounds),
+			strconv.FormatInt(r.Ops, 10), f(r.Elapsed.Seconds()), f(r.OpsPerSec), f(r.MBPerSec),
+			us(r.P50), us(r.P99), us(r.P999), us(r.Mean), strconv.FormatInt(r.Errors, 10),
+			f(r.CPUPer1k()), strconv.FormatInt(r.PeakRSS, 10), ms(r.MedianTime()), ms(r.MedianElected()), r.NotMeasured,
+		}
+		if err := cw.Write(rec); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// WriteMarkdown writes the report; chartPrefix is prepended to chart file
+// names (the path from the Markdown file to the output directory).
+func (r *Report) WriteMarkdown(w io.Writer, chartPrefix string) error {
+	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
+	cfg := r.Config
+	p("# jangada benchmark report\n\n")
+	p("Command: `%s`  \n", r.Command)
+	p("Run: %s → %s (%s)  \n", r.Started.UTC().Format("2006-01-02 15:04:05 UTC"), r.Finished.UTC().Format("15:04:05 UTC"),
+		r.Finished.Sub(r.Started).Round(time.Second))
+	m := r.Machine
+	p("Machine: %s, %d CPUs (GOMAXPROCS %d), %s RAM, %s, %s; results on %s  \n", orUnknown(m.CPU), m.CPUs, m.GOMAXPROCS, orUnknown(m.Memory), orUnknown(m.Kernel), m.Go, m.Filesystem)
+	p("Load average (1/5/15 min, runnable/total, last pid): before `%s`, after `%s`  \n", r.LoadBefore, r.LoadAfter)
+	p("Window per measured run: %s warm-up + %s measured, %d round(s), systems alternating within every scenario group.\n\n",
+		cfg.Warmup, cfg.Duration, cfg.Rounds)
+	p("**fsync floor** (%d B append + fdatasync, %d samples, in the results directory's filesystem): p50 %s, p99 %s. "+
+		"No durable system can acknowledge a write faster than one of these; group commit is how throughput exceeds 1/p50.\n\n",
+		r.Fsync.BlockSize, r.Fsync.Samples, fmtDur(r.Fsync.P50), fmtDur(r.Fsync.P99))
+
+	p("## Targets (durable, 3 nodes, 64 B, one run)\n\n")
+	p("| target | goal | measured | met | figures |\n|---|---|---|---|---|\n")
+	for _, t := range r.Targets() {
+		if !t.Known {
+			p("| %s | %s | not measured | - | - |\n", t.Name, t.Goal)
+			continue
+		}
+		p("| %s | %s | %.2f× | %s | %s |\n", t.Name, t.Goal, t.Value, yesNo(t.Met), t.Detail)
+	}
+	p("\n")
+
+	rows := r.Results.Rows()
+	pick := func(scenario string, nodes int) []*Row {
+		var out []*Row
+		for _, row := range rows {
+			if row.Scenario == scenario && (nodes == 0 || row.Nodes == nodes) {
+				out = append(out, row)
+			}
+		}
+		return out
+	}
+	throughputTable := func(title string, rs []*Row) {
+		if len(rs) == 0 {
+			return
+		}
+		p("## %s\n\n", title)
+		p("| system | durable | nodes | size | clients | ops/s | MB/s | p50 | p99 | p99.9 | CPU s / 1k ops | peak RSS | errors |\n")
+		p("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+		for _, row := range rs {
+			if row.NotMeasured != "" {
+				p("| %s | %s | %d | %s | %d | not measured: %s | | | | | | | |\n", row.System, yesNo(row.Durable), row.Nodes, fmtBytes(int64(row.Size)), row.Clients, row.NotMeasured)
+				continue
+			}
+			p("| %s | %s | %d | %s | %d | %.0f | %.2f | %s | %s | %s | %.3f | %s | %d |\n",
+				row.System, yesNo(row.Durable), row.Nodes, fmtBytes(int64(row.Size)), row.Clients, row.OpsPerSec, row.MBPerSec,
+				fmtDur(row.P50), fmtDur(row.P99), fmtDur(row.P999), row.CPUPer1k(), fmtBytes(row.PeakRSS), row.Errors)
+		}
+		p("\n")
+	}
+	writes3 := pick(ScenarioWrite, 3)
+	slices.SortStableFunc(writes3, func(a, b *Row) int {
+		if a.Size != b.Size {
+			return a.Size - b.Size
+		}
+		return a.Clients - b.Clients
+	})
+	throughputTable("Writes, 3 nodes", writes3)
+	var larger []*Row
+	for _, row := range pick(ScenarioWrite, 0) {
+		if row.Nodes != 3 {
+			larger = append(larger, row)
+		}
+	}
+	throughputTable("Writes, larger clusters", larger)
+	throughputTable("Linearizable reads (ReadIndex), 3 nodes", pick(ReadScenario(ReadIndex), 3))
+	throughputTable("Linearizable reads (lease), 3 nodes", pick(ReadScenario(ReadLease), 3))
+	throughputTable("Stale (local) reads, 3 nodes", pick(ReadScenario(ReadStale), 3))
+	throughputTable("Library API vs kvstore HTTP API (kvstore Machine, jangada quic+pebble, 3 nodes)",
+		append(pick(ScenarioAPILibrary, 0), pick(ScenarioAPIHTTP, 0)...))
+
+	if rs := pick(ScenarioFailover, 0); len(rs) > 0 {
+		p("## Failover after killing the leader (3 nodes)\n\n")
+		p("The leader is closed abruptly (no hand-off); times run from the kill. Election timeout 1s for every system.\n\n")
+		p("| system | trials | new leader known (median) | first write committed (median) | all trials |\n|---|---|---|---|---|\n")
+		for _, row := range rs {
+			if row.NotMeasured != "" {
+				p("| %s | 0 | not measured: %s | | |\n", row.System, row.NotMeasured)
+				continue
+			}
+			p("| %s | %d | %s | %s | %s |\n", row.System, len(row.Times), fmtDur(row.MedianElected()), fmtDur(row.MedianTime()), fmtDurs(row.Times))
+		}
+		p("\n")
+	}
+	if rs := pick(ScenarioCatchUp, 0); len(rs) > 0 {
+		p("## Snapshot catch-up (3 nodes, durable systems)\n\n")
+		p("State built with 64 KiB commands while the third node is down; every running node snapshots and compacts; " +
+			"the time runs from starting the third node until it has applied everything (snapshot transfer, install, restore).\n\n")
+		p("| system | state | catch-up time | peak RSS (whole process) |\n|---|---|---|---|\n")
+		for _, row := range rs {
+			if row.NotMeasured != "" {
+				p("| %s | %s | not measured: %s | |\n", row.System, fmtBytes(row.StateBytes), row.NotMeasured)
+				continue
+			}
+			p("| %s | %s | %s | %s |\n", row.System, fmtBytes(row.StateBytes), fmtDur(row.MedianTime()), fmtBytes(row.PeakRSS))
+		}
+		p("\n")
+	}
+	if len(r.Charts) > 0 {
+		p("## Scaling curves\n\n")
+		for _, c := range r.Charts {
+			p("![%s](%s%s)\n\n", strings.TrimSuffix(c, ".png"), chartPrefix, c)
+		}
+	}
+	if pr := r.Profile; pr != nil {
+		p("## CPU profile: %s\n\n", pr.Scenario)
+		p("Profile file: `%s%s` (`go tool pprof -top %s%s`).\n\n", chartPrefix, pr.File, chartPrefix, pr.File)
+		p("| area | share of CPU |\n|---|---|\n")
+		for _, a := range pr.ByArea {
+			p("| %s | %.1f%% |\n", a.Function, a.Flat*100)
+		}
+		p("\n| top functions (flat) | flat | cum |\n|---|---|---|\n")
+		for _, e := range pr.TopFlat {
+			p("| `%s` | %.1f%% | %.1f%% |\n", e.Function, e.Flat*100, e.Cum*100)
+		}
+		p("\n| top functions (cumulative) | flat | cum |\n|---|---|---|\n")
+		for _, e := range pr.TopCum {
+			p("| `%s` | %.1f%% | %.1f%% |\n", e.Function, e.Flat*100, e.Cum*100)
+		}
+		p("\n")
+	}
+	p("## Systems and tuning\n\n")
+	p("Every system runs its nodes in this one process, clients call the leader directly, the state machine only counts commands, and the election timeout is 1s everywhere.\n\n")
+	seen := map[string]bool{}
+	for _, s := range r.Systems {
+		p("- **%s** (durable: %s)", s.Name, yesNo(s.Durable))
+		if !seen[s.Tuning] {
+			seen[s.Tuning] = true
+			p(": %s", s.Tuning)
+		} else {
+			p(": as above")
+		}
+		p("\n")
+	}
+	p("\n## Not measured\n\n")
+	for _, n := range r.notMeasured() {
+		p("- %s\n", n)
+	}
+	return nil
+}
+
+// notMeasured lists what this report has no figures for, and why.
+func (r *Report) notMeasured() []string {
+	out := []string{
+		"dragonboat: not served by the module proxy available to this project.",
+		"hashicorp/raft lease reads: the library has no lease-read API (VerifyLeader + Barrier is its linearizable read, reported as ReadIndex).",
+	}
+	for _, g := range r.Config.Skip {
+		out = append(out, fmt.Sprintf("scenario group %q: skipped in this run (-skip or -quick).", g))
+	}
+	if !r.Config.LargeSnapshot && !r.Config.skips("catchup") {
+		out = append(out, "512 MiB snapshot catch-up: opt-in (-large-snapshot), too slow for the default run on this machine.")
+	}
+	for _, row := range r.Results.Rows() {
+		if row.NotMeasured != "" && !strings.Contains(row.System, "hashicorp") {
+			out = append(out, fmt.Sprintf("%s %s (%d nodes, %d clients): %s", row.System, row.Scenario, row.Nodes, row.Clients, row.NotMeasured))
+		}
+	}
+	return out
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
+func fmtDurs(ds []time.Duration) string {
+	var parts []string
+	for _, d := range ds {
+		parts = append(parts, fmtDur(d))
+	}
+	return strings.Join(parts, ", ")
+}

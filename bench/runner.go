@@ -1,0 +1,394 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+)
+
+// jobKind tells what a job does with its cluster.
+type jobKind int
+
+const (
+	jobMeasure jobKind = iota
+	jobFailover
+	jobCatchUp
+	jobAPI
+	jobProfile
+)
+
+// item is one measured run on a job's cluster.
+type item struct {
+	scenario string
+	size     int
+	clients  int
+	read     ReadKind
+}
+
+// job is one cluster's life: start, run its items, stop.
+type job struct {
+	kind       jobKind
+	system     System
+	spec       ClusterSpec
+	items      []item
+	stateBytes int64
+}
+
+func (j job) steps() int {
+	if j.kind == jobMeasure {
+		return len(j.items)
+	}
+	if j.kind == jobAPI {
+		return 2
+	}
+	return 1
+}
+
+// headlineClients is the client count of the scaling curves and the
+// headline ratio.
+const headlineClients = 64
+
+// readClients are the client counts of the read scenarios.
+var readClients = []int{1, headlineClients}
+
+func isHeadline(s System) bool {
+	return slices.Contains([]string{HeadlineJangada, HeadlineHashicorp, HeadlineEtcd}, s.Name)
+}
+
+// plan lists the jobs of one round. Within each scenario group the systems
+// take turns, in reverse order on odd rounds, so that a slow phase of the
+// machine does not fall on one system only.
+func plan(cfg Config, systems []System, round int) []job {
+	order := slices.Clone(systems)
+	if round%2 == 1 {
+		slices.Reverse(order)
+	}
+	var jobs []job
+	for _, s := range order {
+		j := job{kind: jobMeasure, system: s, spec: ClusterSpec{Nodes: 3}}
+		if !cfg.skips("write") {
+			for _, size := range cfg.Sizes {
+				for _, c := range cfg.Clients {
+					j.items = append(j.items, item{scenario: ScenarioWrite, size: size, clients: c})
+				}
+			}
+		}
+		if !cfg.skips("scaling") && isHeadline(s) {
+			for _, size := range cfg.PayloadCurve {
+				if !slices.Contains(cfg.Sizes, size) || !slices.Contains(cfg.Clients, headlineClients) {
+					j.items = append(j.items, item{scenario: ScenarioWrite, size: size, clients: headlineClients})
+				}
+			}
+		}
+		if !cfg.skips("read") {
+			for _, kind := range []ReadKind{ReadIndex, ReadStale} {
+				for _, c := range readClients {
+					j.items = append(j.items, item{scenario: ReadScenario(kind), size: 64, clients: c, read: kind})
+				}
+			}
+		}
+		if len(j.items) > 0 {
+			jobs = append(jobs, j)
+		}
+	}
+	if !cfg.skips("lease") {
+		for _, s := range order {
+			j := job{kind: jobMeasure, system: s, spec: ClusterSpec{Nodes: 3, LeaseReads: true}}
+			for _, c := range readClients {
+				j.items = append(j.items, item{scenario: ReadScenario(ReadLease), size: 64, clients: c, read: ReadLease})
+			}
+			jobs = append(jobs, j)
+		}
+	}
+	if !cfg.skips("scaling") {
+		for _, n := range cfg.ClusterSizes {
+			for _, s := range order {
+				if n > 5 && !isHeadline(s) {
+					continue
+				}
+				jobs = append(jobs, job{kind: jobMeasure, system: s, spec: ClusterSpec{Nodes: n},
+					items: []item{{scenario: ScenarioWrite, size: 64, clients: headlineClients}}})
+			}
+		}
+	}
+	if !cfg.skips("failover") {
+		for range cfg.FailoverTrials {
+			for _, s := range order {
+				jobs = append(jobs, job{kind: jobFailover, system: s, spec: ClusterSpec{Nodes: 3}})
+			}
+		}
+	}
+	if !cfg.skips("catchup") {
+		for _, size := range cfg.SnapshotSizes {
+			for _, s := range order {
+				if s.Durable {
+					jobs = append(jobs, job{kind: jobCatchUp, system: s, stateBytes: size,
+						spec: ClusterSpec{Nodes: 3, KeepData: true, HoldBack: true}})
+				}
+			}
+		}
+	}
+	if !cfg.skips("api") && slices.ContainsFunc(systems, func(s System) bool { return s.Name == HeadlineJangada }) {
+		jobs = append(jobs, job{kind: jobAPI, system: jangadaSystem("quic", "pebble"), spec: ClusterSpec{Nodes: 3}})
+	}
+	return jobs
+}
+
+// Runner executes a Config and collects its results.
+type Runner struct {
+	cfg     Config
+	systems []System
+	results *Results
+	report  *Report
+	step    int
+	total   int
+	start   time.Time
+}
+
+// Run executes every scenario cfg selects and returns the report, which
+// it has also written to cfg.OutDir (and cfg.ResultsMD when set).
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	systems, err := SelectSystems(Systems(), cfg.Systems)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
+		return nil, err
+	}
+	r := &Runner{cfg: cfg, systems: systems, results: NewResults(), start: time.Now()}
+	r.report = newReport(cfg, systems)
+	floor, err := ProbeFsync(cfg.OutDir, 4096, 200)
+	if err != nil {
+		return nil, fmt.Errorf("bench: fsync probe: %w", err)
+	}
+	r.report.Fsync = floor
+	fmt.Fprintf(cfg.Progress, "fsync floor (%d B write + fdatasync in %s): p50 %s, p99 %s\n",
+		floor.BlockSize, cfg.OutDir, fmtDur(floor.P50), fmtDur(floor.P99))
+	var rounds [][]job
+	for round := range cfg.Rounds {
+		jobs := plan(cfg, systems, round)
+		for _, j := range jobs {
+			r.total += j.steps()
+		}
+		rounds = append(rounds, jobs)
+	}
+	profile := !cfg.skips("profile") && slices.ContainsFunc(systems, func(s System) bool { return s.Name == HeadlineJangada })
+	if profile {
+		r.total++
+	}
+	for _, jobs := range rounds {
+		for _, j := range jobs {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			r.runJob(ctx, j)
+		}
+	}
+	if profile {
+		r.runProfile(ctx)
+	}
+	r.report.Results = r.results
+	r.report.LoadAfter = LoadAverage()
+	r.report.Finished = time.Now()
+	if err := r.report.Write(); err != nil {
+		return r.report, err
+	}
+	return r.report, nil
+}
+
+func (r *Runner) progress(format string, args ...any) {
+	r.step++
+	el := time.Since(r.start).Round(time.Second)
+	fmt.Fprintf(r.cfg.Progress, "[%d/%d %s] %s\n", r.step, r.total, el, fmt.Sprintf(format, args...))
+}
+
+// dataDir makes a fresh directory for one cluster's data, on the same
+// filesystem as the results (which the fsync probe measured).
+func (r *Runner) dataDir(name string) (string, error) {
+	base := filepath.Join(r.cfg.OutDir, ".data")
+	if err := os.MkdirAll(base, 0o755); err != nil {
+		return "", err
+	}
+	return os.MkdirTemp(base, sanitize(name)+"-")
+}
+
+func sanitize(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+// startTimeout bounds a cluster's start: its first election included.
+const startTimeout = 30 * time.Second
+
+func (r *Runner) startCluster(ctx context.Context, j job) (Cluster, func(), error) {
+	dir, err := r.dataDir(j.system.Name)
+	if err != nil {
+		return nil, nil, err
+	}
+	spec := j.spec
+	spec.Dir = dir
+	ResetPeakRSS()
+	sctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	c, err := j.system.Start(sctx, spec)
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	stop := func() {
+		if err := c.Close(); err != nil {
+			fmt.Fprintf(r.cfg.Progress, "  close %s: %v\n", j.system.Name, err)
+		}
+		_ = os.RemoveAll(dir)
+	}
+	return c, stop, nil
+}
+
+func (r *Runner) runJob(ctx context.Context, j job) {
+	switch j.kind {
+	case jobMeasure:
+		r.runMeasure(ctx, j)
+	case jobFailover:
+		r.runFailover(ctx, j)
+	case jobCatchUp:
+		r.runCatchUp(ctx, j)
+	case jobAPI:
+		r.runAPI(ctx, j)
+	}
+}
+
+func (r *Runner) key(j job, it item) Key {
+	return Key{Scenario: it.scenario, System: j.system.Name, Nodes: j.spec.Nodes, Size: it.size, Clients: it.clients}
+}
+
+func (r *Runner) runMeasure(ctx context.Context, j job) {
+	c, stop, err := r.startCluster(ctx, j)
+	if err != nil {
+		for _, it := range j.items {
+			r.results.AddNotMeasured(r.key(j, it), j.system, "start failed: "+err.Error())
+			r.progress("%s %s: start failed: %v", j.system.Name, it.scenario, err)
+		}
+		return
+	}
+	defer stop()
+	w := Window{Warmup: r.cfg.Warmup, Duration: r.cfg.Duration}
+	for _, it := range j.items {
+		k := r.key(j, it)
+		cmd := make([]byte, it.size)
+		fillPayload(cmd)
+		op := func(ctx context.Context) error { return c.Write(ctx, cmd) }
+		if it.read != "" {
+			kind := it.read
+			op = func(ctx context.Context) error { return c.Read(ctx, kind) }
+		}
+		probe, cancel := context.WithTimeout(ctx, opGrace)
+		err := op(probe)
+		cancel()
+		if errors.Is(err, ErrUnsupported) {
+			r.results.AddNotMeasured(k, j.system, err.Error())
+			r.progress("%s %s: not supported", j.system.Name, it.scenario)
+			continue
+		}
+		m := Drive(ctx, it.clients, w, it.size, op)
+		row := r.results.AddMeasurement(k, j.system, m, PeakRSS())
+		r.progress("%s %s %dn %dB c=%d: %.0f ops/s p50 %s p99 %s errors %d",
+			j.system.Name, it.scenario, k.Nodes, it.size, it.clients, m.OpsPerSec, fmtDur(m.P50), fmtDur(m.P99), m.Errors)
+		_ = row
+	}
+}
+
+// timedTimeout bounds one failover or catch-up trial.
+const timedTimeout = 10 * time.Minute
+
+func (r *Runner) runFailover(ctx context.Context, j job) {
+	k := Key{Scenario: ScenarioFailover, System: j.system.Name, Nodes: j.spec.Nodes, Size: 64}
+	c, stop, err := r.startCluster(ctx, j)
+	if err != nil {
+		r.results.AddNotMeasured(k, j.system, "start failed: "+err.Error())
+		r.progress("%s failover: start failed: %v", j.system.Name, err)
+		return
+	}
+	defer stop()
+	cmd := make([]byte, 64)
+	tctx, cancel := context.WithTimeout(ctx, timedTimeout)
+	defer cancel()
+	if err := retryWrite(tctx, c, cmd); err != nil {
+		r.results.AddNotMeasured(k, j.system, "first write failed: "+err.Error())
+		r.progress("%s failover: %v", j.system.Name, err)
+		return
+	}
+	elected, writable, err := Failover(tctx, c, cmd)
+	if err != nil {
+		r.results.AddNotMeasured(k, j.system, "failover failed: "+err.Error())
+		r.progress("%s failover: %v", j.system.Name, err)
+		return
+	}
+	r.results.AddTime(k, j.system, writable, elected, PeakRSS())
+	r.progress("%s failover: new leader after %s, first write after %s", j.system.Name, fmtDur(elected), fmtDur(writable))
+}
+
+func (r *Runner) runCatchUp(ctx context.Context, j job) {
+	k := Key{Scenario: ScenarioCatchUp, System: j.system.Name, Nodes: j.spec.Nodes, Size: catchUpChunk, StateBytes: j.stateBytes}
+	c, stop, err := r.startCluster(ctx, j)
+	if err != nil {
+		r.results.AddNotMeasured(k, j.system, "start failed: "+err.Error())
+		r.progress("%s catch-up: start failed: %v", j.system.Name, err)
+		return
+	}
+	defer stop()
+	cc, ok := c.(CatchUpCluster)
+	if !ok {
+		r.results.AddNotMeasured(k, j.system, "no snapshot catch-up")
+		r.progress("%s catch-up: not supported", j.system.Name)
+		return
+	}
+	tctx, cancel := context.WithTimeout(ctx, timedTimeout)
+	defer cancel()
+	d, err := CatchUp(tctx, cc, j.stateBytes)
+	if err != nil {
+		r.results.AddNotMeasured(k, j.system, "catch-up failed: "+err.Error())
+		r.progress("%s catch-up %s: %v", j.system.Name, fmtBytes(j.stateBytes), err)
+		return
+	}
+	r.results.AddTime(k, j.system, d, 0, PeakRSS())
+	r.progress("%s catch-up of %s: %s", j.system.Name, fmtBytes(j.stateBytes), fmtDur(d))
+}
+
+func fmtDur(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "-"
+	case d < time.Millisecond:
+		return fmt.Sprintf("%dµs", d.Microseconds())
+	case d < time.Second:
+		return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000)
+	}
+	return fmt.Sprintf("%.2fs", d.Seconds())
+}
+
+func fmtBytes(b int64) string {
+	switch {
+	case b >= 1<<30 && b%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", b>>30)
+	case b >= 1<<20:
+		return fmt.Sprintf("%d MiB", b>>20)
+	case b >= 1<<10:
+		return fmt.Sprintf("%d KiB", b>>10)
+	}
+	return fmt.Sprintf("%d B", b)
+}
+
+func removeAll(dir string) { _ = os.RemoveAll(dir) }
