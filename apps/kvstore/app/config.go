@@ -36,6 +36,7 @@ const (
 	DefaultListenAddr  = "127.0.0.1:7001"
 	DefaultHTTPAddr    = "127.0.0.1:8001"
 	DefaultStopTimeout = 30 * time.Second
+	DefaultPeerIdle    = 5 * time.Second
 )
 
 // Config is everything a kvstore node is built from. Zero values mean the
@@ -69,6 +70,11 @@ type Config struct {
 	MaxValueSize int
 	// RequestTimeout bounds one HTTP request's proposal or read. Default: 5s.
 	RequestTimeout time.Duration
+	// PeerIdleTimeout is how long a QUIC connection to a peer that answers
+	// nothing is kept before it is dialled again. A peer that restarted on
+	// the same address is reached again only after this, since its old
+	// connection is not reset. Default: 5s.
+	PeerIdleTimeout time.Duration
 	// StopTimeout bounds a graceful stop (leadership hand-off, HTTP drain,
 	// store close). Default: 30s.
 	StopTimeout time.Duration
@@ -101,6 +107,9 @@ func (c Config) withDefaults() Config {
 	if c.StopTimeout == 0 {
 		c.StopTimeout = DefaultStopTimeout
 	}
+	if c.PeerIdleTimeout == 0 {
+		c.PeerIdleTimeout = DefaultPeerIdle
+	}
 	return c
 }
 
@@ -120,7 +129,7 @@ func (c Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		return bad("HTTP address %q: %v", c.HTTPAddr, err)
 	}
-	if c.MaxValueSize < 0 || c.RequestTimeout < 0 || c.StopTimeout < 0 {
+	if c.MaxValueSize < 0 || c.RequestTimeout < 0 || c.StopTimeout < 0 || c.PeerIdleTimeout < 0 {
 		return bad("sizes and durations must not be negative")
 	}
 	self := slices.IndexFunc(c.Peers, func(p raftcore.Peer) bool { return p.ID == c.NodeID })

@@ -61,7 +61,9 @@ func NewQUICTransport(p QUICParams) (*transportquic.Transport, error) {
 		NodeID:     p.Config.NodeID,
 		Identity:   p.Identity,
 		ListenAddr: p.Config.ListenAddr,
-		Logger:     p.Logger.With("component", "transport"),
+		// Keep-alives go out at a third of it.
+		IdleTimeout: p.Config.PeerIdleTimeout,
+		Logger:      p.Logger.With("component", "transport"),
 	}
 	if p.Config.ClusterSecret != "" {
 		cfg.ClusterSecret = []byte(p.Config.ClusterSecret)

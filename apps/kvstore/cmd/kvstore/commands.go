@@ -80,6 +80,7 @@ func newServeCommand() *cobra.Command {
 	f.Int("max-value-size", kvstore.DefaultMaxValueSize, "largest value accepted, in bytes")
 	f.Duration("request-timeout", kvstore.DefaultRequestTimeout, "bound on one request's proposal or read")
 	f.Duration("stop-timeout", app.DefaultStopTimeout, "bound on a graceful stop")
+	f.Duration("peer-idle-timeout", app.DefaultPeerIdle, "a peer connection that receives nothing this long is dialled again (how soon a restarted peer is reached)")
 	f.String("log-level", "info", "log level: debug, info, warn or error")
 	return cmd
 }
@@ -98,6 +99,7 @@ func serveConfig(cmd *cobra.Command) (app.Config, error) {
 	cfg.MaxValueSize, _ = f.GetInt("max-value-size")
 	cfg.RequestTimeout, _ = f.GetDuration("request-timeout")
 	cfg.StopTimeout, _ = f.GetDuration("stop-timeout")
+	cfg.PeerIdleTimeout, _ = f.GetDuration("peer-idle-timeout")
 	preset, _ := f.GetString("preset")
 	var err error
 	if cfg.Preset, err = raftcore.ParsePreset(preset); err != nil {

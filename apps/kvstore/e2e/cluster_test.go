@@ -1,0 +1,329 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jangada-io/jangada/apps/kvstore"
+)
+
+// binary is the kvstore command built by TestMain.
+var binary string
+
+func TestMain(m *testing.M) {
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "kvstore-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	binary = filepath.Join(dir, "kvstore")
+	build := exec.Command("go", "build", "-o", binary, "./cmd/kvstore")
+	build.Dir = ".."
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build kvstore:", err)
+		return 1
+	}
+	return m.Run()
+}
+
+const clusterSecret = "e2e-cluster-secret-0123456789abcdef"
+
+// node is one kvstore process of a cluster.
+type node struct {
+	id       uint64
+	dataDir  string
+	raftAddr string
+	httpAddr string
+	logPath  string
+	client   *kvstore.Client
+
+	cmd  *exec.Cmd
+	done chan struct{} // closed when the process exited
+	err  error         // its exit status, once done
+}
+
+// cluster is a set of kvstore processes on loopback.
+type cluster struct {
+	t      testing.TB
+	store  string
+	peers  string
+	extra  []string
+	nodes  []*node
+	http   *http.Client
+	mu     sync.Mutex
+	closed bool
+}
+
+// newCluster prepares n nodes with free ports and starts them all.
+func newCluster(t testing.TB, n int, store string, extra ...string) *cluster {
+	t.Helper()
+	httpTransport := &http.Transport{MaxIdleConnsPerHost: 64}
+	c := &cluster{t: t, store: store, extra: extra, http: &http.Client{Transport: httpTransport}}
+	dir := t.TempDir()
+	var peers []string
+	for id := uint64(1); id <= uint64(n); id++ {
+		nd := &node{
+			id:       id,
+			dataDir:  filepath.Join(dir, fmt.Sprintf("node%d", id)),
+			raftAddr: freeUDPAddr(t),
+			httpAddr: freeTCPAddr(t),
+			logPath:  filepath.Join(dir, fmt.Sprintf("node%d.log", id)),
+		}
+		cl, err := kvstore.NewClient(kvstore.ClientConfig{Endpoints: []string{nd.httpAddr}, HTTPClient: c.http})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nd.client = cl
+		c.nodes = append(c.nodes, nd)
+		peers = append(peers, fmt.Sprintf("%d=%s", id, nd.raftAddr))
+	}
+	c.peers = strings.Join(peers, ",")
+	t.Cleanup(func() {
+		c.shutdown()
+		httpTransport.CloseIdleConnections()
+		if t.Failed() {
+			c.dumpLogs()
+		}
+	})
+	for _, nd := range c.nodes {
+		c.start(nd.id)
+	}
+	return c
+}
+
+func freeUDPAddr(t testing.TB) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	return pc.LocalAddr().String()
+}
+
+func freeTCPAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func (c *cluster) node(id uint64) *node { return c.nodes[id-1] }
+
+// endpoints returns every node's HTTP address.
+func (c *cluster) endpoints() []string {
+	var out []string
+	for _, nd := range c.nodes {
+		out = append(out, nd.httpAddr)
+	}
+	return out
+}
+
+// start starts (or restarts) node id's process and waits until its HTTP
+// API answers.
+func (c *cluster) start(id uint64) {
+	c.t.Helper()
+	nd := c.node(id)
+	logFile, err := os.OpenFile(nd.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	args := append([]string{"serve",
+		"--id", fmt.Sprint(id),
+		"--data-dir", nd.dataDir,
+		"--listen", nd.raftAddr,
+		"--http", nd.httpAddr,
+		"--peers", c.peers,
+		"--cluster-secret", clusterSecret,
+		"--store", c.store,
+		"--preset", "testing",
+		"--log-level", "warn",
+	}, c.extra...)
+	cmd := exec.Command(binary, args...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.Env = append(os.Environ(), "GOTRACEBACK=all")
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		c.t.Fatalf("start node %d: %v", id, err)
+	}
+	nd.cmd, nd.done, nd.err = cmd, make(chan struct{}), nil
+	go func() {
+		nd.err = cmd.Wait()
+		logFile.Close()
+		close(nd.done)
+	}()
+	waitFor(c.t, fmt.Sprintf("node %d's HTTP API", id), 20*time.Second, func() bool {
+		select {
+		case <-nd.done:
+			c.t.Fatalf("node %d exited at start: %v", id, nd.err)
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, err := nd.client.Status(ctx)
+		return err == nil
+	})
+}
+
+// running reports whether node id's process is alive.
+func (c *cluster) running(id uint64) bool {
+	nd := c.node(id)
+	if nd.cmd == nil {
+		return false
+	}
+	select {
+	case <-nd.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// kill stops node id with SIGKILL: no hand-off, no flush.
+func (c *cluster) kill(id uint64) {
+	c.t.Helper()
+	nd := c.node(id)
+	_ = nd.cmd.Process.Kill()
+	c.waitExit(nd, 10*time.Second)
+}
+
+// terminate stops node id with SIGTERM and returns its exit status.
+func (c *cluster) terminate(id uint64) error {
+	c.t.Helper()
+	nd := c.node(id)
+	_ = nd.cmd.Process.Signal(syscall.SIGTERM)
+	c.waitExit(nd, 30*time.Second)
+	return nd.err
+}
+
+func (c *cluster) waitExit(nd *node, timeout time.Duration) {
+	c.t.Helper()
+	select {
+	case <-nd.done:
+	case <-time.After(timeout):
+		_ = nd.cmd.Process.Kill()
+		<-nd.done
+		c.t.Fatalf("node %d did not exit within %v", nd.id, timeout)
+	}
+}
+
+// shutdown stops every running process gracefully, killing those that
+// do not stop in time.
+func (c *cluster) shutdown() {
+	for _, nd := range c.nodes {
+		if nd.cmd != nil && c.running(nd.id) {
+			_ = nd.cmd.Process.Signal(syscall.SIGTERM)
+		}
+	}
+	for _, nd := range c.nodes {
+		if nd.cmd == nil {
+			continue
+		}
+		select {
+		case <-nd.done:
+		case <-time.After(20 * time.Second):
+			_ = nd.cmd.Process.Kill()
+			<-nd.done
+		}
+	}
+}
+
+func (c *cluster) dumpLogs() {
+	for _, nd := range c.nodes {
+		f, err := os.Open(nd.logPath)
+		if err != nil {
+			continue
+		}
+		var lines []string
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			lines = append(lines, sc.Text())
+		}
+		f.Close()
+		if len(lines) > 40 {
+			lines = lines[len(lines)-40:]
+		}
+		c.t.Logf("--- node %d log (last %d lines) ---\n%s", nd.id, len(lines), strings.Join(lines, "\n"))
+	}
+}
+
+// status returns node id's status, or an error.
+func (c *cluster) status(id uint64) (kvstore.StatusResponse, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	return c.node(id).client.Status(ctx)
+}
+
+// waitLeader waits until every running node names the same running leader
+// and returns it.
+func (c *cluster) waitLeader(timeout time.Duration) uint64 {
+	c.t.Helper()
+	var leader uint64
+	waitFor(c.t, "an agreed leader", timeout, func() bool {
+		leader = 0
+		for _, nd := range c.nodes {
+			if !c.running(nd.id) {
+				continue
+			}
+			st, err := c.status(nd.id)
+			if err != nil || st.Leader == 0 || (leader != 0 && st.Leader != leader) {
+				return false
+			}
+			leader = st.Leader
+		}
+		return leader != 0 && c.running(leader)
+	})
+	return leader
+}
+
+// waitCaughtUp waits until node id has applied at least index.
+func (c *cluster) waitCaughtUp(id, index uint64, timeout time.Duration) {
+	c.t.Helper()
+	waitFor(c.t, fmt.Sprintf("node %d to apply index %d", id, index), timeout, func() bool {
+		st, err := c.status(id)
+		return err == nil && st.AppliedIndex >= index
+	})
+}
+
+// waitFor polls cond until it holds or timeout passes.
+func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval
+	}
+}
+
+// isUnavailable reports whether err means "try again": a connection error
+// or a 503.
+func isUnavailable(err error) bool {
+	var apiErr *kvstore.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.Status == http.StatusServiceUnavailable || apiErr.Status == http.StatusGatewayTimeout
+	}
+	return err != nil
+}
