@@ -77,6 +77,8 @@ type engine struct {
 
 	// membership changes proposed but not yet seen appended (raft role)
 	ccProposed []*proposal
+	// index of the first entry this node appended as leader of termStartTerm
+	termStart, termStartTerm uint64
 
 	// wantSnapshot asks the apply role for a snapshot soon; it never blocks.
 	wantSnapshot func()
@@ -325,6 +327,27 @@ type raftStorage struct {
 	e *engine
 }
 
+// InitialState reports a commit index of at least the snapshot's index. The
+// applier may snapshot entries whose commit the log writer has not saved yet
+// (raft hands committed entries to both at once); after a crash the durable
+// commit can then lag the snapshot. A snapshot only holds committed entries,
+// so raising the commit to its index is safe, and raft requires
+// Applied <= commit.
+func (s raftStorage) InitialState() (*raftpb.HardState, *raftpb.ConfState, error) {
+	hs, cs, err := s.LogStore.InitialState()
+	if err != nil {
+		return hs, cs, err
+	}
+	snap, err := s.LogStore.Snapshot()
+	if err != nil {
+		return nil, nil, err
+	}
+	if idx := snap.GetMetadata().GetIndex(); idx > hs.GetCommit() {
+		hs = &raftpb.HardState{Term: new(hs.GetTerm()), Vote: new(hs.GetVote()), Commit: new(idx)}
+	}
+	return hs, cs, nil
+}
+
 func (s raftStorage) Snapshot() (*raftpb.Snapshot, error) {
 	snap, err := s.LogStore.Snapshot()
 	if err != nil || raft.IsEmptySnap(snap) {
@@ -493,6 +516,14 @@ func (e *engine) readIndex(ws []*readWaiter) {
 	e.rn.ReadIndex(binary.BigEndian.AppendUint64(nil, rctx))
 }
 
+// failPendingReads resolves reads still waiting for raft's answer.
+func (e *engine) failPendingReads(err error) {
+	for _, rctx := range slices.Sorted(maps.Keys(e.pendingReads)) {
+		release(e.pendingReads[rctx].waiters, 0, err)
+		delete(e.pendingReads, rctx)
+	}
+}
+
 // retryStaleReads re-asks raft for read indexes that got no answer within an
 // election timeout: raft drops ReadIndex requests when there is no leader or
 // the leader changed, and says nothing.
@@ -527,6 +558,7 @@ func (e *engine) processReady(out output) {
 		if rd.SoftState != nil || rd.HardState != nil {
 			e.observeState(rd.SoftState, rd.HardState)
 		}
+		e.noteTermStart(rd.Messages)
 		for _, rs := range rd.ReadStates {
 			e.readStateReady(rs)
 		}
@@ -551,6 +583,26 @@ func (e *engine) processReady(out output) {
 	e.checkConfChanges(nil)
 }
 
+// noteTermStart records the index of the first entry this node appended as
+// leader of its current term.
+func (e *engine) noteTermStart(msgs []*raftpb.Message) {
+	term := e.term.Load()
+	if e.termStartTerm == term || Role(e.role.Load()) != RoleLeader {
+		return
+	}
+	for _, m := range msgs {
+		if m.GetTo() != raft.LocalAppendThread {
+			continue
+		}
+		for _, ent := range m.GetEntries() {
+			if ent.GetTerm() == term {
+				e.termStart, e.termStartTerm = ent.GetIndex(), term
+				return
+			}
+		}
+	}
+}
+
 func (e *engine) readStateReady(rs raft.ReadState) {
 	if len(rs.RequestCtx) != 8 {
 		return
@@ -561,7 +613,15 @@ func (e *engine) readStateReady(rs raft.ReadState) {
 		return
 	}
 	delete(e.pendingReads, rctx)
-	e.reads.wait(rs.Index, e.applied.Load(), b.waiters)
+	index := rs.Index
+	// With a single voter, raft answers a read index with its commit index
+	// at once, even before the leader committed an entry of its term; after
+	// a restart that index can lag writes acknowledged before the crash
+	// (etcd-io/raft#105). Waiting for the term's first entry closes the gap.
+	if Role(e.role.Load()) == RoleLeader && e.termStartTerm == e.term.Load() {
+		index = max(index, e.termStart)
+	}
+	e.reads.wait(index, e.applied.Load(), b.waiters)
 	// The applier may have advanced past rs.Index between the load and wait.
 	e.reads.advance(e.applied.Load())
 }

@@ -458,6 +458,7 @@ func (r *runtime) doShutdown(closeResources bool) error {
 	err := r.stoppedErr()
 	r.e.waiters.failAll(err)
 	r.e.reads.failAll(err)
+	r.e.failPendingReads(err)
 	r.e.events.close()
 	var errs []error
 	if closeResources {

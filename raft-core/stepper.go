@@ -46,6 +46,9 @@ type StepperOutput struct {
 	Persist []*raftpb.Message
 	// Apply is the applier's queue: pass each, in order, to Apply.
 	Apply []*raftpb.Message
+	// SnapshotWanted says raft needs a newer snapshot (its latest predates a
+	// membership change, so a new member would reject it): call TakeSnapshot.
+	SnapshotWanted bool
 }
 
 func (o *StepperOutput) send(msgs []*raftpb.Message)    { o.Messages = append(o.Messages, msgs...) }
@@ -70,7 +73,7 @@ func NewStepper[C, R any](cfg Config, sm StateMachine[C, R], codec Codec[C], pro
 		return nil, err
 	}
 	s := &Stepper[C, R]{e: e, codec: codec}
-	e.wantSnapshot = func() {} // the driver takes snapshots with TakeSnapshot
+	e.wantSnapshot = func() { s.out.SnapshotWanted = true }
 	return s, nil
 }
 
@@ -266,6 +269,7 @@ func (s *Stepper[C, R]) Members() (voters, learners []uint64) {
 func (s *Stepper[C, R]) Fail(err error) {
 	s.e.waiters.failAll(err)
 	s.e.reads.failAll(err)
+	s.e.failPendingReads(err)
 	s.dispatch()
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"slices"
 	"time"
 
 	raftcore "github.com/jangada-io/jangada/raft-core"
@@ -147,8 +148,13 @@ func (n *simNode) pump() {
 	n.s.active = n
 	for n.up {
 		out := n.stepper.Ready()
-		if len(out.Messages)+len(out.Snapshots)+len(out.Persist)+len(out.Apply) == 0 {
+		if len(out.Messages)+len(out.Snapshots)+len(out.Persist)+len(out.Apply) == 0 && !out.SnapshotWanted {
 			break
+		}
+		if out.SnapshotWanted && !n.snapshotQueued() {
+			// raft's latest snapshot predates the membership; take a fresh one
+			// behind the applies already queued, as the runtime does.
+			n.applyQ = append(n.applyQ, applyJob{})
 		}
 		for _, m := range out.Messages {
 			n.s.net.send(m)
@@ -253,20 +259,10 @@ func (n *simNode) scheduleApply() {
 			n.s.trace.logf("node %d snapshot at %d", n.id, meta.Index)
 		} else {
 			applied := n.stepper.AppliedIndex()
-			confChanged := false
 			for _, ent := range job.msg.GetEntries() {
 				if ent.GetIndex() > applied {
 					n.s.check.applied(n, ent)
-					confChanged = confChanged || ent.GetType() != raftpb.EntryNormal
 				}
-			}
-			if confChanged {
-				// The engine refuses to send a snapshot older than the
-				// membership (a new member would reject it) and asks its
-				// driver for a fresh one, but a Stepper does not pass that
-				// request on: take one after every membership change, as the
-				// runtime would when raft asks.
-				n.applyQ = append(n.applyQ, applyJob{})
 			}
 			resps, err := n.stepper.Apply(job.msg)
 			if err != nil {
@@ -280,6 +276,11 @@ func (n *simNode) scheduleApply() {
 		n.pump()
 		n.scheduleApply()
 	})
+}
+
+// snapshotQueued reports whether a snapshot job waits in the apply queue.
+func (n *simNode) snapshotQueued() bool {
+	return slices.ContainsFunc(n.applyQ, func(j applyJob) bool { return j.msg == nil })
 }
 
 // snapshot queues a snapshot behind the applies already queued.

@@ -50,9 +50,7 @@ func runSeed(t *testing.T, cfg Config) Result {
 // knownEngineBugs are the signatures of engine bugs pinned, unfixed, in
 // TestKnownEngineBugsStillReproduce. The sweeps log a seed that hits one of
 // them and fail on anything else; remove a signature once its bug is fixed.
-var knownEngineBugs = []string{
-	"is out of range [prevApplied", // restart after a snapshot beyond the durable commit index
-}
+var knownEngineBugs = []string{}
 
 // onlyKnownEngineBugs reports whether every violation of a failed run is a
 // known engine bug.
