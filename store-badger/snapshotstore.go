@@ -141,7 +141,7 @@ func (s *SnapshotStore) Create(meta raftcore.SnapshotMeta) (raftcore.SnapshotSin
 // encodeHeader lays out magic, header length, index, term, ConfState and a
 // CRC-32C of what precedes it.
 func encodeHeader(meta raftcore.SnapshotMeta) ([]byte, error) {
-	cs, err := proto.Marshal(raftpb.EnsureConfState(proto.Clone(raftpb.EnsureConfState(meta.ConfState)).(*raftpb.ConfState)))
+	cs, err := proto.Marshal(cloneConfState(meta.ConfState))
 	if err != nil {
 		return nil, fmt.Errorf("storebadger: encoding snapshot %d conf state: %w", meta.Index, err)
 	}

@@ -183,3 +183,12 @@ func decodeState(value []byte) (logState, error) {
 	s.snapshot = raftpb.EnsureSnapshotMetadata(s.snapshot)
 	return s, nil
 }
+
+// cloneConfState returns a copy of cs with every field set, leaving cs
+// untouched (raftpb.EnsureConfState fills in the ConfState it is given).
+func cloneConfState(cs *raftpb.ConfState) *raftpb.ConfState {
+	if cs == nil {
+		return raftpb.EnsureConfState(nil)
+	}
+	return raftpb.EnsureConfState(proto.Clone(cs).(*raftpb.ConfState))
+}

@@ -148,7 +148,7 @@ func (s *LogStore) InitialState() (*raftpb.HardState, *raftpb.ConfState, error) 
 		return nil, nil, err
 	}
 	hs := proto.Clone(s.state.hardState).(*raftpb.HardState)
-	cs := proto.Clone(raftpb.EnsureConfState(s.state.snapshot.GetConfState())).(*raftpb.ConfState)
+	cs := cloneConfState(s.state.snapshot.GetConfState())
 	return hs, cs, nil
 }
 
