@@ -8,7 +8,7 @@ import (
 	"github.com/jangada-io/jangada/store-badger"
 )
 
-func openTestSnapshotStore(t *testing.T, dir string) *storebadger.SnapshotStore {
+func openTestSnapshotStore(t testing.TB, dir string) *storebadger.SnapshotStore {
 	t.Helper()
 	s, err := storebadger.OpenSnapshotStore(storebadger.SnapshotConfig{Dir: dir})
 	if err != nil {

@@ -8,7 +8,7 @@ import (
 	"github.com/jangada-io/jangada/store-pebble"
 )
 
-func openTestSnapshotStore(t *testing.T, dir string) *storepebble.SnapshotStore {
+func openTestSnapshotStore(t testing.TB, dir string) *storepebble.SnapshotStore {
 	t.Helper()
 	s, err := storepebble.OpenSnapshotStore(storepebble.SnapshotConfig{Dir: dir})
 	if err != nil {
