@@ -50,5 +50,7 @@ bench:
 		if [ -n "$$(cd $$m && go list ./... 2>/dev/null)" ]; then (cd $$m && go test -run '^$$' -bench . -benchmem ./...); fi; \
 	done
 
+## soak: thousands of simulated seeds (3 and 5 nodes, every nemesis)
 soak:
-	@echo "no soak suites yet"
+	cd raft-core && go run ./sim/cmd/simulate -seeds 1-5000 -nemesis all -duration 10s
+	cd raft-core && go run ./sim/cmd/simulate -seeds 1-2000 -nodes 5 -nemesis all -duration 10s

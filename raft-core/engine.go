@@ -64,6 +64,7 @@ type engine struct {
 	applied     atomic.Uint64
 	appliedTerm uint64
 	members     *membership // replaced, never mutated, once published
+	proposals   *appliedProposals
 	membersMu   sync.RWMutex
 	lastSnap    atomic.Uint64
 	removedSelf atomic.Bool
@@ -245,6 +246,7 @@ func newEngine(cfg Config, sm machine, proposalBase uint64) (*engine, error) {
 		leaderChanged: make(chan struct{}),
 		pendingReads:  map[uint64]*readBatch{},
 		members:       newMembership(),
+		proposals:     newAppliedProposals(),
 		waiters:       &waiters{m: map[uint64]*proposal{}},
 		reads:         &readTracker{},
 		events:        newEventBus(),
@@ -792,6 +794,10 @@ func (e *engine) restoreSnapshot(md *raftpb.SnapshotMetadata) error {
 	if err != nil {
 		return fmt.Errorf("raftcore: snapshot %d: %w", idx, err)
 	}
+	proposals, err := readAppliedProposals(rc)
+	if err != nil {
+		return fmt.Errorf("raftcore: snapshot %d: %w", idx, err)
+	}
 	if err := e.sm.restore(rc); err != nil {
 		return fmt.Errorf("raftcore: restore snapshot %d: %w", idx, err)
 	}
@@ -800,6 +806,7 @@ func (e *engine) restoreSnapshot(md *raftpb.SnapshotMetadata) error {
 		return fmt.Errorf("raftcore: snapshot %d: %w", idx, err)
 	}
 	e.setMembers(mem)
+	e.proposals = proposals
 	e.appliedTerm = md.GetTerm()
 	e.applied.Store(idx)
 	e.lastSnap.Store(idx)
@@ -890,6 +897,9 @@ func (e *engine) applyEntry(ent *raftpb.Entry) (func(), error) {
 		if err != nil {
 			return nil, err
 		}
+		if origin != 0 && !e.proposals.firstTime(origin, id) {
+			return nil, nil // a second copy of a proposal delivered twice
+		}
 		result, err := e.sm.apply(ent.GetIndex(), payload)
 		if err != nil {
 			return nil, err
@@ -944,6 +954,12 @@ func (e *engine) applyConfChange(index uint64, cc *raftpb.ConfChange) (func(), e
 	}
 	nodeID := cc.GetNodeId()
 	mem := e.membership().clone()
+	if origin != 0 && !e.proposals.firstTime(origin, id) {
+		// A second copy of a change delivered twice: applying it again could
+		// undo a later change (re-adding a promoted learner demotes it).
+		cc = &raftpb.ConfChange{Type: raftpb.ConfChangeAddNode.Enum(), NodeId: new(uint64(0))}
+		nodeID, origin = 0, 0
+	}
 	removesLastVoter := cc.GetType() == raftpb.ConfChangeRemoveNode &&
 		len(mem.confState.GetVoters()) == 1 && mem.confState.GetVoters()[0] == nodeID
 	if (mem.removed[nodeID] && cc.GetType() != raftpb.ConfChangeRemoveNode) || removesLastVoter {
@@ -1054,6 +1070,9 @@ func (e *engine) writeSnapshot() (SnapshotMeta, error) {
 	}
 	cw := &countingWriter{w: sink}
 	err = mem.writeHeader(cw)
+	if err == nil {
+		err = e.proposals.writeTo(cw)
+	}
 	if err == nil {
 		err = e.sm.snapshot(cw)
 	}

@@ -93,11 +93,6 @@ type Config struct {
 	Nemeses []Nemesis
 	// Bugs lists the known bugs to inject. Empty means the engine as it is.
 	Bugs []Bug
-	// DuplicateProposals lets the duplicate nemesis duplicate the proposals
-	// followers forward to the leader (MsgProp) too. Off by default: the
-	// engine appends and applies a duplicated forward twice (see
-	// TestKnownEngineBugsStillReproduce).
-	DuplicateProposals bool
 	// OutDir is where a failing run writes its porcupine visualisation and
 	// its readable event trace. Default: os.TempDir(). "-" writes nothing.
 	OutDir string

@@ -62,7 +62,7 @@ func (n *network) send(m *raftpb.Message) {
 		return
 	}
 	copies := 1
-	if n.duplicate > 0 && (m.GetType() != raftpb.MsgProp || s.cfg.DuplicateProposals) && s.sched.chance(n.duplicate) {
+	if n.duplicate > 0 && s.sched.chance(n.duplicate) {
 		copies = 2
 	}
 	for i := range copies {

@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"strings"
 	"testing"
 	"time"
 )
@@ -40,9 +39,10 @@ func TestRegressionSeedsPass(t *testing.T) {
 			cfg:  Config{Seed: 19, Nodes: 1, Nemeses: AllNemeses},
 		},
 		{
-			// The duplicate nemesis leaves forwarded proposals alone (see
-			// TestKnownEngineBugsStillReproduce); this seed fails otherwise.
-			name: "duplicated messages other than forwarded proposals are harmless",
+			// A follower's forwarded proposal delivered twice was appended
+			// and applied twice. Fixed: the engine applies a proposal id
+			// once per proposing node (appliedProposals).
+			name: "duplicated forwarded proposal is applied once",
 			cfg:  Config{Seed: 1, Duration: 3 * time.Second, Nemeses: []Nemesis{NemesisDuplicate}},
 		},
 	}
@@ -50,36 +50,6 @@ func TestRegressionSeedsPass(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if res := runSeed(t, tt.cfg); res.Failed() {
 				reportFailure(t, tt.cfg, res)
-			}
-		})
-	}
-}
-
-// TestKnownEngineBugsStillReproduce pins the seeds that found engine bugs
-// not fixed yet, and checks the simulator still finds each. Once the engine
-// is fixed, the seed stops reproducing and this test fails: move the case to
-// TestRegressionSeedsPass (and, for the duplicate proposals, turn
-// DuplicateProposals on by default).
-func TestKnownEngineBugsStillReproduce(t *testing.T) {
-	tests := []struct {
-		name string
-		cfg  Config
-		want string
-	}{
-		{
-			// A follower forwards a proposal to the leader as a MsgProp; when
-			// the network delivers that message twice, the leader appends it
-			// twice and every node applies the command twice.
-			name: "duplicated forwarded proposal is applied twice",
-			cfg:  Config{Seed: 1, Duration: 3 * time.Second, Nemeses: []Nemesis{NemesisDuplicate}, DuplicateProposals: true},
-			want: "exactly once",
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			res := runSeed(t, tt.cfg)
-			if !strings.Contains(strings.Join(res.Violations, "\n"), tt.want) {
-				t.Fatalf("%s no longer reproduces (%q not among %q): if the engine was fixed, move the seed to TestRegressionSeedsPass\nreproduce: %s", tt.name, tt.want, res.Violations, reproduce(tt.cfg))
 			}
 		})
 	}

@@ -47,9 +47,9 @@ func runSeed(t *testing.T, cfg Config) Result {
 	return res
 }
 
-// knownEngineBugs are the signatures of engine bugs pinned, unfixed, in
-// TestKnownEngineBugsStillReproduce. The sweeps log a seed that hits one of
-// them and fail on anything else; remove a signature once its bug is fixed.
+// knownEngineBugs are signatures of engine bugs found and not fixed yet (none
+// today). The sweeps log a seed that hits one of them and fail on anything
+// else; pin each such seed in a test and remove its signature once fixed.
 var knownEngineBugs = []string{}
 
 // onlyKnownEngineBugs reports whether every violation of a failed run is a

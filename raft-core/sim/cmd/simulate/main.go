@@ -55,7 +55,6 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	duration := fs.Duration("duration", 5*time.Second, "virtual time of workload and faults per seed")
 	nemesis := fs.String("nemesis", "all", "comma list of faults to inject, all, or none")
 	bug := fs.String("bug", "", "comma list of known bugs to inject: stale-read, ack-before-fsync")
-	dupProps := fs.Bool("duplicate-proposals", false, "let the duplicate nemesis duplicate forwarded proposals too")
 	clients := fs.Int("clients", 4, "concurrent virtual clients")
 	keys := fs.Int("keys", 3, "keys the clients work on")
 	out := fs.String("out", os.TempDir(), "directory for the trace and visualisation of failing seeds (- for none)")
@@ -82,7 +81,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	if *nodes < 1 || *clients < 1 || *keys < 1 || *procs < 1 {
 		return o, errors.New("-nodes, -clients, -keys and -procs must be at least 1")
 	}
-	o.base = sim.Config{Nodes: *nodes, Duration: *duration, Clients: *clients, Keys: *keys, Nemeses: nems, Bugs: bugs, OutDir: *out, DuplicateProposals: *dupProps}
+	o.base = sim.Config{Nodes: *nodes, Duration: *duration, Clients: *clients, Keys: *keys, Nemeses: nems, Bugs: bugs, OutDir: *out}
 	o.procs, o.nemesis, o.bug = *procs, *nemesis, *bug
 	return o, o.base.Validate()
 }
@@ -193,7 +192,7 @@ func runChildren(ctx context.Context, o options, stdout io.Writer) (summary, err
 					"-nodes", strconv.Itoa(o.base.Nodes), "-duration", o.base.Duration.String(),
 					"-clients", strconv.Itoa(o.base.Clients), "-keys", strconv.Itoa(o.base.Keys),
 					"-nemesis", o.nemesis, "-bug", o.bug,
-					"-out", o.base.OutDir, "-duplicate-proposals=" + strconv.FormatBool(o.base.DuplicateProposals),
+					"-out", o.base.OutDir,
 				}
 				cmd := exec.CommandContext(ctx, self, args...)
 				cmd.Env = append(os.Environ(), childEnv+"=1")
