@@ -2,6 +2,7 @@ package storebadger_test
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -78,7 +79,8 @@ func runCrashChild(dir string) error {
 // TestKillDuringSavesLosesNothingAcknowledged runs the store in a child
 // process, kills it with SIGKILL at a random point while it saves, and
 // checks after each kill that every entry the child acknowledged is there
-// and that the log is consistent.
+// and that the log is consistent. While the child runs, this process must
+// not be able to open the directory.
 func TestKillDuringSavesLosesNothingAcknowledged(t *testing.T) {
 	seed := time.Now().UnixNano()
 	t.Logf("seed %d", seed)
@@ -86,7 +88,12 @@ func TestKillDuringSavesLosesNothingAcknowledged(t *testing.T) {
 	dir := t.TempDir()
 	const kills = 12
 	for kill := range kills {
-		ackedLast, ackedTerm := runAndKill(t, dir, 1+rng.IntN(40))
+		ackedLast, ackedTerm := runAndKill(t, dir, 1+rng.IntN(40), func() {
+			// The running child holds the directory.
+			if _, err := storebadger.Open(storebadger.Config{Dir: dir}); !errors.Is(err, storebadger.ErrLocked) {
+				t.Errorf("Open while another process writes: error %v, want ErrLocked", err)
+			}
+		})
 		store := openTestStore(t, storebadger.Config{Dir: dir})
 		checkKilledLog(t, store, ackedLast, ackedTerm)
 		if err := store.Close(); err != nil {
@@ -98,9 +105,9 @@ func TestKillDuringSavesLosesNothingAcknowledged(t *testing.T) {
 	}
 }
 
-// runAndKill starts the child, kills it after it printed acks
-// acknowledgements and returns the last one.
-func runAndKill(t *testing.T, dir string, acks int) (last, term uint64) {
+// runAndKill starts the child, calls whileRunning after it printed acks
+// acknowledgements, kills it and returns the last acknowledgement.
+func runAndKill(t *testing.T, dir string, acks int, whileRunning func()) (last, term uint64) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childDirEnv+"="+dir)
@@ -124,6 +131,7 @@ func runAndKill(t *testing.T, dir string, acks int) (last, term uint64) {
 		last, _ = strconv.ParseUint(fields[1], 10, 64)
 		term, _ = strconv.ParseUint(fields[2], 10, 64)
 	}
+	whileRunning()
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
