@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/jangada-io/jangada/apps/kvstore"
 )
 
@@ -41,7 +43,14 @@ func runMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "build kvstore:", err)
 		return 1
 	}
-	return m.Run()
+	code := m.Run()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			return 1
+		}
+	}
+	return code
 }
 
 const clusterSecret = "e2e-cluster-secret-0123456789abcdef"
