@@ -27,6 +27,7 @@ require (
 	github.com/jangada-io/jangada/transport-mem v0.0.0-00010101000000-000000000000
 	github.com/jangada-io/jangada/transport-quic v0.0.0-00010101000000-000000000000
 	go.etcd.io/raft/v3 v3.7.0
+	go.uber.org/goleak v1.3.0
 	gonum.org/v1/plot v0.17.0
 	google.golang.org/protobuf v1.36.12
 )

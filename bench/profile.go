@@ -171,7 +171,8 @@ func (r *Runner) runProfile(ctx context.Context) {
 		r.progress("profile: %v", err)
 		return
 	}
-	m := Drive(ctx, headlineClients, Window{Duration: r.cfg.Duration}, 64, op)
+	// Three windows: enough samples on a loaded machine.
+	m := Drive(ctx, headlineClients, Window{Duration: 3 * r.cfg.Duration}, 64, op)
 	pprof.StopCPUProfile()
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		r.progress("profile: %v", err)

@@ -1,0 +1,146 @@
+package bench
+
+import (
+	"errors"
+	"io"
+	"slices"
+	"testing"
+	"time"
+)
+
+func TestParseFlags(t *testing.T) {
+	tests := []struct {
+		name  string
+		args  []string
+		check func(t *testing.T, c Config)
+	}{
+		{
+			name: "full run defaults",
+			args: nil,
+			check: func(t *testing.T, c Config) {
+				if c.Duration != 2*time.Second || c.Warmup != 500*time.Millisecond || c.Rounds != 1 {
+					t.Errorf("window %v+%v rounds %d", c.Warmup, c.Duration, c.Rounds)
+				}
+				if !slices.Equal(c.Clients, []int{1, 16, 64, 256}) || !slices.Equal(c.Sizes, []int{64, 4096}) {
+					t.Errorf("clients %v sizes %v", c.Clients, c.Sizes)
+				}
+				if len(c.Skip) != 0 || len(c.Systems) != 0 || !slices.Equal(c.SnapshotSizes, []int64{64 << 20}) {
+					t.Errorf("skip %v systems %v snapshots %v", c.Skip, c.Systems, c.SnapshotSizes)
+				}
+			},
+		},
+		{
+			name: "quick narrows to the headline writes",
+			args: []string{"-quick"},
+			check: func(t *testing.T, c Config) {
+				if !slices.Equal(c.Systems, []string{"headline"}) || !slices.Equal(c.Clients, []int{1, 64, 256}) || !slices.Equal(c.Sizes, []int{64}) {
+					t.Errorf("systems %v clients %v sizes %v", c.Systems, c.Clients, c.Sizes)
+				}
+				for _, g := range []string{"read", "lease", "failover", "catchup", "scaling", "api", "profile"} {
+					if !c.skips(g) {
+						t.Errorf("quick does not skip %s", g)
+					}
+				}
+				if c.skips("write") {
+					t.Error("quick skips writes")
+				}
+			},
+		},
+		{
+			name: "lists and durations",
+			args: []string{"-clients", "2, 8", "-sizes", "128", "-duration", "3s", "-systems", "hashicorp,jangada/mem+memory", "-skip", "api", "-large-snapshot"},
+			check: func(t *testing.T, c Config) {
+				if !slices.Equal(c.Clients, []int{2, 8}) || !slices.Equal(c.Sizes, []int{128}) || c.Duration != 3*time.Second {
+					t.Errorf("clients %v sizes %v duration %v", c.Clients, c.Sizes, c.Duration)
+				}
+				if !slices.Equal(c.Systems, []string{"hashicorp", "jangada/mem+memory"}) || !slices.Equal(c.Skip, []string{"api"}) {
+					t.Errorf("systems %v skip %v", c.Systems, c.Skip)
+				}
+				if !slices.Equal(c.SnapshotSizes, []int64{64 << 20, 512 << 20}) {
+					t.Errorf("snapshots %v", c.SnapshotSizes)
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := ParseFlags(tt.args, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, c)
+		})
+	}
+}
+
+func TestParseFlagsRejectsBadInput(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{"negative clients", []string{"-clients", "-1"}},
+		{"not a number", []string{"-sizes", "big"}},
+		{"unknown scenario group", []string{"-skip", "teleport"}},
+		{"unknown system", []string{"-systems", "zookeeper"}},
+		{"cluster too small", []string{"-cluster-sizes", "2"}},
+		{"command over 1 MiB", []string{"-sizes", "2000000"}},
+		{"unknown flag", []string{"-fast"}},
+		{"stray argument", []string{"now"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := ParseFlags(tt.args, io.Discard); !errors.Is(err, ErrInvalidConfig) {
+				t.Fatalf("err = %v, want ErrInvalidConfig", err)
+			}
+		})
+	}
+}
+
+func TestSelectSystems(t *testing.T) {
+	tests := []struct {
+		patterns []string
+		want     []string
+	}{
+		{[]string{"headline"}, []string{HeadlineJangada, HeadlineHashicorp, HeadlineEtcd}},
+		{[]string{"hashicorp"}, []string{HeadlineHashicorp, "hashicorp/tcp+inmem"}},
+		{[]string{"jangada/mem*", "etcd-raft/chan+memory"}, []string{"jangada/mem+pebble", "jangada/mem+badger", "jangada/mem+memory", "etcd-raft/chan+memory"}},
+		{[]string{HeadlineEtcd, "etcd-raft"}, []string{HeadlineEtcd, "etcd-raft/chan+memory"}},
+	}
+	for _, tt := range tests {
+		got, err := SelectSystems(Systems(), tt.patterns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, s := range got {
+			names = append(names, s.Name)
+		}
+		if !slices.Equal(names, tt.want) {
+			t.Errorf("%v selects %v, want %v", tt.patterns, names, tt.want)
+		}
+	}
+	if all, _ := SelectSystems(Systems(), nil); len(all) != 10 {
+		t.Errorf("no pattern selects %d systems, want all 10", len(all))
+	}
+}
+
+func TestPlanAlternatesSystemOrderBetweenRounds(t *testing.T) {
+	cfg := Config{Skip: []string{"read", "lease", "failover", "catchup", "scaling", "api", "profile"}, Clients: []int{1}, Sizes: []int{64}}.WithDefaults()
+	systems, _ := SelectSystems(Systems(), []string{"headline"})
+	names := func(jobs []job) []string {
+		var out []string
+		for _, j := range jobs {
+			out = append(out, j.system.Name)
+		}
+		return out
+	}
+	even, odd := names(plan(cfg, systems, 0)), names(plan(cfg, systems, 1))
+	want := []string{HeadlineJangada, HeadlineHashicorp, HeadlineEtcd}
+	if !slices.Equal(even, want) {
+		t.Fatalf("round 0 order %v, want %v", even, want)
+	}
+	slices.Reverse(want)
+	if !slices.Equal(odd, want) {
+		t.Fatalf("round 1 order %v, want %v", odd, want)
+	}
+}

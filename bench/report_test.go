@@ -1,0 +1,128 @@
+package bench
+
+import (
+	"bytes"
+	"encoding/csv"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func sampleResults() *Results {
+	rs := NewResults()
+	sys := System{Name: "sys-a", Family: FamilyJangada, Durable: true}
+	for _, c := range []int{1, 64} {
+		rec := NewRecorder()
+		for range 100 * c {
+			rec.Record(2 * time.Millisecond)
+		}
+		rs.AddMeasurement(Key{Scenario: ScenarioWrite, System: "sys-a", Nodes: 3, Size: 64, Clients: c}, sys,
+			Measurement{Summary: rec.Summarize(time.Second, 64), Latencies: rec, CPU: time.Second}, 1<<20)
+	}
+	rs.AddNotMeasured(Key{Scenario: ReadScenario(ReadLease), System: "sys-b", Nodes: 3, Size: 64, Clients: 1},
+		System{Name: "sys-b", Family: FamilyHashicorp}, "no lease reads")
+	rs.AddTime(Key{Scenario: ScenarioFailover, System: "sys-a", Nodes: 3}, sys, 1500*time.Millisecond, time.Second, 0)
+	return rs
+}
+
+func TestWriteCSVWritesOneLinePerCell(t *testing.T) {
+	var buf bytes.Buffer
+	if err := WriteCSV(&buf, sampleResults()); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(&buf).ReadAll()
+	if err != nil {
+		t.Fatalf("output is not CSV: %v", err)
+	}
+	if len(recs) != 5 {
+		t.Fatalf("%d lines, want header + 4 cells", len(recs))
+	}
+	col := map[string]int{}
+	for i, h := range recs[0] {
+		col[h] = i
+	}
+	tests := []struct {
+		line   int
+		column string
+		want   string
+	}{
+		{1, "scenario", "write"},
+		{1, "clients", "1"},
+		{1, "ops", "100"},
+		{1, "ops_per_s", "100.000"},
+		{1, "p50_us", "2000"},
+		{1, "cpu_s_per_1k_ops", "10.000"},
+		{2, "cpu_s_per_1k_ops", "0.156"},
+		{2, "ops", "6400"},
+		{2, "peak_rss_bytes", "1048576"},
+		{3, "not_measured", "no lease reads"},
+		{3, "ops", "0"},
+		{4, "time_median_ms", "1500.000"},
+		{4, "elected_median_ms", "1000.000"},
+	}
+	for _, tt := range tests {
+		if got := recs[tt.line][col[tt.column]]; got != tt.want {
+			t.Errorf("line %d %s = %q, want %q", tt.line, tt.column, got, tt.want)
+		}
+	}
+}
+
+func TestResultsMergeRoundsOfOneCell(t *testing.T) {
+	rs := NewResults()
+	sys := System{Name: "s"}
+	k := Key{Scenario: ScenarioWrite, System: "s", Nodes: 3, Size: 64, Clients: 1}
+	for range 2 {
+		rec := NewRecorder()
+		for range 50 {
+			rec.Record(time.Millisecond)
+		}
+		rs.AddMeasurement(k, sys, Measurement{Summary: rec.Summarize(time.Second, 64), Latencies: rec}, 0)
+	}
+	rs.AddNotMeasured(k, sys, "ignored once measured")
+	row := rs.Get(k)
+	if row.Rounds != 2 || row.Ops != 100 || !near(row.OpsPerSec, 50) || row.NotMeasured != "" {
+		t.Fatalf("merged row: rounds %d ops %d rate %.1f note %q; want 2 rounds, 100 ops, 50 ops/s, no note",
+			row.Rounds, row.Ops, row.OpsPerSec, row.NotMeasured)
+	}
+}
+
+func TestReportMarkdownNamesTargetsAndGaps(t *testing.T) {
+	dir := t.TempDir()
+	r := newReport(Config{OutDir: dir}.WithDefaults(), []System{{Name: "sys-a", Tuning: "t"}})
+	r.Results = sampleResults()
+	if err := r.Write(); err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"fsync floor", "## Targets", "not measured", "no lease reads", "dragonboat", "Load average", "write-vs-clients.png"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("report.md lacks %q", want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "write-vs-clients.png")); err != nil {
+		t.Errorf("chart not written: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "results.csv")); err != nil {
+		t.Errorf("csv not written: %v", err)
+	}
+}
+
+func TestChartSeriesDropsSystemsWithOnePoint(t *testing.T) {
+	rs := sampleResults()
+	rec := NewRecorder()
+	rec.Record(time.Millisecond)
+	rs.AddMeasurement(Key{Scenario: ScenarioWrite, System: "lonely", Nodes: 3, Size: 64, Clients: 1}, System{Name: "lonely"},
+		Measurement{Summary: rec.Summarize(time.Second, 64), Latencies: rec}, 0)
+	names, series := chartSeries(rs, chartSpecs()[0])
+	if len(names) != 1 || names[0] != "sys-a" || len(series["sys-a"]) != 2 {
+		t.Fatalf("series %v, want only sys-a with 2 points", names)
+	}
+	if series["sys-a"][0].X != 1 || series["sys-a"][1].X != 64 {
+		t.Fatalf("points not sorted by clients: %v", series["sys-a"])
+	}
+}
