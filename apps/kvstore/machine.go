@@ -265,7 +265,8 @@ func readField(r *countingByteReader, limit uint64) ([]byte, error) {
 }
 
 // ValidateKey reports whether key can be stored: 1 to maxSize bytes of valid
-// UTF-8 without control characters. The error wraps ErrInvalidKey.
+// UTF-8 without control characters, and neither "." nor ".." (which no URL
+// path can address). The error wraps ErrInvalidKey.
 func ValidateKey(key string, maxSize int) error {
 	switch {
 	case key == "":
@@ -274,6 +275,8 @@ func ValidateKey(key string, maxSize int) error {
 		return fmt.Errorf("%w: %d bytes, limit %d", ErrInvalidKey, len(key), maxSize)
 	case !utf8.ValidString(key):
 		return fmt.Errorf("%w: not valid UTF-8", ErrInvalidKey)
+	case key == "." || key == "..":
+		return fmt.Errorf("%w: %q cannot be addressed in a URL path", ErrInvalidKey, key)
 	case strings.ContainsFunc(key, unicode.IsControl):
 		return fmt.Errorf("%w: contains a control character", ErrInvalidKey)
 	}

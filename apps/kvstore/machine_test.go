@@ -197,7 +197,7 @@ func TestValidateKey(t *testing.T) {
 		ok  bool
 	}{
 		{"a", true}, {"a/b c", true}, {"ключ", true}, {"", false}, {"123456789", false},
-		{"a\nb", false}, {"\x7f", false}, {"\xff", false},
+		{"a\nb", false}, {".", false}, {"..", false}, {"...", true}, {"\x7f", false}, {"\xff", false},
 	}
 	for _, tt := range tests {
 		if err := ValidateKey(tt.key, 8); (err == nil) != tt.ok {

@@ -1,0 +1,90 @@
+package kvstore
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
+
+func BenchmarkMachineApplyPut(b *testing.B) {
+	m := NewMachine()
+	value := bytes.Repeat([]byte("v"), 100)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		m.Apply(uint64(i+1), Command{Op: OpPut, Key: fmt.Sprintf("key-%d", i%10000), Value: value})
+	}
+}
+
+func BenchmarkCommandCodec(b *testing.B) {
+	cmd := Command{Op: OpPut, Key: "some/key", Value: bytes.Repeat([]byte("v"), 100)}
+	b.ReportAllocs()
+	for b.Loop() {
+		data, _ := CommandCodec{}.Encode(cmd)
+		if _, err := (CommandCodec{}).Decode(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkMachineSnapshot10k(b *testing.B) {
+	m := NewMachine()
+	for i := range 10000 {
+		m.Apply(uint64(i+1), Command{Op: OpPut, Key: fmt.Sprintf("key-%05d", i), Value: bytes.Repeat([]byte("v"), 100)})
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := m.Snapshot(io.Discard); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkHandler measures requests through the handler of a single-node
+// cluster over transport-mem with memory stores: the cost of the API and
+// the engine, without sockets or fsync.
+func BenchmarkHandler(b *testing.B) {
+	c := startMemCluster(b, 1, 1, HandlerConfig{})
+	c.waitLeader()
+	h, err := NewHandler(HandlerConfig{Node: c.nodes[0], Machine: c.machines[0]})
+	if err != nil {
+		b.Fatal(err)
+	}
+	value := bytes.Repeat([]byte("v"), 100)
+	serve := func(method, path string, body []byte, want int) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(method, path, bytes.NewReader(body)))
+		if rec.Code != want {
+			b.Fatalf("%s %s: %d %s", method, path, rec.Code, rec.Body)
+		}
+	}
+	serve(http.MethodPut, "/v1/kv/bench", value, http.StatusOK)
+	b.Run("put", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			serve(http.MethodPut, "/v1/kv/bench", value, http.StatusOK)
+		}
+	})
+	b.Run("put-parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				serve(http.MethodPut, "/v1/kv/bench", value, http.StatusOK)
+			}
+		})
+	})
+	b.Run("get-linearizable", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			serve(http.MethodGet, "/v1/kv/bench", nil, http.StatusOK)
+		}
+	})
+	b.Run("get-stale", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			serve(http.MethodGet, "/v1/kv/bench?consistency=stale", nil, http.StatusOK)
+		}
+	})
+}
