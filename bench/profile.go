@@ -42,25 +42,32 @@ func SummarizeProfile(r io.Reader, n int) (ProfileSummary, error) {
 	}
 	valueIndex := len(p.SampleType) - 1
 	flat, cum := map[string]int64{}, map[string]int64{}
+	areas := map[string]float64{}
+	areaCost := map[string]int64{}
 	var total int64
 	for _, s := range p.Sample {
 		v := s.Value[valueIndex]
 		total += v
 		seen := map[string]bool{}
-		for i, loc := range s.Location {
-			for j, line := range loc.Line {
+		var stack []string
+		for _, loc := range s.Location {
+			for _, line := range loc.Line {
 				if line.Function == nil {
 					continue
 				}
 				name := line.Function.Name
-				if i == 0 && j == 0 {
+				if len(stack) == 0 {
 					flat[name] += v
 				}
+				stack = append(stack, name)
 				if !seen[name] {
 					seen[name] = true
 					cum[name] += v
 				}
 			}
+		}
+		if len(stack) > 0 {
+			areaCost[areaOf(stack)] += v
 		}
 	}
 	if total == 0 {
@@ -81,9 +88,8 @@ func SummarizeProfile(r io.Reader, n int) (ProfileSummary, error) {
 	slices.SortFunc(byCum, func(a, b ProfileEntry) int {
 		return cmp.Or(cmp.Compare(b.Cum, a.Cum), strings.Compare(a.Function, b.Function))
 	})
-	areas := map[string]float64{}
-	for name, v := range flat {
-		areas[area(name)] += float64(v) / float64(total)
+	for a, v := range areaCost {
+		areas[a] = float64(v) / float64(total)
 	}
 	var byArea []ProfileEntry
 	for a, share := range areas {
@@ -95,9 +101,35 @@ func SummarizeProfile(r io.Reader, n int) (ProfileSummary, error) {
 	return ProfileSummary{TopFlat: byFlat[:min(n, len(byFlat))], TopCum: byCum[:min(n, len(byCum))], ByArea: byArea}, nil
 }
 
+// areaOf classifies a sample by where its cost comes from: its leaf
+// function, and for system calls what made them.
+func areaOf(stack []string) string {
+	a := area(stack[0])
+	if a != areaSyscalls {
+		return a
+	}
+	for _, fn := range stack {
+		switch {
+		case strings.Contains(fn, "Fdatasync"), strings.Contains(fn, "Fsync"), strings.HasSuffix(fn, ".Sync"), strings.HasSuffix(fn, ".SyncData"):
+			return "fsync (disk)"
+		case strings.HasPrefix(fn, "github.com/quic-go/"), strings.HasPrefix(fn, "net."), strings.HasPrefix(fn, "internal/poll."):
+			return "network system calls (UDP/TCP)"
+		}
+	}
+	return "other system calls (disk writes, timers)"
+}
+
+const areaSyscalls = "system calls"
+
 // area classifies a function by where its cost comes from.
 func area(fn string) string {
 	switch {
+	case strings.HasPrefix(fn, "runtime.memmove"):
+		return "memory copies"
+	case strings.HasPrefix(fn, "runtime.nextFree"), strings.HasPrefix(fn, "runtime.(*spanSet)"),
+		strings.HasPrefix(fn, "runtime.madvise"), strings.HasPrefix(fn, "runtime.sysUnused"),
+		strings.HasPrefix(fn, "runtime.heapBits"), strings.HasPrefix(fn, "runtime.typePointers"):
+		return "memory allocation and GC"
 	case strings.HasPrefix(fn, "runtime.gc"), strings.HasPrefix(fn, "runtime.scanobject"),
 		strings.HasPrefix(fn, "runtime.mark"), strings.HasPrefix(fn, "runtime.greyobject"),
 		strings.HasPrefix(fn, "runtime.findObject"), strings.HasPrefix(fn, "runtime.(*mspan)"),
@@ -108,7 +140,7 @@ func area(fn string) string {
 		return "memory allocation and GC"
 	case strings.HasPrefix(fn, "syscall."), strings.HasPrefix(fn, "internal/runtime/syscall"),
 		strings.HasPrefix(fn, "golang.org/x/sys/unix"), strings.HasPrefix(fn, "runtime/internal/syscall"):
-		return "system calls (UDP/TCP I/O, fsync)"
+		return areaSyscalls
 	case strings.HasPrefix(fn, "runtime.futex"), strings.HasPrefix(fn, "runtime.schedule"),
 		strings.HasPrefix(fn, "runtime.findRunnable"), strings.HasPrefix(fn, "runtime.park"),
 		strings.HasPrefix(fn, "runtime.netpoll"), strings.HasPrefix(fn, "runtime.runqgrab"),

@@ -44,7 +44,7 @@ func TestSummarizeProfileRanksFunctionsAndAreas(t *testing.T) {
 	if s.TopCum[0].Function != "main.work" || !near(s.TopCum[0].Cum, 1) {
 		t.Fatalf("top cum %+v, want main.work at 100%%", s.TopCum)
 	}
-	if s.ByArea[0].Function != "system calls (UDP/TCP I/O, fsync)" || !near(s.ByArea[0].Flat, 0.75) {
+	if s.ByArea[0].Function != "other system calls (disk writes, timers)" || !near(s.ByArea[0].Flat, 0.75) {
 		t.Fatalf("areas %+v", s.ByArea)
 	}
 }
@@ -52,5 +52,23 @@ func TestSummarizeProfileRanksFunctionsAndAreas(t *testing.T) {
 func TestSummarizeProfileRejectsGarbage(t *testing.T) {
 	if _, err := SummarizeProfile(bytes.NewReader([]byte("not a profile")), 5); err == nil {
 		t.Fatal("garbage accepted as a profile")
+	}
+}
+
+func TestAreaOfNamesWhatMadeASystemCall(t *testing.T) {
+	tests := []struct {
+		stack []string
+		want  string
+	}{
+		{[]string{"internal/runtime/syscall/linux.Syscall6", "golang.org/x/sys/unix.Fdatasync"}, "fsync (disk)"},
+		{[]string{"internal/runtime/syscall/linux.Syscall6", "github.com/quic-go/quic-go.(*Transport).WriteTo"}, "network system calls (UDP/TCP)"},
+		{[]string{"syscall.Syscall", "os.(*File).Write"}, "other system calls (disk writes, timers)"},
+		{[]string{"runtime.memmove"}, "memory copies"},
+		{[]string{"go.etcd.io/raft/v3.(*raft).Step"}, "etcd raft state machine"},
+	}
+	for _, tt := range tests {
+		if got := areaOf(tt.stack); got != tt.want {
+			t.Errorf("areaOf(%v) = %q, want %q", tt.stack, got, tt.want)
+		}
 	}
 }

@@ -386,7 +386,7 @@ func (r *Report) WriteMarkdown(w io.Writer, chartPrefix string) error {
 func (r *Report) notMeasured() []string {
 	out := []string{
 		"dragonboat: not served by the module proxy available to this project.",
-		"hashicorp/raft lease reads: the library has no lease-read API (VerifyLeader + Barrier is its linearizable read, reported as ReadIndex).",
+		"hashicorp/raft lease reads: the library has no lease-read API (its linearizable read, VerifyLeader then waiting for the FSM to reach the commit index as Consul does, is reported as ReadIndex).",
 	}
 	for _, g := range r.Config.Skip {
 		out = append(out, fmt.Sprintf("scenario group %q: skipped in this run (-skip or -quick).", g))
