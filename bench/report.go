@@ -262,6 +262,13 @@ func (r *Report) WriteMarkdown(w io.Writer, chartPrefix string) error {
 		p("| %s | %s | %.2f× | %s | %s |\n", t.Name, t.Goal, t.Value, yesNo(t.Met), t.Detail)
 	}
 	p("\n")
+	if ex := r.Explanations(); len(ex) > 0 {
+		p("Where a target is missed, the same run's figures say where the difference goes:\n\n")
+		for _, e := range ex {
+			p("- %s\n", e)
+		}
+		p("\n")
+	}
 
 	rows := r.Results.Rows()
 	pick := func(scenario string, nodes int) []*Row {

@@ -126,3 +126,31 @@ func TestChartSeriesDropsSystemsWithOnePoint(t *testing.T) {
 		t.Fatalf("points not sorted by clients: %v", series["sys-a"])
 	}
 }
+
+func TestExplanationsDecomposeAMissedTarget(t *testing.T) {
+	rs := NewResults()
+	add := func(system string, clients int, opsPerSec int) {
+		rec := NewRecorder()
+		for range opsPerSec {
+			rec.Record(time.Millisecond)
+		}
+		rs.AddMeasurement(Key{Scenario: ScenarioWrite, System: system, Nodes: 3, Size: 64, Clients: clients}, System{Name: system},
+			Measurement{Summary: rec.Summarize(time.Second, 64), Latencies: rec, CPU: time.Second}, 0)
+	}
+	add(HeadlineJangada, 64, 1000)
+	add(HeadlineHashicorp, 64, 800) // 1.25×: the 3× target is missed
+	add("jangada/mem+pebble", 64, 2000)
+	r := &Report{Results: rs}
+	ex := strings.Join(r.Explanations(), "\n")
+	for _, want := range []string{"Transport, 64 clients", "takes 50% of that away", "CPU, 64 clients"} {
+		if !strings.Contains(ex, want) {
+			t.Errorf("explanations lack %q:\n%s", want, ex)
+		}
+	}
+
+	met := NewResults()
+	r = &Report{Results: met}
+	if ex := r.Explanations(); len(ex) != 0 {
+		t.Errorf("explanations without a missed target: %v", ex)
+	}
+}

@@ -1,0 +1,63 @@
+package bench
+
+import (
+	"fmt"
+)
+
+// Explanations decompose the headline gap into what each part costs, from
+// figures of the same run: transport (QUIC vs in-memory), store (pebble vs
+// memory), the engine without disk or network (jangada vs the bare loop),
+// CPU per operation against the machine's CPUs, and the disk's fsync floor.
+// They are stated only when a target is missed and the figures exist.
+func (r *Report) Explanations() []string {
+	missed := false
+	for _, t := range r.Targets() {
+		if t.Known && !t.Met {
+			missed = true
+		}
+	}
+	if !missed {
+		return nil
+	}
+	var out []string
+	w := func(system string, clients int) *Row { return r.writeRow(system, clients) }
+	pct := func(a, b float64) float64 { return (1 - a/b) * 100 }
+	for _, c := range []int{headlineClients, 256} {
+		qp, mp, qm, mm := w(HeadlineJangada, c), w("jangada/mem+pebble", c), w("jangada/quic+memory", c), w("jangada/mem+memory", c)
+		if qp != nil && mp != nil && mp.OpsPerSec > qp.OpsPerSec {
+			out = append(out, fmt.Sprintf("Transport, %d clients: over the in-memory transport the same engine and store make %.0f ops/s; "+
+				"QUIC (TLS 1.3 packet protection, UDP system calls, stream framing) takes %.0f%% of that away (%.0f ops/s).",
+				c, mp.OpsPerSec, pct(qp.OpsPerSec, mp.OpsPerSec), qp.OpsPerSec))
+		}
+		if qp != nil && qm != nil && qm.OpsPerSec > qp.OpsPerSec {
+			out = append(out, fmt.Sprintf("Store, %d clients: with the memory store, QUIC makes %.0f ops/s; pebble's synced WAL takes %.0f%% of that away.",
+				c, qm.OpsPerSec, pct(qp.OpsPerSec, qm.OpsPerSec)))
+		}
+		if e := w("etcd-raft/chan+memory", c); mm != nil && e != nil {
+			out = append(out, fmt.Sprintf("Engine alone, %d clients (no disk, no sockets): jangada %.0f ops/s vs the bare etcd-raft loop %.0f ops/s (%.2f×).",
+				c, mm.OpsPerSec, e.OpsPerSec, mm.OpsPerSec/e.OpsPerSec))
+		}
+		if h := w(HeadlineHashicorp, c); qp != nil && h != nil && qp.CPUPer1k() > 0 && h.CPUPer1k() > 0 {
+			out = append(out, fmt.Sprintf("CPU, %d clients: jangada spends %.3f CPU-seconds per 1,000 writes, hashicorp %.3f (both for the whole 3-node cluster in one process). "+
+				"With %d CPUs shared with other work (load average before the run: %s), throughput at this concurrency is bounded by CPU per write, "+
+				"so the 3× target needs about a third of hashicorp's CPU per write.",
+				c, qp.CPUPer1k(), h.CPUPer1k(), r.Machine.CPUs, r.LoadBefore))
+		}
+	}
+	if j, h := w(HeadlineJangada, 1), w(HeadlineHashicorp, 1); j != nil && h != nil {
+		out = append(out, fmt.Sprintf("Single client: one write waits for the leader's fsync and a follower's fsync plus their round trip; "+
+			"the disk's fsync floor here is p50 %s / p99 %s, so p50 latencies of %s (jangada) and %s (hashicorp) are mostly fsync.",
+			fmtDur(r.Fsync.P50), fmtDur(r.Fsync.P99), fmtDur(j.P50), fmtDur(h.P50)))
+	}
+	if pr := r.Profile; pr != nil && len(pr.ByArea) > 0 {
+		s := "CPU profile of jangada's headline scenario, largest areas:"
+		for i, a := range pr.ByArea {
+			if i == 5 {
+				break
+			}
+			s += fmt.Sprintf(" %s %.0f%%;", a.Function, a.Flat*100)
+		}
+		out = append(out, s[:len(s)-1]+".")
+	}
+	return out
+}
