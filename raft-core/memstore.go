@@ -77,9 +77,22 @@ func (s *MemoryLogStore) Entries(lo, hi, maxSize uint64) ([]*raftpb.Entry, error
 		if len(out) > 0 && size > maxSize {
 			break
 		}
-		out = append(out, e)
+		out = append(out, copyEntry(e))
 	}
 	return out, nil
+}
+
+// copyEntry returns an entry sharing nothing with e, so that neither the
+// store nor its callers can change what the other holds.
+func copyEntry(e *raftpb.Entry) *raftpb.Entry {
+	c := &raftpb.Entry{Term: new(e.GetTerm()), Index: new(e.GetIndex())}
+	if e.Type != nil {
+		c.Type = e.GetType().Enum()
+	}
+	if e.Data != nil {
+		c.Data = append([]byte(nil), e.Data...)
+	}
+	return c
 }
 
 // Term implements raft.Storage.
@@ -160,10 +173,13 @@ func (s *MemoryLogStore) Save(hs *raftpb.HardState, entries []*raftpb.Entry, sna
 		entries = entries[1:]
 	}
 	if len(entries) > 0 {
-		// Entries hands out copies of the slice, so the backing array can be
-		// reused: truncating and appending in place keeps Save O(len(entries)).
+		// Entries hands out copies, so the backing array can be reused:
+		// truncating and appending in place keeps Save O(len(entries)).
 		keep := entries[0].GetIndex() - s.ents[0].GetIndex()
-		s.ents = append(s.ents[:keep], entries...)
+		s.ents = s.ents[:keep]
+		for _, e := range entries {
+			s.ents = append(s.ents, copyEntry(e))
+		}
 	}
 	if !raft.IsEmptyHardState(hs) {
 		s.hs = proto.Clone(hs).(*raftpb.HardState)
@@ -211,6 +227,9 @@ func (s *MemoryLogStore) Compact(index uint64) error {
 	if index > s.snap.GetMetadata().GetIndex() {
 		return fmt.Errorf("raftcore: compact to %d beyond latest snapshot %d", index, s.snap.GetMetadata().GetIndex())
 	}
+	if index > s.lastIndex() {
+		return fmt.Errorf("%w: compact to %d beyond last index %d", raft.ErrUnavailable, index, s.lastIndex())
+	}
 	i := index - offset
 	ents := make([]*raftpb.Entry, 1, uint64(len(s.ents))-i)
 	ents[0] = &raftpb.Entry{Index: new(index), Term: new(s.ents[i].GetTerm())}
@@ -222,6 +241,9 @@ func (s *MemoryLogStore) Compact(index uint64) error {
 func (s *MemoryLogStore) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
 	s.closed = true
 	return nil
 }

@@ -12,3 +12,9 @@ func TestMemorySnapshotStoreConformance(t *testing.T) {
 		return raftcore.NewMemorySnapshotStore(), nil
 	})
 }
+
+func TestMemoryLogStoreConformance(t *testing.T) {
+	storetest.RunLogStore(t, func(t *testing.T) (raftcore.LogStore, storetest.Reopen[raftcore.LogStore]) {
+		return raftcore.NewMemoryLogStore(), nil
+	})
+}
