@@ -38,8 +38,9 @@ type Config struct {
 	// PayloadCurve is the payload sizes of the throughput-vs-size curve,
 	// measured for the headline systems at 64 clients. Default: 64 B to 64 KiB.
 	PayloadCurve []int
-	// ClusterSizes are measured at 64 clients and 64 B (5 for every system,
-	// larger ones for the headline systems). Default: 5,7.
+	// ClusterSizes are measured at 64 clients and 64 B: 5 nodes for every
+	// system (and the whole Sizes x Clients matrix for the headline systems),
+	// larger clusters for the headline systems. Default: 5,7.
 	ClusterSizes []int
 	// SnapshotSizes is the state sizes of the catch-up scenario. Default:
 	// 64 MiB; LargeSnapshot adds 512 MiB.

@@ -110,8 +110,18 @@ func plan(cfg Config, systems []System, round int) []job {
 				if n > 5 && !isHeadline(s) {
 					continue
 				}
-				jobs = append(jobs, job{kind: jobMeasure, system: s, spec: ClusterSpec{Nodes: n},
-					items: []item{{scenario: ScenarioWrite, size: 64, clients: headlineClients}}})
+				j := job{kind: jobMeasure, system: s, spec: ClusterSpec{Nodes: n},
+					items: []item{{scenario: ScenarioWrite, size: 64, clients: headlineClients}}}
+				if n == 5 && isHeadline(s) && !cfg.skips("write") {
+					// The headline systems get the whole write matrix at 5 nodes.
+					j.items = nil
+					for _, size := range cfg.Sizes {
+						for _, c := range cfg.Clients {
+							j.items = append(j.items, item{scenario: ScenarioWrite, size: size, clients: c})
+						}
+					}
+				}
+				jobs = append(jobs, j)
 			}
 		}
 	}

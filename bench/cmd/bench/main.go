@@ -2,8 +2,8 @@
 // transports and stores with hashicorp/raft and a bare etcd-raft loop, and
 // writes a Markdown report, CSV and PNG charts.
 //
-//	go run ./bench/cmd/bench            # full run (about 15 minutes)
-//	go run ./bench/cmd/bench -quick     # headline only, under 3 minutes
+//	go run ./bench/cmd/bench -results-md bench/RESULTS.md  # full run, about 15 minutes
+//	go run ./bench/cmd/bench -quick     # headline only, about a minute; results/quick/
 //	go run ./bench/cmd/bench -h         # every option
 package main
 
@@ -36,7 +36,12 @@ func run(args []string) error {
 	}
 	moduleDir := benchModuleDir()
 	if cfg.OutDir == "" {
+		// A quick run keeps its own directory, so that it never mixes its
+		// charts into the full report that RESULTS.md points to.
 		cfg.OutDir = filepath.Join(moduleDir, "results")
+		if cfg.Quick {
+			cfg.OutDir = filepath.Join(cfg.OutDir, "quick")
+		}
 	}
 	cfg.Progress = os.Stderr
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
