@@ -74,6 +74,7 @@ type cluster struct {
 	t      testing.TB
 	store  string
 	peers  string
+	secret string // "" when peers pin keys
 	extra  []string
 	nodes  []*node
 	http   *http.Client
@@ -81,8 +82,20 @@ type cluster struct {
 	closed bool
 }
 
-// newCluster prepares n nodes with free ports and starts them all.
+// newCluster prepares n nodes with free ports, authenticated by a cluster
+// secret, and starts them all.
 func newCluster(t testing.TB, n int, store string, extra ...string) *cluster {
+	t.Helper()
+	c := prepareCluster(t, n, store, extra...)
+	c.secret = clusterSecret
+	for _, nd := range c.nodes {
+		c.start(nd.id)
+	}
+	return c
+}
+
+// prepareCluster picks the nodes' ports and directories; nothing runs yet.
+func prepareCluster(t testing.TB, n int, store string, extra ...string) *cluster {
 	t.Helper()
 	httpTransport := &http.Transport{MaxIdleConnsPerHost: 64}
 	c := &cluster{t: t, store: store, extra: extra, http: &http.Client{Transport: httpTransport}}
@@ -112,9 +125,6 @@ func newCluster(t testing.TB, n int, store string, extra ...string) *cluster {
 			c.dumpLogs()
 		}
 	})
-	for _, nd := range c.nodes {
-		c.start(nd.id)
-	}
 	return c
 }
 
@@ -164,11 +174,13 @@ func (c *cluster) start(id uint64) {
 		"--listen", nd.raftAddr,
 		"--http", nd.httpAddr,
 		"--peers", c.peers,
-		"--cluster-secret", clusterSecret,
 		"--store", c.store,
 		"--preset", "testing",
 		"--log-level", "warn",
 	}, c.extra...)
+	if c.secret != "" {
+		args = append(args, "--cluster-secret", c.secret)
+	}
 	cmd := exec.Command(binary, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.Env = append(os.Environ(), "GOTRACEBACK=all")

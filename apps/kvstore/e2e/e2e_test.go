@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -205,5 +206,42 @@ func TestClientFailsOverToTheNextEndpoint(t *testing.T) {
 	var apiErr *kvstore.APIError
 	if _, _, err := cl.Get(ctx, "absent", false); !errors.As(err, &apiErr) || !errors.Is(err, kvstore.ErrNotFound) {
 		t.Fatalf("get of an absent key: %v", err)
+	}
+}
+
+func TestClusterWithPinnedKeys(t *testing.T) {
+	c := prepareCluster(t, 3, "pebble")
+	var peers []string
+	for _, nd := range c.nodes {
+		out, err := exec.Command(binary, "identity", "--data-dir", nd.dataDir).Output()
+		if err != nil {
+			t.Fatalf("identity of node %d: %v", nd.id, err)
+		}
+		peers = append(peers, fmt.Sprintf("%d=%s@%s", nd.id, strings.TrimSpace(string(out)), nd.raftAddr))
+	}
+	c.peers = strings.Join(peers, ",")
+	for _, nd := range c.nodes {
+		c.start(nd.id)
+	}
+	leader := c.waitLeader(20 * time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	follower := leader%3 + 1
+	index, err := c.node(follower).client.Put(ctx, "pinned", []byte("yes"), kvstore.WriteOptions{})
+	if err != nil {
+		t.Fatalf("write through follower %d: %v", follower, err)
+	}
+	st, err := c.status(leader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range st.Members {
+		if m.Match < index {
+			// Replication reaches every member: each authenticated the others by key.
+			waitFor(t, fmt.Sprintf("member %d to replicate index %d", m.ID, index), 10*time.Second, func() bool {
+				st, err := c.status(m.ID)
+				return err == nil && st.AppliedIndex >= index
+			})
+		}
 	}
 }
