@@ -78,6 +78,8 @@ type engine struct {
 
 	// membership changes proposed but not yet seen appended (raft role)
 	ccProposed []*proposal
+	// command proposals handed to raft, oldest first, for reproposeLost
+	sent []sentProposal
 	// index of the first entry this node appended as leader of termStartTerm
 	termStart, termStartTerm uint64
 
@@ -134,6 +136,13 @@ func (w *waiters) failAll(err error) {
 	for _, p := range all {
 		p.resolve(proposalResult{err: err})
 	}
+}
+
+func (w *waiters) has(id uint64) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_, ok := w.m[id]
+	return ok
 }
 
 func (w *waiters) len() int {
@@ -390,6 +399,58 @@ func (e *engine) tick() {
 	e.ticks++
 	e.rn.Tick()
 	e.retryStaleReads()
+	e.reproposeLost()
+}
+
+// Raft does not retransmit proposals: a follower's forward lost by the
+// network, or a deposed leader's uncommitted entry, is gone and its caller
+// would wait for its context. So a proposal still waiting after an election
+// timeout is proposed again, with the same id: appliedProposals applies the
+// first copy that commits and skips the others. Only the most recent
+// maxReproposed proposals are eligible, far fewer than dedupWindow, so a
+// copy can never outlive the memory of its original.
+const maxReproposed = dedupWindow / 8
+
+type sentProposal struct {
+	p    *proposal
+	tick uint64
+}
+
+// trackSent remembers command proposals handed to raft (raft role).
+func (e *engine) trackSent(props []*proposal) {
+	for _, p := range props {
+		e.sent = append(e.sent, sentProposal{p: p, tick: e.ticks})
+	}
+	if over := len(e.sent) - maxReproposed; over > 0 {
+		clear(e.sent[:over])
+		e.sent = append(e.sent[:0], e.sent[over:]...)
+	}
+}
+
+// reproposeLost proposes again what has waited an election timeout.
+func (e *engine) reproposeLost() {
+	timeout := uint64(e.cfg.electionTicks())
+	if len(e.sent) == 0 || e.ticks%timeout != 0 || e.leader.Load() == 0 {
+		return
+	}
+	var ents []*raftpb.Entry
+	kept := e.sent[:0]
+	for _, s := range e.sent {
+		if !e.waiters.has(s.p.id) {
+			continue // applied, failed or abandoned
+		}
+		if e.ticks-s.tick >= timeout {
+			ents = append(ents, &raftpb.Entry{Data: s.p.data})
+			s.tick = e.ticks
+		}
+		kept = append(kept, s)
+	}
+	clear(e.sent[len(kept):])
+	e.sent = kept
+	if len(ents) > 0 {
+		// A refusal (no leader, transfer in progress) is retried next time.
+		_ = e.rn.Step(&raftpb.Message{Type: raftpb.MsgProp.Enum(), From: new(e.id), Entries: ents})
+	}
 }
 
 func (e *engine) step(m *raftpb.Message) {
@@ -489,6 +550,7 @@ func (e *engine) proposeBatch(props []*proposal) {
 	}
 	err := e.rn.Step(&raftpb.Message{Type: raftpb.MsgProp.Enum(), From: new(e.id), Entries: ents})
 	if err == nil {
+		e.trackSent(cmds)
 		return
 	}
 	if errors.Is(err, raft.ErrProposalDropped) {

@@ -135,10 +135,12 @@ func (n *Node[C, R]) checkRunning() error {
 // leader, transfer in progress, uncommitted log full: nothing was appended),
 // ErrStopped, ErrRemoved, or the context's error. After a context error or
 // ErrStopped the outcome is unknown: the command may still commit and apply.
-// Commands that must not apply twice need their own idempotency key. Raft
-// does not retransmit a proposal a follower forwarded to the leader: if the
-// transport loses that message, only ctx ends the wait, so pass a context
-// with a deadline.
+// The engine itself never applies one Propose call twice: a proposal lost on
+// its way to the leader (or dropped by a deposed leader) is proposed again
+// after an election timeout under the same id, and only its first committed
+// copy is applied. A caller that retries after an error makes a new
+// proposal: commands that must not apply twice then need their own
+// idempotency key.
 func (n *Node[C, R]) Propose(ctx context.Context, cmd C) (R, error) {
 	var zero R
 	if err := n.checkRunning(); err != nil {

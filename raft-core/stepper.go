@@ -118,7 +118,7 @@ func (s *Stepper[C, R]) Propose(cmd C, done func(result R, index uint64, err err
 		res, _ := r.result.(R)
 		done(res, r.index, r.err)
 	}})
-	s.e.propose(p)
+	s.e.proposeBatch([]*proposal{p})
 	s.dispatch()
 }
 

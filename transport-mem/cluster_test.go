@@ -65,5 +65,5 @@ func TestClusterScenarios(t *testing.T) {
 // duplication, 5% reordering and up to 2ms of jitter on every link.
 func TestClusterScenariosOnAFaultyNetwork(t *testing.T) {
 	faults := transportmem.Faults{Drop: 0.02, Duplicate: 0.02, Reorder: 0.05, Jitter: 2 * time.Millisecond}
-	clustertest.Run(t, clustertest.Options{NewNetwork: newClusterNetwork(faults), Short: true, Lossy: true})
+	clustertest.Run(t, clustertest.Options{NewNetwork: newClusterNetwork(faults), Short: true})
 }

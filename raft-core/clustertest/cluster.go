@@ -44,11 +44,6 @@ type Options struct {
 	Configure func(*raftcore.Config)
 	// Short runs a reduced load (fewer operations) for slow transports.
 	Short bool
-	// Lossy says the network loses messages. Raft does not retransmit a
-	// proposal a follower forwarded, so on such a network a proposal can be
-	// lost and is retried by the scenarios; the scenario that checks the
-	// exact result of each proposal runs only on lossless networks.
-	Lossy bool
 }
 
 // Cluster is a set of nodes replicating one kind of state machine.

@@ -36,9 +36,6 @@ func Run(t *testing.T, opts Options) {
 		{"BankConservesMoneyAcrossLeaderChange", testBank},
 	}
 	for _, s := range scenarios {
-		if opts.Lossy && s.name == "FollowerProposalReturnsApplyResult" {
-			continue
-		}
 		t.Run(s.name, func(t *testing.T) { s.run(t, opts) })
 	}
 }
