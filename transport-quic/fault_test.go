@@ -143,3 +143,27 @@ func TestAddressChangeOfKnownKeyIsPickedUp(t *testing.T) {
 	a.Send([]*raftpb.Message{heartbeat(1, 2, 2)})
 	rm.Wait(t, waitTimeout, "heartbeat to the new address", hasTerm(1, 2))
 }
+
+func TestHeartbeatIsNotQueuedBehindLargeAppend(t *testing.T) {
+	// A long write timeout: were both on one stream, the heartbeat would
+	// wait for the whole append to be written.
+	a, fa := newTestTransport(t, 1, func(c *Config) { c.WriteTimeout = time.Minute })
+	b, _ := newTestTransport(t, 2, nil)
+	link(t, a, b)
+	recorder(t, a)
+	rb := recorder(t, b)
+	sendUntilDelivered(t, a, rb, 1, 2, 1, waitTimeout)
+	// Slow the link so that the append takes a while to cross it.
+	fa.SetDelay(time.Millisecond)
+	big := transporttest.NewMessage(1, 2, 100, transporttest.RandomBytes(transporttest.NewSeed(t), 12<<20))
+	a.Send([]*raftpb.Message{big, heartbeat(1, 2, 42)})
+	rb.Wait(t, waitTimeout, "heartbeat", hasTerm(1, 42))
+	for _, m := range rb.Messages() {
+		if m.GetIndex() == 100 {
+			t.Fatal("the 12 MiB append was delivered before the heartbeat sent after it")
+		}
+		if m.GetTerm() == 42 {
+			break
+		}
+	}
+}

@@ -49,7 +49,7 @@ type Transport struct {
 
 	handler atomic.Pointer[handlerBox]
 
-	mu             sync.Mutex
+	mu             sync.RWMutex
 	closed         bool
 	peers          map[uint64]*peer
 	streamHandlers map[string]raftcore.StreamHandler
@@ -175,7 +175,7 @@ func (t *Transport) currentHandler() raftcore.Handler {
 // Handler.ReportUnreachable.
 func (t *Transport) Send(msgs []*raftpb.Message) {
 	var unreachable []uint64
-	t.mu.Lock()
+	t.mu.RLock()
 	closed := t.closed
 	for _, m := range msgs {
 		if closed || m.GetType() == raftpb.MessageType_MsgSnap {
@@ -188,7 +188,7 @@ func (t *Transport) Send(msgs []*raftpb.Message) {
 			unreachable = appendUnique(unreachable, m.GetTo())
 		}
 	}
-	t.mu.Unlock()
+	t.mu.RUnlock()
 	t.reportUnreachable(unreachable...)
 }
 
