@@ -23,7 +23,14 @@ type ClientConfig struct {
 	HTTPClient *http.Client
 }
 
-// Client calls the HTTP API of a kvstore cluster.
+// Client calls the HTTP API of a kvstore cluster. Its methods return an
+// *APIError for an error response (errors.Is matches ErrNotFound and
+// ErrVersionMismatch), the context's error, or a connection error.
+//
+// A request that fails with a connection error or a 503 is sent to the next
+// endpoint. A 503 means the write was not proposed, except when the node
+// was stopping with the write in flight; a write that failed otherwise, or
+// timed out, may still be applied.
 type Client struct {
 	endpoints []string
 	http      *http.Client
