@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"time"
 )
 
 // Explanations decompose the headline gap into what each part costs, from
@@ -45,12 +46,17 @@ func (r *Report) Explanations() []string {
 		}
 	}
 	if j, h := w(HeadlineJangada, 1), w(HeadlineHashicorp, 1); j != nil && h != nil {
-		out = append(out, fmt.Sprintf("Single client: one write waits for the leader's fsync and a follower's fsync plus their round trip; "+
-			"the disk's fsync floor here is p50 %s / p99 %s, so p50 latencies of %s (jangada) and %s (hashicorp) are mostly fsync.",
-			fmtDur(r.Fsync.P50), fmtDur(r.Fsync.P99), fmtDur(j.P50), fmtDur(h.P50)))
+		floor := float64(max(r.Fsync.P50, time.Microsecond))
+		out = append(out, fmt.Sprintf("Single client: one write waits for the leader's and a follower's fsync plus their round trip; "+
+			"the disk's fsync floor here is p50 %s / p99 %s, and p50 write latency is %s for jangada (%.1f× the floor) and %s for hashicorp (%.1f×); "+
+			"the rest is the follower round trip, the apply, and scheduling on this machine.",
+			fmtDur(r.Fsync.P50), fmtDur(r.Fsync.P99), fmtDur(j.P50), float64(j.P50)/floor, fmtDur(h.P50), float64(h.P50)/floor))
 	}
-	if pr := r.Profile; pr != nil && len(pr.ByArea) > 0 {
-		s := "CPU profile of jangada's headline scenario, largest areas:"
+	for _, pr := range r.Profiles {
+		if len(pr.ByArea) == 0 {
+			continue
+		}
+		s := "CPU profile of " + pr.Scenario + ", largest areas:"
 		for i, a := range pr.ByArea {
 			if i == 5 {
 				break

@@ -176,8 +176,12 @@ func area(fn string) string {
 	return "other"
 }
 
+// profileClients are the client counts profiled: the headline and the
+// highest concurrency.
+var profileClients = []int{headlineClients, 256}
+
 // runProfile runs the headline jangada write scenario under the CPU
-// profiler and summarizes where the time goes.
+// profiler, once per client count, and summarizes where the time goes.
 func (r *Runner) runProfile(ctx context.Context) {
 	sys := jangadaSystem("quic", "pebble")
 	j := job{kind: jobProfile, system: sys, spec: ClusterSpec{Nodes: 3}}
@@ -187,38 +191,47 @@ func (r *Runner) runProfile(ctx context.Context) {
 		return
 	}
 	defer stop()
-	path := filepath.Join(r.cfg.OutDir, "cpu-jangada-write.pprof")
+	for _, clients := range profileClients {
+		sum, err := r.profileWrites(ctx, c, clients)
+		if err != nil {
+			r.progress("profile %d clients: %v", clients, err)
+			continue
+		}
+		sum.Scenario = fmt.Sprintf("%s write, 3 nodes, 64 B, %d clients (%s)", sys.Name, clients, sum.Scenario)
+		r.report.Profiles = append(r.report.Profiles, sum)
+		r.progress("profile %d clients: %s written; top area %s", clients, sum.File, topArea(sum))
+	}
+}
+
+// profileWrites profiles three windows of writes from clients clients.
+func (r *Runner) profileWrites(ctx context.Context, c Cluster, clients int) (ProfileSummary, error) {
+	path := filepath.Join(r.cfg.OutDir, fmt.Sprintf("cpu-jangada-write-%dclients.pprof", clients))
 	f, err := os.Create(path)
 	if err != nil {
-		r.progress("profile: %v", err)
-		return
+		return ProfileSummary{}, err
 	}
 	defer f.Close()
 	cmd := make([]byte, 64)
 	fillPayload(cmd)
 	op := func(ctx context.Context) error { return c.Write(ctx, cmd) }
-	// Warm up outside the profile, then profile one measured window.
-	Drive(ctx, headlineClients, Window{Duration: r.cfg.Warmup}, 64, op)
+	// Warm up outside the profile.
+	Drive(ctx, clients, Window{Duration: r.cfg.Warmup}, 64, op)
 	if err := pprof.StartCPUProfile(f); err != nil {
-		r.progress("profile: %v", err)
-		return
+		return ProfileSummary{}, err
 	}
 	// Three windows: enough samples on a loaded machine.
-	m := Drive(ctx, headlineClients, Window{Duration: 3 * r.cfg.Duration}, 64, op)
+	m := Drive(ctx, clients, Window{Duration: 3 * r.cfg.Duration}, 64, op)
 	pprof.StopCPUProfile()
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		r.progress("profile: %v", err)
-		return
+		return ProfileSummary{}, err
 	}
 	sum, err := SummarizeProfile(f, 15)
 	if err != nil {
-		r.progress("profile: %v", err)
-		return
+		return ProfileSummary{}, err
 	}
-	sum.Scenario = fmt.Sprintf("%s write, 3 nodes, 64 B, %d clients (%.0f ops/s while profiled)", sys.Name, headlineClients, m.OpsPerSec)
+	sum.Scenario = fmt.Sprintf("%.0f ops/s while profiled", m.OpsPerSec)
 	sum.File = filepath.Base(path)
-	r.report.Profile = &sum
-	r.progress("profile: %s written; top area %s", sum.File, topArea(sum))
+	return sum, nil
 }
 
 func topArea(s ProfileSummary) string {

@@ -28,7 +28,7 @@ type Report struct {
 	LoadAfter  string
 	Fsync      FsyncFloor
 	Results    *Results
-	Profile    *ProfileSummary
+	Profiles   []ProfileSummary
 	// Charts are the chart files written, relative to the output directory.
 	Charts []string
 }
@@ -352,7 +352,7 @@ func (r *Report) WriteMarkdown(w io.Writer, chartPrefix string) error {
 			p("![%s](%s%s)\n\n", strings.TrimSuffix(c, ".png"), chartPrefix, c)
 		}
 	}
-	if pr := r.Profile; pr != nil {
+	for _, pr := range r.Profiles {
 		p("## CPU profile: %s\n\n", pr.Scenario)
 		p("Profile file: `%s%s` (`go tool pprof -top %s%s`).\n\n", chartPrefix, pr.File, chartPrefix, pr.File)
 		p("| area | share of CPU |\n|---|---|\n")

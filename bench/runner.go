@@ -192,7 +192,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	profile := !cfg.skips("profile") && slices.ContainsFunc(systems, func(s System) bool { return s.Name == HeadlineJangada })
 	if profile {
-		r.total++
+		r.total += len(profileClients)
 	}
 	for _, jobs := range rounds {
 		for _, j := range jobs {
