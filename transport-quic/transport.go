@@ -226,8 +226,10 @@ func (t *Transport) AddPeer(p raftcore.Peer) error {
 	case len(p.Key) != 0 && len(p.Key) != ed25519.PublicKeySize:
 		return fmt.Errorf("%w: peer %d key has %d bytes", ErrInvalidKey, p.ID, len(p.Key))
 	}
-	if _, err := net.ResolveUDPAddr("udp", p.Addr); err != nil {
-		return fmt.Errorf("transportquic: AddPeer %d: address: %w", p.ID, err)
+	// Only the form is checked here; names are resolved when dialling, so
+	// AddPeer never waits for DNS.
+	if _, port, err := net.SplitHostPort(p.Addr); err != nil || port == "" {
+		return fmt.Errorf("transportquic: AddPeer %d: address %q is not host:port", p.ID, p.Addr)
 	}
 	changed, known := t.trust.setMember(p)
 	if !changed {
