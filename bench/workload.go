@@ -168,6 +168,11 @@ func CatchUp(ctx context.Context, c CatchUpCluster, stateBytes int64) (time.Dura
 	if err := c.Snapshot(ctx); err != nil {
 		return 0, err
 	}
+	// A large snapshot can stall a node long enough to cost it leadership;
+	// the catch-up starts once a leader is back.
+	if err := c.WaitLeader(ctx); err != nil {
+		return 0, err
+	}
 	start := time.Now()
 	if err := c.StartHeldBack(ctx); err != nil {
 		return 0, err
