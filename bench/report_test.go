@@ -154,3 +154,20 @@ func TestExplanationsDecomposeAMissedTarget(t *testing.T) {
 		t.Errorf("explanations without a missed target: %v", ex)
 	}
 }
+
+func TestMedianOfTrials(t *testing.T) {
+	tests := []struct {
+		in   []time.Duration
+		want time.Duration
+	}{
+		{nil, 0},
+		{[]time.Duration{3}, 3},
+		{[]time.Duration{4, 2}, 3},
+		{[]time.Duration{5, 1, 3}, 3},
+	}
+	for _, tt := range tests {
+		if got := median(tt.in); got != tt.want {
+			t.Errorf("median(%v) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
