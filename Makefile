@@ -3,12 +3,16 @@ SHELL := /bin/bash
 MODULES := $(shell go work edit -json | sed -n 's/.*"DiskPath": "\.\/\(.*\)".*/\1/p')
 GOTEST_FLAGS ?= -race -count=1 -timeout 15m
 
-.PHONY: all run test check fmt vet tidy-check imports-check bench soak download
+.PHONY: all run demo test check fmt vet tidy-check imports-check bench soak download
 
 all: check test
 
-## run: start a local 3-node cluster (see README)
+## run: start a local 3-node kvstore cluster (QUIC, pebble, data in ./data); Ctrl-C stops it
 run:
+	./apps/kvstore/scripts/run-cluster.sh
+
+## demo: an in-process 3-node cluster that writes, reads and fails over, then exits
+demo:
 	go run ./examples/cluster
 
 ## test: every module's tests with the race detector

@@ -1,6 +1,7 @@
 package transportquic
 
 import (
+	"net"
 	"testing"
 	"time"
 
@@ -166,4 +167,49 @@ func TestHeartbeatIsNotQueuedBehindLargeAppend(t *testing.T) {
 			break
 		}
 	}
+}
+
+// TestRestartOnSameAddressIsReachableAtOnce restarts node 2 on its address
+// with its identity. Its stateless reset key is derived from the identity, so
+// node 1's old connection is reset at once instead of idling out.
+func TestRestartOnSameAddressIsReachableAtOnce(t *testing.T) {
+	const idle = time.Minute
+	longIdle := func(c *Config) { c.IdleTimeout = idle }
+	a, _ := newTestTransport(t, 1, longIdle)
+	b, fb := newTestTransport(t, 2, longIdle)
+	link(t, a, b)
+	recorder(t, a)
+	rb := recorder(t, b)
+	a.Send([]*raftpb.Message{heartbeat(1, 2, 1)})
+	rb.Wait(t, waitTimeout, "heartbeat before the restart", hasTerm(1, 1))
+
+	// A crash: node 1 never hears that the connection closed.
+	addr := b.Self().Addr
+	fb.SetLoss(1)
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	udpAddr, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	udp, err := net.ListenUDP("udp", udpAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t, 2)
+	cfg.Identity, cfg.PacketConn, cfg.IdleTimeout = b.cfg.Identity, udp, idle
+	restarted, err := New(cfg)
+	if err != nil {
+		udp.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = restarted.Close() })
+	if err := restarted.AddPeer(a.Self()); err != nil {
+		t.Fatal(err)
+	}
+	rr := recorder(t, restarted)
+	// Well under the idle timeout: only a reset of the old connection gets
+	// the message through this fast.
+	sendUntilDelivered(t, a, rr, 1, 2, 100, idle/4)
 }

@@ -3,6 +3,7 @@ package transportquic
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -100,7 +101,7 @@ func New(cfg Config) (*Transport, error) {
 		trust:            newTrustStore(cfg.TrustedKeys, caPub),
 		cert:             cert,
 		pconn:            pconn,
-		qt:               &quic.Transport{Conn: pconn},
+		qt:               &quic.Transport{Conn: pconn, StatelessResetKey: statelessResetKey(cfg.Identity)},
 		ctx:              ctx,
 		cancel:           cancel,
 		peers:            make(map[uint64]*peer),
@@ -316,4 +317,17 @@ func (t *Transport) goTracked(fn func()) bool {
 		fn()
 	}()
 	return true
+}
+
+// statelessResetKey derives the key of QUIC stateless resets from the node's
+// identity, so that it stays the same across restarts: a restarted node can
+// then reset the connections its previous incarnation had, and peers re-dial
+// at once instead of waiting for those connections to time out.
+func statelessResetKey(identity ed25519.PrivateKey) *quic.StatelessResetKey {
+	h := sha256.New()
+	h.Write([]byte("jangada/transport-quic/stateless-reset/1"))
+	h.Write(identity.Seed())
+	var key quic.StatelessResetKey
+	copy(key[:], h.Sum(nil))
+	return &key
 }
