@@ -182,10 +182,10 @@ func testSendDoesNotBlock(t *testing.T, newCluster NewCluster) {
 	release()
 
 	// Once the receiver drains, the link works again: raft retransmits, so
-	// resend a marker until it arrives.
-	marker := res.sent + 1
+	// resend a marker until one arrives. Each retry uses a new index, so a
+	// slow drain that delivers an earlier marker too is not a duplicate.
 	deadline := time.Now().Add(LongWaitTimeout)
-	for {
+	for marker := res.sent + 1; ; marker++ {
 		c.Node(1).Send([]*raftpb.Message{NewMessage(1, 2, marker, nil)})
 		err := c.Recorder(2).WaitContext(t.Context(), time.Second, func(s *RecorderState) bool { return s.HasIndex(1, marker) })
 		if err == nil {
