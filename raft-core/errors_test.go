@@ -3,11 +3,13 @@ package raftcore_test
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	raftcore "github.com/jangada-io/jangada/raft-core"
 	"github.com/jangada-io/jangada/raft-core/clustertest"
+	"go.etcd.io/raft/v3/raftpb"
 )
 
 func newKVCluster(t *testing.T, n int, configure func(*raftcore.Config)) *clustertest.Cluster[clustertest.KVCommand, clustertest.KVResult] {
@@ -124,5 +126,55 @@ func TestRemovingTheLastVoterIsRefused(t *testing.T) {
 	}
 	if _, err := n.Propose(clustertest.Context(t, 5*time.Second), clustertest.KVCommand{Op: "put", Key: "k", Value: "v"}); err != nil {
 		t.Fatalf("cluster unusable after the refused removal: %v", err)
+	}
+}
+
+// failingLog fails every Save once armed, like a disk that filled up.
+type failingLog struct {
+	raftcore.LogStore
+	armed atomic.Bool
+}
+
+var errDiskFull = errors.New("no space left on device")
+
+func (f *failingLog) Save(hs *raftpb.HardState, ents []*raftpb.Entry, snap *raftpb.Snapshot) error {
+	if f.armed.Load() {
+		return errDiskFull
+	}
+	return f.LogStore.Save(hs, ents, snap)
+}
+
+func TestLogStoreErrorStopsTheNodeCleanly(t *testing.T) {
+	ls := &failingLog{LogStore: raftcore.NewMemoryLogStore()}
+	network := clustertest.NewLoopback(t)
+	n, err := raftcore.Start(context.Background(), raftcore.Config{
+		NodeID: 1, Peers: []raftcore.Peer{network.Peer(1)}, Preset: raftcore.Testing,
+		Transport: network.Transport(t, 1), LogStore: ls, SnapshotStore: raftcore.NewMemorySnapshotStore(),
+	}, clustertest.NewKV(), clustertest.JSONCodec[clustertest.KVCommand]{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := clustertest.Context(t, 10*time.Second)
+	if _, err := n.WaitLeader(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Propose(ctx, clustertest.KVCommand{Op: "put", Key: "a", Value: "1"}); err != nil {
+		t.Fatal(err)
+	}
+	ls.armed.Store(true)
+	_, err = n.Propose(ctx, clustertest.KVCommand{Op: "put", Key: "b", Value: "2"})
+	if !errors.Is(err, raftcore.ErrStopped) || !errors.Is(err, errDiskFull) {
+		t.Fatalf("propose when the disk fails = %v, want ErrStopped wrapping the disk error", err)
+	}
+	select {
+	case <-n.Done():
+	case <-ctx.Done():
+		t.Fatal("node did not stop after a storage error")
+	}
+	if !errors.Is(n.Err(), errDiskFull) {
+		t.Fatalf("Err() = %v, want the disk error", n.Err())
+	}
+	if err := n.Close(ctx); err != nil {
+		t.Fatalf("close after the failure: %v", err)
 	}
 }
