@@ -145,12 +145,6 @@ func (w *waiters) has(id uint64) bool {
 	return ok
 }
 
-func (w *waiters) len() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return len(w.m)
-}
-
 // readWaiter is one linearizable read waiting for its read index to apply.
 type readWaiter struct {
 	done chan readResult
