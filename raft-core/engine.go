@@ -1,6 +1,7 @@
 package raftcore
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -182,7 +183,7 @@ func (t *readTracker) wait(index, applied uint64, ws []*readWaiter) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	i, _ := slices.BinarySearchFunc(t.pending, index, func(r indexedReads, idx uint64) int {
-		return int64Cmp(r.index, idx)
+		return cmp.Compare(r.index, idx)
 	})
 	if i < len(t.pending) && t.pending[i].index == index {
 		t.pending[i].waiters = append(t.pending[i].waiters, ws...)
@@ -222,16 +223,6 @@ func release(ws []*readWaiter, index uint64, err error) {
 		default:
 		}
 	}
-}
-
-func int64Cmp(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // newEngine opens the node's durable state: it restores the latest snapshot
@@ -375,7 +366,7 @@ func (e *engine) bootstrap() error {
 		return fmt.Errorf("%w: bootstrapping a new cluster: Peers must include this node (%d)", ErrInvalidConfig, e.id)
 	}
 	peers := slices.Clone(e.cfg.Peers)
-	slices.SortFunc(peers, func(a, b Peer) int { return int64Cmp(a.ID, b.ID) })
+	slices.SortFunc(peers, func(a, b Peer) int { return cmp.Compare(a.ID, b.ID) })
 	rps := make([]raft.Peer, len(peers))
 	for i, p := range peers {
 		pb, _ := p.MarshalBinary()

@@ -1,6 +1,7 @@
 package raftcore
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -460,7 +461,7 @@ func (n *Node[C, R]) Status() Status {
 		}
 		out.Members = append(out.Members, ms)
 	}
-	slices.SortFunc(out.Members, func(a, b MemberStatus) int { return int64Cmp(a.ID, b.ID) })
+	slices.SortFunc(out.Members, func(a, b MemberStatus) int { return cmp.Compare(a.ID, b.ID) })
 	return out
 }
 
