@@ -3,7 +3,7 @@ SHELL := /bin/bash
 MODULES := $(shell go work edit -json | sed -n 's/.*"DiskPath": "\.\/\(.*\)".*/\1/p')
 GOTEST_FLAGS ?= -race -count=1 -timeout 15m
 
-.PHONY: all run demo test check fmt vet tidy-check imports-check bench soak download
+.PHONY: all run demo test check fmt vet tidy-check imports-check bench bench-quick bench-micro soak download
 
 all: check test
 
@@ -49,7 +49,16 @@ imports-check:
 download:
 	@set -e; for m in $(MODULES); do (cd $$m && GOWORK=off go mod download); done
 
+## bench: the comparative harness (jangada backends, hashicorp/raft, bare etcd-raft); writes bench/RESULTS.md and bench/results/
 bench:
+	go run ./bench/cmd/bench -results-md bench/RESULTS.md
+
+## bench-quick: headline scenarios only (about a minute); last line is the headline ratio
+bench-quick:
+	go run ./bench/cmd/bench -quick
+
+## bench-micro: every module's Go benchmarks
+bench-micro:
 	@set -e; for m in $(MODULES); do \
 		if [ -n "$$(cd $$m && go list ./... 2>/dev/null)" ]; then (cd $$m && go test -run '^$$' -bench . -benchmem ./...); fi; \
 	done
