@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/jangada-io/jangada/raft-core/clustertest"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -183,7 +184,7 @@ func TestStatusDescribesTheCluster(t *testing.T) {
 	check(t, hc, c.servers[0].URL, apiCall{method: "PUT", path: "/v1/kv/x", body: "1", wantStatus: 200})
 	srv := c.servers[leader-1]
 	var st StatusResponse
-	waitFor(t, "every member matched on the leader", 5*time.Second, func() bool {
+	clustertest.WaitFor(t, "every member matched on the leader", 5*time.Second, func() bool {
 		_, data := check(t, hc, srv.URL, apiCall{method: "GET", path: "/v1/status", wantStatus: 200})
 		if err := json.Unmarshal(data, &st); err != nil {
 			t.Fatal(err)

@@ -2,6 +2,7 @@ package kvstore
 
 import (
 	"context"
+	"github.com/jangada-io/jangada/raft-core/clustertest"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -84,7 +85,7 @@ func (c *memCluster) close() {
 func (c *memCluster) waitLeader() uint64 {
 	c.t.Helper()
 	var leader uint64
-	waitFor(c.t, "a leader every node knows", 10*time.Second, func() bool {
+	clustertest.WaitFor(c.t, "a leader every node knows", 10*time.Second, func() bool {
 		leader = c.nodes[0].Leader()
 		for _, n := range c.nodes {
 			if n.Leader() == 0 || n.Leader() != leader {
@@ -94,16 +95,4 @@ func (c *memCluster) waitLeader() uint64 {
 		return true
 	})
 	return leader
-}
-
-// waitFor polls cond until it holds or timeout passes.
-func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond) // polling interval, not synchronisation
-	}
 }

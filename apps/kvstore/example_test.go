@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"time"
 
 	"github.com/jangada-io/jangada/apps/kvstore"
 	raftcore "github.com/jangada-io/jangada/raft-core"
@@ -32,8 +31,9 @@ func Example() {
 		return
 	}
 	defer node.Close(ctx)
-	for node.Leader() == 0 {
-		time.Sleep(5 * time.Millisecond) // a single node elects itself at once
+	if _, err := node.WaitLeader(ctx); err != nil {
+		fmt.Println(err)
+		return
 	}
 	h, _ := kvstore.NewHandler(kvstore.HandlerConfig{Node: node, Machine: m})
 	srv := httptest.NewServer(h)
