@@ -68,6 +68,7 @@ require (
 	github.com/hashicorp/go-msgpack/v2 v2.1.5 // indirect
 	github.com/hashicorp/golang-lru v1.0.2 // indirect
 	github.com/jangada-io/jangada/codec v0.0.0 // indirect
+	github.com/jangada-io/jangada/store-snapfile v0.0.0-00010101000000-000000000000 // indirect
 	github.com/klauspost/compress v1.20.4 // indirect
 	github.com/kr/pretty v0.3.1 // indirect
 	github.com/kr/text v0.2.0 // indirect
@@ -95,3 +96,5 @@ require (
 	golang.org/x/sys v0.48.0 // indirect
 	golang.org/x/text v0.42.0 // indirect
 )
+
+replace github.com/jangada-io/jangada/store-snapfile => ../store-snapfile

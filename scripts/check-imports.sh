@@ -9,7 +9,8 @@ allowed() {
 	case "$1" in
 	raft-core | codec) echo "" ;;
 	transport-mem | observe | discovery) echo "raft-core" ;;
-	transport-quic | store-pebble | store-badger | mgmt | backup) echo "raft-core codec" ;;
+	transport-quic | store-snapfile | mgmt | backup) echo "raft-core codec" ;;
+	store-pebble | store-badger) echo "raft-core codec store-snapfile" ;; # the shared snapshot files
 	deploy) echo "raft-core codec mgmt" ;;
 	*) echo "*" ;; # apps and bench may use everything
 	esac

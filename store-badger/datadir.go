@@ -116,3 +116,16 @@ func writeMarker(dir string) error {
 	}
 	return nil
 }
+
+// syncOSDir makes a directory's entries durable.
+func syncOSDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if closeErr := d.Close(); err == nil {
+		err = closeErr
+	}
+	return err
+}

@@ -1,4 +1,4 @@
-package storepebble_test
+package storesnapfile_test
 
 import (
 	"io"

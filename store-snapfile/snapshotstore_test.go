@@ -1,16 +1,16 @@
-package storepebble_test
+package storesnapfile_test
 
 import (
 	"testing"
 
 	raftcore "github.com/jangada-io/jangada/raft-core"
 	"github.com/jangada-io/jangada/raft-core/storetest"
-	"github.com/jangada-io/jangada/store-pebble"
+	storesnapfile "github.com/jangada-io/jangada/store-snapfile"
 )
 
-func openTestSnapshotStore(t testing.TB, dir string) *storepebble.SnapshotStore {
+func openTestSnapshotStore(t testing.TB, dir string) *storesnapfile.SnapshotStore {
 	t.Helper()
-	s, err := storepebble.OpenSnapshotStore(storepebble.SnapshotConfig{Dir: dir})
+	s, err := storesnapfile.OpenSnapshotStore(storesnapfile.SnapshotConfig{Dir: dir})
 	if err != nil {
 		t.Fatalf("OpenSnapshotStore(%s): %v", dir, err)
 	}

@@ -1,0 +1,17 @@
+module github.com/jangada-io/jangada/store-snapfile
+
+go 1.26.0
+
+replace (
+	github.com/jangada-io/jangada/codec => ../codec
+	github.com/jangada-io/jangada/raft-core => ../raft-core
+)
+
+require (
+	github.com/jangada-io/jangada/codec v0.0.0-00010101000000-000000000000
+	github.com/jangada-io/jangada/raft-core v0.0.0-00010101000000-000000000000
+	go.etcd.io/raft/v3 v3.7.0
+	google.golang.org/protobuf v1.36.12
+)
+
+require github.com/klauspost/compress v1.20.4 // indirect

@@ -1,0 +1,464 @@
+package storesnapfile
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/jangada-io/jangada/codec"
+	raftcore "github.com/jangada-io/jangada/raft-core"
+)
+
+// SnapshotConfig configures OpenSnapshotStore.
+type SnapshotConfig struct {
+	// Dir is the directory of snapshot files, created if missing. Required.
+	// It must not be the LogStore's directory, and only one SnapshotStore
+	// may use it at a time: opening removes the partial files of
+	// interrupted snapshots.
+	Dir string
+}
+
+// Validate reports whether c can be used. The error wraps
+// raftcore.ErrInvalidConfig.
+func (c SnapshotConfig) Validate() error {
+	if c.Dir == "" {
+		return fmt.Errorf("%w: storesnapfile: SnapshotConfig.Dir is empty; set it to the snapshot directory", raftcore.ErrInvalidConfig)
+	}
+	return nil
+}
+
+// SnapshotStore is a raftcore.SnapshotStore keeping one file per snapshot,
+// named for its index. A snapshot is written to a temporary file, compressed
+// with zstd and followed by the CRC-32C of its data; Commit syncs it, renames
+// it into place and syncs the directory, so a snapshot is either complete or
+// absent after a crash. Readers verify the checksum when they reach the end
+// of the data and report a mismatch with an error wrapping
+// raftcore.ErrCorrupt.
+type SnapshotStore struct {
+	dir string
+	// mu orders renames and deletions against each other, so that a Prune
+	// does not race a Commit at the same index.
+	mu sync.Mutex
+}
+
+var _ raftcore.SnapshotStore = (*SnapshotStore)(nil)
+
+const (
+	snapshotSuffix  = ".snap"
+	partialPrefix   = "partial-"
+	snapshotMagic   = "JGSNAP\x00\x01"
+	trailerMagic    = "JGSE"
+	trailerSize     = 8 + 4 + 4
+	maxHeaderLength = 1 << 20
+)
+
+// OpenSnapshotStore opens the snapshot directory, creating it if needed, and
+// removes temporary files that a crash left behind.
+func OpenSnapshotStore(cfg SnapshotConfig) (*SnapshotStore, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("storesnapfile: creating %s: %w", cfg.Dir, err)
+	}
+	names, err := readDirNames(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range names {
+		if strings.HasPrefix(name, partialPrefix) {
+			if err := os.Remove(filepath.Join(cfg.Dir, name)); err != nil {
+				return nil, fmt.Errorf("storesnapfile: removing %s: %w", name, err)
+			}
+		}
+	}
+	return &SnapshotStore{dir: cfg.Dir}, nil
+}
+
+func readDirNames(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("storesnapfile: listing %s: %w", dir, err)
+	}
+	names := make([]string, len(entries))
+	for i, e := range entries {
+		names[i] = e.Name()
+	}
+	return names, nil
+}
+
+func snapshotName(index uint64) string {
+	return fmt.Sprintf("%016x%s", index, snapshotSuffix)
+}
+
+func indexOfName(name string) (uint64, bool) {
+	hex, ok := strings.CutSuffix(name, snapshotSuffix)
+	if !ok || len(hex) != 16 {
+		return 0, false
+	}
+	index, err := strconv.ParseUint(hex, 16, 64)
+	return index, err == nil
+}
+
+// Create starts a snapshot. Nothing is visible until the sink's Commit
+// returns nil.
+func (s *SnapshotStore) Create(meta raftcore.SnapshotMeta) (raftcore.SnapshotSink, error) {
+	header, err := encodeHeader(meta)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp(s.dir, partialPrefix+"*")
+	if err != nil {
+		return nil, fmt.Errorf("storesnapfile: creating snapshot %d: %w", meta.Index, err)
+	}
+	sink := &snapshotSink{store: s, index: meta.Index, file: f, crc: crc32.New(castagnoli)}
+	sink.buf = bufio.NewWriterSize(f, 256<<10)
+	if _, err := sink.buf.Write(header); err != nil {
+		sink.discard()
+		return nil, fmt.Errorf("storesnapfile: writing snapshot %d: %w", meta.Index, err)
+	}
+	if sink.zw, err = codec.NewZstdWriter(sink.buf); err != nil {
+		sink.discard()
+		return nil, err
+	}
+	return sink, nil
+}
+
+// encodeHeader lays out magic, header length, index, term, ConfState and a
+// CRC-32C of what precedes it.
+func encodeHeader(meta raftcore.SnapshotMeta) ([]byte, error) {
+	cs, err := proto.Marshal(cloneConfState(meta.ConfState))
+	if err != nil {
+		return nil, fmt.Errorf("storesnapfile: encoding snapshot %d conf state: %w", meta.Index, err)
+	}
+	header := []byte(snapshotMagic)
+	header = binary.BigEndian.AppendUint32(header, uint32(8+8+len(cs)))
+	header = binary.BigEndian.AppendUint64(header, meta.Index)
+	header = binary.BigEndian.AppendUint64(header, meta.Term)
+	header = append(header, cs...)
+	return binary.BigEndian.AppendUint32(header, crc32.Checksum(header, castagnoli)), nil
+}
+
+type snapshotSink struct {
+	store *SnapshotStore
+	index uint64
+	file  *os.File
+	buf   *bufio.Writer
+	zw    io.WriteCloser
+	crc   hash.Hash32
+	size  int64
+	done  bool // committed or aborted
+	err   error
+}
+
+var errSinkDone = errors.New("storesnapfile: snapshot sink already committed or aborted")
+
+func (k *snapshotSink) Write(p []byte) (int, error) {
+	if k.done {
+		return 0, errSinkDone
+	}
+	if k.err != nil {
+		return 0, k.err
+	}
+	n, err := k.zw.Write(p)
+	k.crc.Write(p[:n])
+	k.size += int64(n)
+	if err != nil {
+		k.err = fmt.Errorf("storesnapfile: writing snapshot %d: %w", k.index, err)
+	}
+	return n, k.err
+}
+
+// Commit writes the trailer, syncs the file, renames it into place and syncs
+// the directory. On error the snapshot is discarded.
+func (k *snapshotSink) Commit() error {
+	if k.done {
+		return errSinkDone
+	}
+	if k.err != nil {
+		k.discard()
+		return k.err
+	}
+	err := k.finish()
+	if err != nil {
+		k.discard()
+		return fmt.Errorf("storesnapfile: committing snapshot %d: %w", k.index, err)
+	}
+	k.done = true
+	return nil
+}
+
+func (k *snapshotSink) finish() error {
+	if err := k.zw.Close(); err != nil {
+		return err
+	}
+	trailer := binary.BigEndian.AppendUint64(nil, uint64(k.size))
+	trailer = binary.BigEndian.AppendUint32(trailer, k.crc.Sum32())
+	trailer = append(trailer, trailerMagic...)
+	if _, err := k.buf.Write(trailer); err != nil {
+		return err
+	}
+	if err := k.buf.Flush(); err != nil {
+		return err
+	}
+	if err := k.file.Sync(); err != nil {
+		return err
+	}
+	if err := k.file.Close(); err != nil {
+		return err
+	}
+	k.store.mu.Lock()
+	defer k.store.mu.Unlock()
+	if err := os.Rename(k.file.Name(), filepath.Join(k.store.dir, snapshotName(k.index))); err != nil {
+		return err
+	}
+	return syncOSDir(k.store.dir)
+}
+
+// Abort discards the snapshot. After Commit it does nothing.
+func (k *snapshotSink) Abort() error {
+	if k.done {
+		return nil
+	}
+	return k.discard()
+}
+
+func (k *snapshotSink) discard() error {
+	k.done = true
+	if k.zw != nil {
+		k.zw.Close()
+	}
+	k.file.Close()
+	if err := os.Remove(k.file.Name()); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("storesnapfile: discarding snapshot %d: %w", k.index, err)
+	}
+	return nil
+}
+
+func syncOSDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if closeErr := d.Close(); err == nil {
+		err = closeErr
+	}
+	return err
+}
+
+// Open returns the snapshot at index and a reader of its data. The reader
+// returns an error wrapping raftcore.ErrCorrupt, at the latest at the end of
+// the data, if the file fails its checks.
+func (s *SnapshotStore) Open(index uint64) (raftcore.SnapshotMeta, io.ReadCloser, error) {
+	f, err := os.Open(filepath.Join(s.dir, snapshotName(index)))
+	if errors.Is(err, os.ErrNotExist) {
+		return raftcore.SnapshotMeta{}, nil, fmt.Errorf("storesnapfile: snapshot %d: %w", index, raftcore.ErrSnapshotNotFound)
+	}
+	if err != nil {
+		return raftcore.SnapshotMeta{}, nil, fmt.Errorf("storesnapfile: opening snapshot %d: %w", index, err)
+	}
+	file, err := readSnapshotFile(f, index)
+	if err != nil {
+		f.Close()
+		return raftcore.SnapshotMeta{}, nil, err
+	}
+	zr, err := codec.NewZstdReader(bufio.NewReaderSize(file.body, 256<<10))
+	if err != nil {
+		f.Close()
+		return raftcore.SnapshotMeta{}, nil, err
+	}
+	return file.meta, &snapshotReader{file: f, zr: zr, index: index, want: file.meta.Size, wantCRC: file.dataCRC, crc: crc32.New(castagnoli)}, nil
+}
+
+type snapshotFile struct {
+	meta    raftcore.SnapshotMeta
+	dataCRC uint32
+	body    *io.SectionReader
+}
+
+// readSnapshotFile checks the header and trailer of a snapshot file.
+func readSnapshotFile(f *os.File, index uint64) (snapshotFile, error) {
+	corrupt := func(what string) (snapshotFile, error) {
+		return snapshotFile{}, fmt.Errorf("%w: snapshot file %s: %s", raftcore.ErrCorrupt, f.Name(), what)
+	}
+	info, err := f.Stat()
+	if err != nil {
+		return snapshotFile{}, fmt.Errorf("storesnapfile: snapshot %d: %w", index, err)
+	}
+	fixed := make([]byte, len(snapshotMagic)+4)
+	if _, err := f.ReadAt(fixed, 0); err != nil {
+		return corrupt("short header")
+	}
+	if string(fixed[:len(snapshotMagic)]) != snapshotMagic {
+		return corrupt("bad magic")
+	}
+	length := int64(binary.BigEndian.Uint32(fixed[len(snapshotMagic):]))
+	headerEnd := int64(len(fixed)) + length + 4
+	if length < 16 || length > maxHeaderLength || headerEnd+trailerSize > info.Size() {
+		return corrupt("bad header length")
+	}
+	header := make([]byte, headerEnd)
+	if _, err := f.ReadAt(header, 0); err != nil {
+		return corrupt("short header")
+	}
+	if crc32.Checksum(header[:headerEnd-4], castagnoli) != binary.BigEndian.Uint32(header[headerEnd-4:]) {
+		return corrupt("header checksum mismatch")
+	}
+	body := header[len(fixed) : headerEnd-4]
+	meta := raftcore.SnapshotMeta{
+		Index:     binary.BigEndian.Uint64(body),
+		Term:      binary.BigEndian.Uint64(body[8:]),
+		ConfState: new(raftpb.ConfState),
+	}
+	if err := proto.Unmarshal(body[16:], meta.ConfState); err != nil {
+		return corrupt("conf state: " + err.Error())
+	}
+	if meta.Index != index {
+		return corrupt(fmt.Sprintf("holds snapshot %d", meta.Index))
+	}
+	trailer := make([]byte, trailerSize)
+	if _, err := f.ReadAt(trailer, info.Size()-trailerSize); err != nil {
+		return corrupt("short trailer")
+	}
+	if !bytes.Equal(trailer[12:], []byte(trailerMagic)) {
+		return corrupt("bad trailer")
+	}
+	meta.Size = int64(binary.BigEndian.Uint64(trailer))
+	if meta.Size < 0 {
+		return corrupt("bad size")
+	}
+	return snapshotFile{
+		meta:    meta,
+		dataCRC: binary.BigEndian.Uint32(trailer[8:]),
+		body:    io.NewSectionReader(f, headerEnd, info.Size()-trailerSize-headerEnd),
+	}, nil
+}
+
+// snapshotReader decompresses a snapshot's data and checks its length and
+// checksum at the end.
+type snapshotReader struct {
+	file    *os.File
+	zr      io.ReadCloser
+	index   uint64
+	want    int64
+	wantCRC uint32
+	crc     hash.Hash32
+	read    int64
+	err     error
+}
+
+func (r *snapshotReader) Read(p []byte) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
+	n, err := r.zr.Read(p)
+	r.crc.Write(p[:n])
+	r.read += int64(n)
+	switch {
+	case r.read > r.want:
+		r.err = fmt.Errorf("%w: snapshot %d holds more than its %d bytes", raftcore.ErrCorrupt, r.index, r.want)
+		return 0, r.err
+	case err == io.EOF:
+		if r.read != r.want || r.crc.Sum32() != r.wantCRC {
+			r.err = fmt.Errorf("%w: snapshot %d fails its checksum", raftcore.ErrCorrupt, r.index)
+			return 0, r.err
+		}
+		r.err = io.EOF
+	case err != nil:
+		r.err = fmt.Errorf("%w: snapshot %d: %v", raftcore.ErrCorrupt, r.index, err)
+		return 0, r.err
+	}
+	return n, r.err
+}
+
+func (r *snapshotReader) Close() error {
+	r.zr.Close()
+	return r.file.Close()
+}
+
+// List returns the committed snapshots, newest first. It returns an error
+// wrapping raftcore.ErrCorrupt if a snapshot file's header or trailer is
+// damaged.
+func (s *SnapshotStore) List() ([]raftcore.SnapshotMeta, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	indexes, err := s.indexes()
+	if err != nil {
+		return nil, err
+	}
+	metas := make([]raftcore.SnapshotMeta, 0, len(indexes))
+	for _, index := range indexes {
+		f, err := os.Open(filepath.Join(s.dir, snapshotName(index)))
+		if err != nil {
+			return nil, fmt.Errorf("storesnapfile: opening snapshot %d: %w", index, err)
+		}
+		file, err := readSnapshotFile(f, index)
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+		metas = append(metas, file.meta)
+	}
+	return metas, nil
+}
+
+// indexes returns the indexes of the snapshot files, newest first. The
+// caller holds mu.
+func (s *SnapshotStore) indexes() ([]uint64, error) {
+	names, err := readDirNames(s.dir)
+	if err != nil {
+		return nil, err
+	}
+	var indexes []uint64
+	for _, name := range names {
+		if index, ok := indexOfName(name); ok {
+			indexes = append(indexes, index)
+		}
+	}
+	slices.Sort(indexes)
+	slices.Reverse(indexes)
+	return indexes, nil
+}
+
+// Prune deletes all but the newest keep snapshots; keep must be at least 1.
+func (s *SnapshotStore) Prune(keep int) error {
+	if keep < 1 {
+		return fmt.Errorf("storesnapfile: prune must keep at least one snapshot, not %d", keep)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	indexes, err := s.indexes()
+	if err != nil || len(indexes) <= keep {
+		return err
+	}
+	for _, index := range indexes[keep:] {
+		if err := os.Remove(filepath.Join(s.dir, snapshotName(index))); err != nil {
+			return fmt.Errorf("storesnapfile: pruning snapshot %d: %w", index, err)
+		}
+	}
+	return syncOSDir(s.dir)
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+func cloneConfState(cs *raftpb.ConfState) *raftpb.ConfState {
+	if cs == nil {
+		return raftpb.EnsureConfState(nil)
+	}
+	return raftpb.EnsureConfState(proto.Clone(cs).(*raftpb.ConfState))
+}
