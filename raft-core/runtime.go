@@ -116,6 +116,14 @@ func (r *runtime) fail(err error) {
 	go func() { _ = r.shutdown(true) }()
 }
 
+// failed reports whether the node stopped because of an error rather than
+// a Close.
+func (r *runtime) failed() bool {
+	r.errMu.Lock()
+	defer r.errMu.Unlock()
+	return r.err != nil
+}
+
 func (r *runtime) signalStop() {
 	r.stopOnce.Do(func() {
 		close(r.stopc)
@@ -462,6 +470,11 @@ func (r *runtime) doShutdown(closeResources bool) error {
 	r.e.events.close()
 	var errs []error
 	if closeResources {
+		if !r.failed() {
+			if e := r.e.flushCommit(); e != nil {
+				errs = append(errs, e)
+			}
+		}
 		if e := r.e.tr.Close(); e != nil {
 			errs = append(errs, fmt.Errorf("close transport: %w", e))
 		}
