@@ -102,6 +102,10 @@ type Config struct {
 	// MaxApplyingSize bounds the bytes of committed entries being applied at
 	// once. Default: 32 MiB.
 	MaxApplyingSize uint64
+	// EntryCacheSize bounds the bytes of recently saved entries kept in
+	// memory, so that applying them and sending them to followers does not
+	// read the LogStore. Default: 16 MiB; negative disables the cache.
+	EntryCacheSize int64
 	// ProposalQueueSize bounds proposals waiting for the raft goroutine.
 	// Default: 4096.
 	ProposalQueueSize int
@@ -166,6 +170,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxApplyingSize == 0 {
 		c.MaxApplyingSize = 32 << 20
+	}
+	if c.EntryCacheSize == 0 {
+		c.EntryCacheSize = 16 << 20
 	}
 	if c.ProposalQueueSize == 0 {
 		c.ProposalQueueSize = 4096

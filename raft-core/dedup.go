@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math/bits"
 	"slices"
 )
 
@@ -21,7 +22,7 @@ type appliedProposals struct {
 }
 
 type proposalWindow struct {
-	ids   map[uint64]struct{}
+	ids   idSet
 	order []uint64 // a ring once full; head is the oldest
 	head  int
 }
@@ -34,21 +35,111 @@ func newAppliedProposals() *appliedProposals {
 func (a *appliedProposals) firstTime(origin, id uint64) bool {
 	w := a.byOrigin[origin]
 	if w == nil {
-		w = &proposalWindow{ids: map[uint64]struct{}{}}
+		w = &proposalWindow{}
 		a.byOrigin[origin] = w
 	}
-	if _, dup := w.ids[id]; dup {
+	if w.ids.has(id) {
 		return false
 	}
 	if len(w.order) < dedupWindow {
 		w.order = append(w.order, id)
 	} else {
-		delete(w.ids, w.order[w.head])
+		w.ids.remove(w.order[w.head])
 		w.order[w.head] = id
 		w.head = (w.head + 1) % dedupWindow
 	}
-	w.ids[id] = struct{}{}
+	w.ids.add(id)
 	return true
+}
+
+// idSet is a set of uint64 with open addressing and linear probing, kept at
+// most half full. A Go map used as a sliding window (one delete per insert)
+// fills with tombstones, and every lookup of a new id then probes long
+// chains; removing by backward shift leaves none.
+type idSet struct {
+	slots []uint64 // 0 marks an empty slot; len is a power of two
+	n     int      // ids held in slots
+	zero  bool     // whether id 0 is held
+}
+
+func (s *idSet) home(id uint64) int {
+	// Fibonacci hashing spreads the consecutive ids a node assigns.
+	return int((id * 0x9e3779b97f4a7c15) >> (64 - bits.Len(uint(len(s.slots)-1))))
+}
+
+// find returns the slot holding id, or the empty slot where it would go.
+func (s *idSet) find(id uint64) (int, bool) {
+	mask := len(s.slots) - 1
+	for i := s.home(id); ; i = (i + 1) & mask {
+		switch s.slots[i] {
+		case id:
+			return i, true
+		case 0:
+			return i, false
+		}
+	}
+}
+
+func (s *idSet) has(id uint64) bool {
+	if id == 0 {
+		return s.zero
+	}
+	if s.n == 0 {
+		return false
+	}
+	_, ok := s.find(id)
+	return ok
+}
+
+// add inserts id, which the set must not hold.
+func (s *idSet) add(id uint64) {
+	if id == 0 {
+		s.zero = true
+		return
+	}
+	if 2*(s.n+1) > len(s.slots) {
+		s.grow()
+	}
+	i, _ := s.find(id)
+	s.slots[i] = id
+	s.n++
+}
+
+func (s *idSet) grow() {
+	old := s.slots
+	s.slots = make([]uint64, max(16, 2*len(old)))
+	for _, id := range old {
+		if id != 0 {
+			i, _ := s.find(id)
+			s.slots[i] = id
+		}
+	}
+}
+
+func (s *idSet) remove(id uint64) {
+	if id == 0 {
+		s.zero = false
+		return
+	}
+	if s.n == 0 {
+		return
+	}
+	i, ok := s.find(id)
+	if !ok {
+		return
+	}
+	s.n--
+	// Shift back the ids after i that would no longer be found past the
+	// hole: those whose home is not cyclically within (i, j].
+	mask := len(s.slots) - 1
+	for j := (i + 1) & mask; s.slots[j] != 0; j = (j + 1) & mask {
+		h := s.home(s.slots[j])
+		if (j > i && (h <= i || h > j)) || (j < i && h <= i && h > j) {
+			s.slots[i] = s.slots[j]
+			i = j
+		}
+	}
+	s.slots[i] = 0
 }
 
 // writeTo appends the state in a deterministic order: origins sorted, ids

@@ -88,6 +88,8 @@ type engine struct {
 	// HardState that changed only its commit index and is not saved yet.
 	savedTerm, savedVote uint64
 	unsavedHS            *raftpb.HardState
+	// recently saved entries, read by raft through raftStorage
+	entries *entryCache
 
 	// wantSnapshot asks the apply role for a snapshot soon; it never blocks.
 	wantSnapshot func()
@@ -246,6 +248,7 @@ func newEngine(cfg Config, sm machine, proposalBase uint64) (*engine, error) {
 		pendingReads:  map[uint64]*readBatch{},
 		members:       newMembership(),
 		proposals:     newAppliedProposals(),
+		entries:       newEntryCache(uint64(max(cfg.EntryCacheSize, 0))),
 		waiters:       &waiters{m: map[uint64]*proposal{}},
 		reads:         &readTracker{},
 		events:        newEventBus(),
@@ -348,6 +351,15 @@ func (s raftStorage) InitialState() (*raftpb.HardState, *raftpb.ConfState, error
 		hs = &raftpb.HardState{Term: new(hs.GetTerm()), Vote: new(hs.GetVote()), Commit: new(idx)}
 	}
 	return hs, cs, nil
+}
+
+// Entries serves recently saved entries from memory, the rest from the
+// LogStore.
+func (s raftStorage) Entries(lo, hi, maxSize uint64) ([]*raftpb.Entry, error) {
+	if ents, ok := s.e.entries.get(lo, hi, maxSize); ok {
+		return ents, nil
+	}
+	return s.LogStore.Entries(lo, hi, maxSize)
 }
 
 func (s raftStorage) Snapshot() (*raftpb.Snapshot, error) {
@@ -818,8 +830,14 @@ func (e *engine) save(msgs []*raftpb.Message) error {
 	}
 	start := time.Now()
 	err := e.ls.Save(hs, ents, snap)
-	if err == nil && hs != nil {
-		e.savedTerm, e.savedVote, e.unsavedHS = hs.GetTerm(), hs.GetVote(), nil
+	if err == nil {
+		if hs != nil {
+			e.savedTerm, e.savedVote, e.unsavedHS = hs.GetTerm(), hs.GetVote(), nil
+		}
+		if !raft.IsEmptySnap(snap) {
+			e.entries.reset()
+		}
+		e.entries.saved(ents)
 	}
 	size := 0
 	for _, ent := range ents {
@@ -1181,6 +1199,7 @@ func (e *engine) writeSnapshot() (SnapshotMeta, error) {
 		if err := e.ls.Compact(compact); err != nil && !errors.Is(err, raft.ErrCompacted) {
 			return meta, fmt.Errorf("raftcore: compact log: %w", err)
 		}
+		e.entries.compacted(compact)
 	}
 	if err := e.ss.Prune(e.cfg.SnapshotsRetained); err != nil {
 		e.cfg.Logger.Warn("prune snapshots", "err", err)
