@@ -58,6 +58,9 @@ type engine struct {
 	// read requests waiting for a ReadState, by request context (raft role).
 	pendingReads map[uint64]*readBatch
 	nextReadCtx  uint64
+	// reads that arrived while a read index round was in flight; they go
+	// together in the next round
+	queuedReads []*readWaiter
 
 	// smMu excludes Apply and Restore from reads of the state machine.
 	smMu sync.RWMutex
@@ -572,15 +575,49 @@ func (e *engine) dropError() error {
 	return ErrProposalDropped
 }
 
-// readIndex asks raft for one read index covering all of ws.
+// readIndex asks raft for one read index covering all of ws. While a round
+// is in flight, later reads wait and share the next round: each round costs
+// a heartbeat to every follower and their answers, so under load one round
+// serves every read that arrived during the previous one (as etcd does),
+// instead of one round per batch of arrivals.
 func (e *engine) readIndex(ws []*readWaiter) {
 	if len(ws) == 0 {
 		return
 	}
+	if len(e.pendingReads) > 0 {
+		if len(e.queuedReads)+len(ws) > maxQueuedReads {
+			// A round stuck without a leader: keep memory bounded.
+			e.queuedReads = slices.DeleteFunc(e.queuedReads, func(w *readWaiter) bool { return w.abandoned.Load() })
+			if len(e.queuedReads)+len(ws) > maxQueuedReads {
+				release(ws, 0, ErrBusy)
+				return
+			}
+		}
+		e.queuedReads = append(e.queuedReads, ws...)
+		return
+	}
+	e.issueReadIndex(ws)
+}
+
+// maxQueuedReads bounds the reads waiting for the next read index round.
+const maxQueuedReads = 1 << 16
+
+func (e *engine) issueReadIndex(ws []*readWaiter) {
 	e.nextReadCtx++
 	rctx := e.nextReadCtx
 	e.pendingReads[rctx] = &readBatch{waiters: ws, issued: e.ticks}
 	e.rn.ReadIndex(binary.BigEndian.AppendUint64(nil, rctx))
+}
+
+// issueQueuedReads starts the next round for the reads that waited, once no
+// round is in flight.
+func (e *engine) issueQueuedReads() {
+	if len(e.pendingReads) > 0 || len(e.queuedReads) == 0 {
+		return
+	}
+	ws := e.queuedReads
+	e.queuedReads = nil
+	e.issueReadIndex(ws)
 }
 
 // failPendingReads resolves reads still waiting for raft's answer.
@@ -589,20 +626,30 @@ func (e *engine) failPendingReads(err error) {
 		release(e.pendingReads[rctx].waiters, 0, err)
 		delete(e.pendingReads, rctx)
 	}
+	release(e.queuedReads, 0, err)
+	e.queuedReads = nil
 }
 
 // retryStaleReads re-asks raft for read indexes that got no answer within an
 // election timeout: raft drops ReadIndex requests when there is no leader or
-// the leader changed, and says nothing.
+// the leader changed, and says nothing. Reads queued behind them join the
+// retry.
 func (e *engine) retryStaleReads() {
 	timeout := uint64(e.cfg.electionTicks())
+	var retry []*readWaiter
 	// Sorted, so that a simulation replays the same request order.
 	for _, rctx := range slices.Sorted(maps.Keys(e.pendingReads)) {
 		if b := e.pendingReads[rctx]; e.ticks-b.issued >= timeout {
 			delete(e.pendingReads, rctx)
-			e.readIndex(slices.DeleteFunc(b.waiters, func(w *readWaiter) bool { return w.abandoned.Load() }))
+			retry = append(retry, b.waiters...)
 		}
 	}
+	if retry == nil {
+		return
+	}
+	retry = append(retry, e.queuedReads...)
+	e.queuedReads = nil
+	e.readIndex(slices.DeleteFunc(retry, func(w *readWaiter) bool { return w.abandoned.Load() }))
 }
 
 // output receives what processReady produces; the runtime and simulators
@@ -628,6 +675,9 @@ func (e *engine) processReady(out output) {
 		e.noteTermStart(rd.Messages)
 		for _, rs := range rd.ReadStates {
 			e.readStateReady(rs)
+		}
+		if len(rd.ReadStates) > 0 {
+			e.issueQueuedReads()
 		}
 		var net []*raftpb.Message
 		for _, m := range rd.Messages {

@@ -17,8 +17,11 @@ var (
 	ErrProposalDropped = errors.New("raftcore: proposal dropped")
 	// ErrTooLarge is returned when an encoded command is bigger than Config.MaxCommandSize.
 	ErrTooLarge = errors.New("raftcore: command too large")
-	// ErrBusy is returned when the proposal queue is full and Config.FailFastWhenBusy is set.
-	ErrBusy = errors.New("raftcore: proposal queue full")
+	// ErrBusy is returned by Propose when the proposal queue is full and
+	// Config.FailFastWhenBusy is set, and by Read when more than 65,536 reads
+	// already wait for a read index (a cluster without a leader). Retrying
+	// later is safe.
+	ErrBusy = errors.New("raftcore: too many requests queued")
 	// ErrConfChangeInProgress is returned when a membership change is requested while
 	// another one has not been applied yet.
 	ErrConfChangeInProgress = errors.New("raftcore: membership change in progress")

@@ -209,7 +209,7 @@ func (n *Node[C, R]) submit(ctx context.Context, p *proposal) (proposalResult, e
 // it may read the state machine but must not keep references past its return.
 // It works on any member; followers ask the leader for the read index.
 //
-// Errors: ErrStopped, ErrRemoved, the context's error, or fn's error.
+// Errors: ErrStopped, ErrRemoved, ErrBusy, the context's error, or fn's error.
 func (n *Node[C, R]) Read(ctx context.Context, fn func() error) error {
 	if err := n.checkRunning(); err != nil {
 		return err
