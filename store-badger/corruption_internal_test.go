@@ -9,6 +9,7 @@ import (
 	"go.etcd.io/raft/v3/raftpb"
 
 	raftcore "github.com/jangada-io/jangada/raft-core"
+	"github.com/jangada-io/jangada/raft-core/logkv"
 )
 
 func testEntries(lo, hi, term uint64) []*raftpb.Entry {
@@ -61,20 +62,20 @@ func TestCorruptRecordsAreReportedNotReturned(t *testing.T) {
 		// reading entry 5 must fail.
 		failsOpen bool
 	}{
-		{"flipped bit in an entry's data", flipByte(entryKey(5), 20), false},
-		{"flipped bit in an entry's checksum", flipByte(entryKey(5), 0), false},
+		{"flipped bit in an entry's data", flipByte(logkv.EntryKey(5), 20), false},
+		{"flipped bit in an entry's checksum", flipByte(logkv.EntryKey(5), 0), false},
 		{"entry stored under another index", func(txn *badger.Txn) error {
-			value, err := getValue(txn, entryKey(4))
+			value, err := getValue(txn, logkv.EntryKey(4))
 			if err != nil {
 				return err
 			}
-			return txn.Set(entryKey(5), value)
+			return txn.Set(logkv.EntryKey(5), value)
 		}, false},
-		{"truncated entry record", func(txn *badger.Txn) error { return txn.Set(entryKey(5), []byte{1, 2}) }, false},
-		{"missing entry inside the log", func(txn *badger.Txn) error { return txn.Delete(entryKey(5)) }, false},
-		{"flipped bit in the state record", flipByte([]byte(stateKey), 6), true},
-		{"flipped bit in the last entry", flipByte(entryKey(10), 12), true},
-		{"missing first entry", func(txn *badger.Txn) error { return txn.Delete(entryKey(1)) }, true},
+		{"truncated entry record", func(txn *badger.Txn) error { return txn.Set(logkv.EntryKey(5), []byte{1, 2}) }, false},
+		{"missing entry inside the log", func(txn *badger.Txn) error { return txn.Delete(logkv.EntryKey(5)) }, false},
+		{"flipped bit in the state record", flipByte([]byte(logkv.StateKey), 6), true},
+		{"flipped bit in the last entry", flipByte(logkv.EntryKey(10), 12), true},
+		{"missing first entry", func(txn *badger.Txn) error { return txn.Delete(logkv.EntryKey(1)) }, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -132,19 +133,19 @@ func TestEntriesOutsideTheBoundsAreDeletedOnOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	tamper(t, cfg.Dir, func(txn *badger.Txn) error {
-		state := initialState()
-		state.dummyIndex, state.dummyTerm, state.lastIndex = 3, 1, 7
-		value, err := state.encode()
+		state := logkv.NewState()
+		state.DummyIndex, state.DummyTerm, state.LastIndex = 3, 1, 7
+		value, err := state.Encode()
 		if err != nil {
 			return err
 		}
-		return txn.Set([]byte(stateKey), value)
+		return txn.Set([]byte(logkv.StateKey), value)
 	})
 	s, err = Open(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if first, last := s.state.dummyIndex+1, s.state.lastIndex; first != 4 || last != 7 {
+	if first, last := s.state.DummyIndex+1, s.state.LastIndex; first != 4 || last != 7 {
 		t.Fatalf("log [%d, %d], want [4, 7]", first, last)
 	}
 	if err := s.Close(); err != nil {
@@ -152,7 +153,7 @@ func TestEntriesOutsideTheBoundsAreDeletedOnOpen(t *testing.T) {
 	}
 	tamper(t, cfg.Dir, func(txn *badger.Txn) error {
 		for _, index := range []uint64{1, 2, 3, 8, 9, 10} {
-			if _, err := txn.Get(entryKey(index)); !errors.Is(err, badger.ErrKeyNotFound) {
+			if _, err := txn.Get(logkv.EntryKey(index)); !errors.Is(err, badger.ErrKeyNotFound) {
 				return fmt.Errorf("entry %d outside the log is still stored (%v)", index, err)
 			}
 		}

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	raftcore "github.com/jangada-io/jangada/raft-core"
+	"github.com/jangada-io/jangada/raft-core/logkv"
 )
 
 // LogStore is a raftcore.LogStore on badger. Every Save is one badger
@@ -38,8 +39,8 @@ type LogStore struct {
 	db     *badger.DB
 	lock   io.Closer
 	closed bool
-	state  logState
-	terms  termCache
+	state  logkv.State
+	terms  logkv.TermCache
 }
 
 var _ raftcore.LogStore = (*LogStore)(nil)
@@ -78,9 +79,9 @@ func Open(cfg Config) (*LogStore, error) {
 // load reads the state record, deletes entries outside the log's bounds
 // and checks that the first and last entries are there.
 func (s *LogStore) load() error {
-	s.state = initialState()
+	s.state = logkv.NewState()
 	err := s.db.View(func(txn *badger.Txn) error {
-		item, err := txn.Get([]byte(stateKey))
+		item, err := txn.Get([]byte(logkv.StateKey))
 		if errors.Is(err, badger.ErrKeyNotFound) {
 			return nil
 		}
@@ -88,7 +89,7 @@ func (s *LogStore) load() error {
 			return err
 		}
 		return item.Value(func(value []byte) error {
-			s.state, err = decodeState(value)
+			s.state, err = logkv.DecodeState(value)
 			return err
 		})
 	})
@@ -98,17 +99,17 @@ func (s *LogStore) load() error {
 	if err := s.deleteGarbage(); err != nil {
 		return err
 	}
-	if s.state.lastIndex == s.state.dummyIndex {
+	if s.state.LastIndex == s.state.DummyIndex {
 		return nil
 	}
-	for _, index := range []uint64{s.state.dummyIndex + 1, s.state.lastIndex} {
+	for _, index := range []uint64{s.state.DummyIndex + 1, s.state.LastIndex} {
 		e, err := s.readEntry(index)
 		if err != nil {
 			return err
 		}
-		if index == s.state.lastIndex {
+		if index == s.state.LastIndex {
 			// The cache starts at the last entry and grows with appends.
-			s.terms.append([]*raftpb.Entry{e})
+			s.terms.Append([]*raftpb.Entry{e})
 		}
 	}
 	return nil
@@ -119,16 +120,16 @@ func (s *LogStore) deleteGarbage() error {
 	var lowest, highest uint64
 	var found bool
 	err := s.db.View(func(txn *badger.Txn) error {
-		iter := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{entryPrefix}})
+		iter := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{logkv.EntryPrefix}})
 		defer iter.Close()
 		if iter.Rewind(); !iter.Valid() {
 			return nil
 		}
-		lowest, _ = indexOfKey(iter.Item().Key())
-		reverse := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{entryPrefix}, Reverse: true})
+		lowest, _ = logkv.IndexOfKey(iter.Item().Key())
+		reverse := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{logkv.EntryPrefix}, Reverse: true})
 		defer reverse.Close()
-		if reverse.Seek(entryKey(^uint64(0))); reverse.Valid() {
-			highest, _ = indexOfKey(reverse.Item().Key())
+		if reverse.Seek(logkv.EntryKey(^uint64(0))); reverse.Valid() {
+			highest, _ = logkv.IndexOfKey(reverse.Item().Key())
 			found = true
 		}
 		return nil
@@ -139,13 +140,13 @@ func (s *LogStore) deleteGarbage() error {
 	if !found {
 		return nil
 	}
-	if lowest <= s.state.dummyIndex {
-		if err := s.deleteRange(lowest, s.state.dummyIndex); err != nil {
+	if lowest <= s.state.DummyIndex {
+		if err := s.deleteRange(lowest, s.state.DummyIndex); err != nil {
 			return err
 		}
 	}
-	if highest > s.state.lastIndex {
-		return s.deleteRange(s.state.lastIndex+1, highest)
+	if highest > s.state.LastIndex {
+		return s.deleteRange(s.state.LastIndex+1, highest)
 	}
 	return nil
 }
@@ -157,7 +158,7 @@ func (s *LogStore) deleteRange(lo, hi uint64) error {
 		end := min(hi, lo+deleteChunk-1)
 		err := s.db.Update(func(txn *badger.Txn) error {
 			for index := lo; index <= end; index++ {
-				if err := txn.Delete(entryKey(index)); err != nil {
+				if err := txn.Delete(logkv.EntryKey(index)); err != nil {
 					return err
 				}
 			}
@@ -176,17 +177,17 @@ func (s *LogStore) deleteRange(lo, hi uint64) error {
 
 func (s *LogStore) readEntry(index uint64) (*raftpb.Entry, error) {
 	var e *raftpb.Entry
-	key := entryKey(index)
+	key := logkv.EntryKey(index)
 	err := s.db.View(func(txn *badger.Txn) error {
 		item, err := txn.Get(key)
 		if errors.Is(err, badger.ErrKeyNotFound) {
-			return fmt.Errorf("%w: entry %d of log [%d, %d] is missing", raftcore.ErrCorrupt, index, s.state.dummyIndex+1, s.state.lastIndex)
+			return fmt.Errorf("%w: entry %d of log [%d, %d] is missing", raftcore.ErrCorrupt, index, s.state.DummyIndex+1, s.state.LastIndex)
 		}
 		if err != nil {
 			return fmt.Errorf("storebadger: reading entry %d: %w", index, err)
 		}
 		return item.Value(func(value []byte) error {
-			e, _, err = decodeEntry(key, value)
+			e, _, err = logkv.DecodeEntry(key, value)
 			return err
 		})
 	})
@@ -209,8 +210,8 @@ func (s *LogStore) InitialState() (*raftpb.HardState, *raftpb.ConfState, error) 
 	if err := s.checkUsable(); err != nil {
 		return nil, nil, err
 	}
-	hs := proto.Clone(s.state.hardState).(*raftpb.HardState)
-	cs := cloneConfState(s.state.snapshot.GetConfState())
+	hs := proto.Clone(s.state.HardState).(*raftpb.HardState)
+	cs := s.state.ConfState()
 	return hs, cs, nil
 }
 
@@ -221,7 +222,7 @@ func (s *LogStore) FirstIndex() (uint64, error) {
 	if err := s.checkUsable(); err != nil {
 		return 0, err
 	}
-	return s.state.dummyIndex + 1, nil
+	return s.state.DummyIndex + 1, nil
 }
 
 // LastIndex implements raft.Storage.
@@ -231,7 +232,7 @@ func (s *LogStore) LastIndex() (uint64, error) {
 	if err := s.checkUsable(); err != nil {
 		return 0, err
 	}
-	return s.state.lastIndex, nil
+	return s.state.LastIndex, nil
 }
 
 // Snapshot implements raft.Storage. It returns the metadata of the latest
@@ -242,7 +243,7 @@ func (s *LogStore) Snapshot() (*raftpb.Snapshot, error) {
 	if err := s.checkUsable(); err != nil {
 		return nil, err
 	}
-	return &raftpb.Snapshot{Metadata: proto.Clone(s.state.snapshot).(*raftpb.SnapshotMetadata)}, nil
+	return &raftpb.Snapshot{Metadata: proto.Clone(s.state.Snapshot).(*raftpb.SnapshotMetadata)}, nil
 }
 
 // Term implements raft.Storage. It returns raft.ErrCompacted below
@@ -259,14 +260,14 @@ func (s *LogStore) Term(index uint64) (uint64, error) {
 // term is Term for a caller holding mu or writeMu.
 func (s *LogStore) term(index uint64) (uint64, error) {
 	switch {
-	case index < s.state.dummyIndex:
+	case index < s.state.DummyIndex:
 		return 0, raft.ErrCompacted
-	case index == s.state.dummyIndex:
-		return s.state.dummyTerm, nil
-	case index > s.state.lastIndex:
+	case index == s.state.DummyIndex:
+		return s.state.DummyTerm, nil
+	case index > s.state.LastIndex:
 		return 0, raft.ErrUnavailable
 	}
-	if term, ok := s.terms.lookup(index); ok {
+	if term, ok := s.terms.Lookup(index); ok {
 		return term, nil
 	}
 	e, err := s.readEntry(index)
@@ -286,11 +287,11 @@ func (s *LogStore) Entries(lo, hi, maxSize uint64) ([]*raftpb.Entry, error) {
 	if err := s.checkUsable(); err != nil {
 		return nil, err
 	}
-	if lo <= s.state.dummyIndex {
+	if lo <= s.state.DummyIndex {
 		return nil, raft.ErrCompacted
 	}
-	if hi > s.state.lastIndex+1 || lo > hi {
-		return nil, fmt.Errorf("%w: entries [%d, %d) of log [%d, %d]", raft.ErrUnavailable, lo, hi, s.state.dummyIndex+1, s.state.lastIndex)
+	if hi > s.state.LastIndex+1 || lo > hi {
+		return nil, fmt.Errorf("%w: entries [%d, %d) of log [%d, %d]", raft.ErrUnavailable, lo, hi, s.state.DummyIndex+1, s.state.LastIndex)
 	}
 	if lo == hi {
 		return nil, nil
@@ -298,19 +299,19 @@ func (s *LogStore) Entries(lo, hi, maxSize uint64) ([]*raftpb.Entry, error) {
 	entries := make([]*raftpb.Entry, 0, min(hi-lo, 1024))
 	err := s.db.View(func(txn *badger.Txn) error {
 		iter := txn.NewIterator(badger.IteratorOptions{
-			Prefix:         []byte{entryPrefix},
+			Prefix:         []byte{logkv.EntryPrefix},
 			PrefetchValues: true,
 			PrefetchSize:   int(min(hi-lo, 64)),
 		})
 		defer iter.Close()
 		var size uint64
 		next := lo
-		for iter.Seek(entryKey(lo)); iter.Valid() && next < hi; iter.Next() {
+		for iter.Seek(logkv.EntryKey(lo)); iter.Valid() && next < hi; iter.Next() {
 			item := iter.Item()
 			var e *raftpb.Entry
 			var n uint64
 			err := item.Value(func(value []byte) (err error) {
-				e, n, err = decodeEntry(item.Key(), value)
+				e, n, err = logkv.DecodeEntry(item.Key(), value)
 				return err
 			})
 			if err != nil {
@@ -327,7 +328,7 @@ func (s *LogStore) Entries(lo, hi, maxSize uint64) ([]*raftpb.Entry, error) {
 			next++
 		}
 		if next != hi {
-			return fmt.Errorf("%w: entry %d of log [%d, %d] is missing", raftcore.ErrCorrupt, next, s.state.dummyIndex+1, s.state.lastIndex)
+			return fmt.Errorf("%w: entry %d of log [%d, %d] is missing", raftcore.ErrCorrupt, next, s.state.DummyIndex+1, s.state.LastIndex)
 		}
 		return nil
 	})
@@ -352,28 +353,28 @@ func (s *LogStore) Save(hs *raftpb.HardState, entries []*raftpb.Entry, snap *raf
 	next := s.state
 	if !raft.IsEmptySnap(snap) {
 		meta := snap.GetMetadata()
-		if meta.GetIndex() <= s.state.snapshot.GetIndex() {
-			return fmt.Errorf("storebadger: saving snapshot %d with snapshot %d stored: %w", meta.GetIndex(), s.state.snapshot.GetIndex(), raft.ErrSnapOutOfDate)
+		if meta.GetIndex() <= s.state.Snapshot.GetIndex() {
+			return fmt.Errorf("storebadger: saving snapshot %d with snapshot %d stored: %w", meta.GetIndex(), s.state.Snapshot.GetIndex(), raft.ErrSnapOutOfDate)
 		}
-		next.snapshot = raftpb.EnsureSnapshotMetadata(proto.Clone(meta).(*raftpb.SnapshotMetadata))
-		next.dummyIndex, next.dummyTerm, next.lastIndex = meta.GetIndex(), meta.GetTerm(), meta.GetIndex()
+		next.Snapshot = raftpb.EnsureSnapshotMetadata(proto.Clone(meta).(*raftpb.SnapshotMetadata))
+		next.DummyIndex, next.DummyTerm, next.LastIndex = meta.GetIndex(), meta.GetTerm(), meta.GetIndex()
 	}
 	for i := 1; i < len(entries); i++ {
 		if entries[i].GetIndex() != entries[i-1].GetIndex()+1 {
 			return fmt.Errorf("%w: entry %d follows entry %d", ErrInvalidSave, entries[i].GetIndex(), entries[i-1].GetIndex())
 		}
 	}
-	if len(entries) > 0 && entries[0].GetIndex() > next.lastIndex+1 {
-		return fmt.Errorf("%w: appending at %d leaves a gap after the last index %d", ErrInvalidSave, entries[0].GetIndex(), next.lastIndex)
+	if len(entries) > 0 && entries[0].GetIndex() > next.LastIndex+1 {
+		return fmt.Errorf("%w: appending at %d leaves a gap after the last index %d", ErrInvalidSave, entries[0].GetIndex(), next.LastIndex)
 	}
-	for len(entries) > 0 && entries[0].GetIndex() <= next.dummyIndex {
+	for len(entries) > 0 && entries[0].GetIndex() <= next.DummyIndex {
 		entries = entries[1:]
 	}
 	if len(entries) > 0 {
-		next.lastIndex = entries[len(entries)-1].GetIndex()
+		next.LastIndex = entries[len(entries)-1].GetIndex()
 	}
 	if !raft.IsEmptyHardState(hs) {
-		next.hardState = proto.Clone(hs).(*raftpb.HardState)
+		next.HardState = proto.Clone(hs).(*raftpb.HardState)
 	}
 	if raft.IsEmptySnap(snap) && len(entries) == 0 && raft.IsEmptyHardState(hs) {
 		return nil
@@ -384,10 +385,10 @@ func (s *LogStore) Save(hs *raftpb.HardState, entries []*raftpb.Entry, snap *raf
 	// index.
 	var garbage []indexRange
 	if !raft.IsEmptySnap(snap) {
-		garbage = append(garbage, indexRange{s.state.dummyIndex + 1, min(s.state.lastIndex, next.dummyIndex)})
+		garbage = append(garbage, indexRange{s.state.DummyIndex + 1, min(s.state.LastIndex, next.DummyIndex)})
 	}
-	garbage = append(garbage, indexRange{max(next.lastIndex, s.state.dummyIndex) + 1, s.state.lastIndex})
-	rewrites := !raft.IsEmptySnap(snap) || (len(entries) > 0 && entries[0].GetIndex() <= s.state.lastIndex)
+	garbage = append(garbage, indexRange{max(next.LastIndex, s.state.DummyIndex) + 1, s.state.LastIndex})
+	rewrites := !raft.IsEmptySnap(snap) || (len(entries) > 0 && entries[0].GetIndex() <= s.state.LastIndex)
 
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
@@ -399,10 +400,10 @@ func (s *LogStore) Save(hs *raftpb.HardState, entries []*raftpb.Entry, snap *raf
 	}
 	for _, e := range entries {
 		start := len(arena)
-		arena = appendEntryKey(arena, e.GetIndex())
+		arena = logkv.AppendEntryKey(arena, e.GetIndex())
 		keyEnd := len(arena)
 		var err error
-		if arena, err = appendEntryValue(arena, arena[start:keyEnd], e); err != nil {
+		if arena, err = logkv.AppendEntryRecord(arena, arena[start:keyEnd], e); err != nil {
 			return err
 		}
 		if err := txn.Set(arena[start:keyEnd:keyEnd], arena[keyEnd:len(arena):len(arena)]); err != nil {
@@ -416,17 +417,17 @@ func (s *LogStore) Save(hs *raftpb.HardState, entries []*raftpb.Entry, snap *raf
 			continue
 		}
 		for index := r.lo; index <= r.hi; index++ {
-			if err := txn.Delete(entryKey(index)); err != nil {
+			if err := txn.Delete(logkv.EntryKey(index)); err != nil {
 				return s.txnError(err)
 			}
 		}
 	}
 	if err := s.commit(txn, next, rewrites, func() {
 		if !raft.IsEmptySnap(snap) {
-			s.terms.reset()
+			s.terms.Reset()
 		}
 		if len(entries) > 0 {
-			s.terms.append(entries)
+			s.terms.Append(entries)
 		}
 	}); err != nil {
 		return err
@@ -465,14 +466,14 @@ func (s *LogStore) SetSnapshot(meta *raftpb.SnapshotMetadata) error {
 	if err := s.usable(); err != nil {
 		return err
 	}
-	if meta.GetIndex() <= s.state.snapshot.GetIndex() {
-		return fmt.Errorf("storebadger: setting snapshot %d with snapshot %d stored: %w", meta.GetIndex(), s.state.snapshot.GetIndex(), raft.ErrSnapOutOfDate)
+	if meta.GetIndex() <= s.state.Snapshot.GetIndex() {
+		return fmt.Errorf("storebadger: setting snapshot %d with snapshot %d stored: %w", meta.GetIndex(), s.state.Snapshot.GetIndex(), raft.ErrSnapOutOfDate)
 	}
-	if meta.GetIndex() > s.state.lastIndex {
-		return fmt.Errorf("storebadger: setting snapshot %d beyond the last index %d: %w", meta.GetIndex(), s.state.lastIndex, raft.ErrUnavailable)
+	if meta.GetIndex() > s.state.LastIndex {
+		return fmt.Errorf("storebadger: setting snapshot %d beyond the last index %d: %w", meta.GetIndex(), s.state.LastIndex, raft.ErrUnavailable)
 	}
 	next := s.state
-	next.snapshot = raftpb.EnsureSnapshotMetadata(proto.Clone(meta).(*raftpb.SnapshotMetadata))
+	next.Snapshot = raftpb.EnsureSnapshotMetadata(proto.Clone(meta).(*raftpb.SnapshotMetadata))
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
 	return s.commit(txn, next, false, nil)
@@ -487,25 +488,25 @@ func (s *LogStore) Compact(index uint64) error {
 	if err := s.usable(); err != nil {
 		return err
 	}
-	if index <= s.state.dummyIndex {
+	if index <= s.state.DummyIndex {
 		return raft.ErrCompacted
 	}
-	if index > s.state.snapshot.GetIndex() || index > s.state.lastIndex {
+	if index > s.state.Snapshot.GetIndex() || index > s.state.LastIndex {
 		return fmt.Errorf("%w: compacting to %d, latest snapshot at %d, last index %d",
-			ErrCompactBeyondSnapshot, index, s.state.snapshot.GetIndex(), s.state.lastIndex)
+			ErrCompactBeyondSnapshot, index, s.state.Snapshot.GetIndex(), s.state.LastIndex)
 	}
 	term, err := s.term(index)
 	if err != nil {
 		return err
 	}
-	oldFirst := s.state.dummyIndex + 1
+	oldFirst := s.state.DummyIndex + 1
 	next := s.state
-	next.dummyIndex, next.dummyTerm = index, term
+	next.DummyIndex, next.DummyTerm = index, term
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
 	// The state moves first; readers then no longer look below the new
 	// first index, and the entries there are deleted afterwards.
-	if err := s.commit(txn, next, false, func() { s.terms.compact(index + 1) }); err != nil {
+	if err := s.commit(txn, next, false, func() { s.terms.Compact(index + 1) }); err != nil {
 		return err
 	}
 	return s.deleteRange(oldFirst, index)
@@ -524,12 +525,12 @@ func (s *LogStore) usable() error {
 // transaction deletes or overwrites keys that readers may be reading, so
 // readers are kept out until it is applied; a transaction that only adds
 // keys beyond LastIndex lets them run during the sync.
-func (s *LogStore) commit(txn *badger.Txn, next logState, rewrites bool, installed func()) error {
-	value, err := next.encode()
+func (s *LogStore) commit(txn *badger.Txn, next logkv.State, rewrites bool, installed func()) error {
+	value, err := next.Encode()
 	if err != nil {
 		return err
 	}
-	if err := txn.Set([]byte(stateKey), value); err != nil {
+	if err := txn.Set([]byte(logkv.StateKey), value); err != nil {
 		return s.txnError(err)
 	}
 	if rewrites {

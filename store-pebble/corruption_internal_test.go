@@ -10,6 +10,7 @@ import (
 	"go.etcd.io/raft/v3/raftpb"
 
 	raftcore "github.com/jangada-io/jangada/raft-core"
+	"github.com/jangada-io/jangada/raft-core/logkv"
 )
 
 func testEntries(lo, hi, term uint64) []*raftpb.Entry {
@@ -62,27 +63,27 @@ func TestCorruptRecordsAreReportedNotReturned(t *testing.T) {
 		// reading entry 5 must fail.
 		failsOpen bool
 	}{
-		{"flipped bit in an entry's data", flipByte(entryKey(5), 20), false},
-		{"flipped bit in an entry's checksum", flipByte(entryKey(5), 0), false},
+		{"flipped bit in an entry's data", flipByte(logkv.EntryKey(5), 20), false},
+		{"flipped bit in an entry's checksum", flipByte(logkv.EntryKey(5), 0), false},
 		{"entry stored under another index", func(db *pebble.DB) error {
-			value, err := getValue(db, entryKey(4))
+			value, err := getValue(db, logkv.EntryKey(4))
 			if err != nil {
 				return err
 			}
-			return db.Set(entryKey(5), value, pebble.Sync)
+			return db.Set(logkv.EntryKey(5), value, pebble.Sync)
 		}, false},
-		{"truncated entry record", func(db *pebble.DB) error { return db.Set(entryKey(5), []byte{1, 2}, pebble.Sync) }, false},
-		{"missing entry inside the log", func(db *pebble.DB) error { return db.Delete(entryKey(5), pebble.Sync) }, false},
-		{"flipped bit in the state record", flipByte([]byte(stateKey), 6), true},
-		{"flipped bit in the last entry", flipByte(entryKey(10), 12), true},
+		{"truncated entry record", func(db *pebble.DB) error { return db.Set(logkv.EntryKey(5), []byte{1, 2}, pebble.Sync) }, false},
+		{"missing entry inside the log", func(db *pebble.DB) error { return db.Delete(logkv.EntryKey(5), pebble.Sync) }, false},
+		{"flipped bit in the state record", flipByte([]byte(logkv.StateKey), 6), true},
+		{"flipped bit in the last entry", flipByte(logkv.EntryKey(10), 12), true},
 		{"entry beyond the last index", func(db *pebble.DB) error {
-			value, err := encodeEntry(testEntries(11, 11, 1)[0])
+			value, err := logkv.EncodeEntry(testEntries(11, 11, 1)[0])
 			if err != nil {
 				return err
 			}
-			return db.Set(entryKey(11), value, pebble.Sync)
+			return db.Set(logkv.EntryKey(11), value, pebble.Sync)
 		}, true},
-		{"missing first entry", func(db *pebble.DB) error { return db.Delete(entryKey(1), pebble.Sync) }, true},
+		{"missing first entry", func(db *pebble.DB) error { return db.Delete(logkv.EntryKey(1), pebble.Sync) }, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	raftcore "github.com/jangada-io/jangada/raft-core"
+	"github.com/jangada-io/jangada/raft-core/logkv"
 )
 
 // LogStore is a raftcore.LogStore on pebble. Every Save is one pebble batch
@@ -35,8 +36,8 @@ type LogStore struct {
 	lock   io.Closer
 	closed bool
 	failed error // set when pebble's commit pipeline broke
-	state  logState
-	terms  termCache
+	state  logkv.State
+	terms  logkv.TermCache
 }
 
 var _ raftcore.LogStore = (*LogStore)(nil)
@@ -80,27 +81,27 @@ func Open(cfg Config) (*LogStore, error) {
 // load reads the state record and checks that the stored entries are the
 // ones it describes.
 func (s *LogStore) load() error {
-	s.state = initialState()
-	value, closer, err := s.db.Get([]byte(stateKey))
+	s.state = logkv.NewState()
+	value, closer, err := s.db.Get([]byte(logkv.StateKey))
 	switch {
 	case errors.Is(err, pebble.ErrNotFound):
 	case err != nil:
 		return fmt.Errorf("storepebble: reading state: %w", err)
 	default:
-		s.state, err = decodeState(value)
+		s.state, err = logkv.DecodeState(value)
 		closer.Close()
 		if err != nil {
 			return err
 		}
 	}
-	iter, err := s.db.NewIter(&pebble.IterOptions{LowerBound: entryKey(0), UpperBound: []byte{entryPrefix + 1}})
+	iter, err := s.db.NewIter(&pebble.IterOptions{LowerBound: logkv.EntryKey(0), UpperBound: []byte{logkv.EntryPrefix + 1}})
 	if err != nil {
 		return fmt.Errorf("storepebble: reading entries: %w", err)
 	}
 	defer iter.Close()
-	if s.state.lastIndex == s.state.dummyIndex {
+	if s.state.LastIndex == s.state.DummyIndex {
 		if iter.First() {
-			index, _ := indexOfKey(iter.Key())
+			index, _ := logkv.IndexOfKey(iter.Key())
 			return fmt.Errorf("%w: entry %d present in an empty log", raftcore.ErrCorrupt, index)
 		}
 		return iter.Error()
@@ -108,24 +109,24 @@ func (s *LogStore) load() error {
 	for _, end := range []struct {
 		seek  func() bool
 		index uint64
-	}{{iter.First, s.state.dummyIndex + 1}, {iter.Last, s.state.lastIndex}} {
+	}{{iter.First, s.state.DummyIndex + 1}, {iter.Last, s.state.LastIndex}} {
 		if !end.seek() {
 			if err := iter.Error(); err != nil {
 				return fmt.Errorf("storepebble: reading entries: %w", err)
 			}
-			return fmt.Errorf("%w: log [%d, %d] has no entries", raftcore.ErrCorrupt, s.state.dummyIndex+1, s.state.lastIndex)
+			return fmt.Errorf("%w: log [%d, %d] has no entries", raftcore.ErrCorrupt, s.state.DummyIndex+1, s.state.LastIndex)
 		}
-		e, _, err := decodeEntry(iter.Key(), iter.Value())
+		e, _, err := logkv.DecodeEntry(iter.Key(), iter.Value())
 		if err != nil {
 			return err
 		}
 		if e.GetIndex() != end.index {
 			return fmt.Errorf("%w: log should span [%d, %d], found entry %d at an end",
-				raftcore.ErrCorrupt, s.state.dummyIndex+1, s.state.lastIndex, e.GetIndex())
+				raftcore.ErrCorrupt, s.state.DummyIndex+1, s.state.LastIndex, e.GetIndex())
 		}
-		if e.GetIndex() == s.state.lastIndex {
+		if e.GetIndex() == s.state.LastIndex {
 			// The cache starts at the last entry and grows with appends.
-			s.terms.append([]*raftpb.Entry{e})
+			s.terms.Append([]*raftpb.Entry{e})
 		}
 	}
 	return nil
@@ -147,8 +148,8 @@ func (s *LogStore) InitialState() (*raftpb.HardState, *raftpb.ConfState, error) 
 	if err := s.checkUsable(); err != nil {
 		return nil, nil, err
 	}
-	hs := proto.Clone(s.state.hardState).(*raftpb.HardState)
-	cs := cloneConfState(s.state.snapshot.GetConfState())
+	hs := proto.Clone(s.state.HardState).(*raftpb.HardState)
+	cs := s.state.ConfState()
 	return hs, cs, nil
 }
 
@@ -159,7 +160,7 @@ func (s *LogStore) FirstIndex() (uint64, error) {
 	if err := s.checkUsable(); err != nil {
 		return 0, err
 	}
-	return s.state.dummyIndex + 1, nil
+	return s.state.DummyIndex + 1, nil
 }
 
 // LastIndex implements raft.Storage.
@@ -169,7 +170,7 @@ func (s *LogStore) LastIndex() (uint64, error) {
 	if err := s.checkUsable(); err != nil {
 		return 0, err
 	}
-	return s.state.lastIndex, nil
+	return s.state.LastIndex, nil
 }
 
 // Snapshot implements raft.Storage. It returns the metadata of the latest
@@ -180,7 +181,7 @@ func (s *LogStore) Snapshot() (*raftpb.Snapshot, error) {
 	if err := s.checkUsable(); err != nil {
 		return nil, err
 	}
-	return &raftpb.Snapshot{Metadata: proto.Clone(s.state.snapshot).(*raftpb.SnapshotMetadata)}, nil
+	return &raftpb.Snapshot{Metadata: proto.Clone(s.state.Snapshot).(*raftpb.SnapshotMetadata)}, nil
 }
 
 // Term implements raft.Storage. It returns raft.ErrCompacted below
@@ -197,26 +198,26 @@ func (s *LogStore) Term(index uint64) (uint64, error) {
 // term is Term for a caller holding mu or writeMu.
 func (s *LogStore) term(index uint64) (uint64, error) {
 	switch {
-	case index < s.state.dummyIndex:
+	case index < s.state.DummyIndex:
 		return 0, raft.ErrCompacted
-	case index == s.state.dummyIndex:
-		return s.state.dummyTerm, nil
-	case index > s.state.lastIndex:
+	case index == s.state.DummyIndex:
+		return s.state.DummyTerm, nil
+	case index > s.state.LastIndex:
 		return 0, raft.ErrUnavailable
 	}
-	if term, ok := s.terms.lookup(index); ok {
+	if term, ok := s.terms.Lookup(index); ok {
 		return term, nil
 	}
-	key := entryKey(index)
+	key := logkv.EntryKey(index)
 	value, closer, err := s.db.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
-		return 0, fmt.Errorf("%w: entry %d of log [%d, %d] is missing", raftcore.ErrCorrupt, index, s.state.dummyIndex+1, s.state.lastIndex)
+		return 0, fmt.Errorf("%w: entry %d of log [%d, %d] is missing", raftcore.ErrCorrupt, index, s.state.DummyIndex+1, s.state.LastIndex)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("storepebble: reading entry %d: %w", index, err)
 	}
 	defer closer.Close()
-	e, _, err := decodeEntry(key, value)
+	e, _, err := logkv.DecodeEntry(key, value)
 	if err != nil {
 		return 0, err
 	}
@@ -233,16 +234,16 @@ func (s *LogStore) Entries(lo, hi, maxSize uint64) ([]*raftpb.Entry, error) {
 	if err := s.checkUsable(); err != nil {
 		return nil, err
 	}
-	if lo <= s.state.dummyIndex {
+	if lo <= s.state.DummyIndex {
 		return nil, raft.ErrCompacted
 	}
-	if hi > s.state.lastIndex+1 || lo > hi {
-		return nil, fmt.Errorf("%w: entries [%d, %d) of log [%d, %d]", raft.ErrUnavailable, lo, hi, s.state.dummyIndex+1, s.state.lastIndex)
+	if hi > s.state.LastIndex+1 || lo > hi {
+		return nil, fmt.Errorf("%w: entries [%d, %d) of log [%d, %d]", raft.ErrUnavailable, lo, hi, s.state.DummyIndex+1, s.state.LastIndex)
 	}
 	if lo == hi {
 		return nil, nil
 	}
-	iter, err := s.db.NewIter(&pebble.IterOptions{LowerBound: entryKey(lo), UpperBound: entryKey(hi)})
+	iter, err := s.db.NewIter(&pebble.IterOptions{LowerBound: logkv.EntryKey(lo), UpperBound: logkv.EntryKey(hi)})
 	if err != nil {
 		return nil, fmt.Errorf("storepebble: reading entries: %w", err)
 	}
@@ -251,7 +252,7 @@ func (s *LogStore) Entries(lo, hi, maxSize uint64) ([]*raftpb.Entry, error) {
 	var size uint64
 	next := lo
 	for valid := iter.First(); valid; valid = iter.Next() {
-		e, n, err := decodeEntry(iter.Key(), iter.Value())
+		e, n, err := logkv.DecodeEntry(iter.Key(), iter.Value())
 		if err != nil {
 			return nil, err
 		}
@@ -269,7 +270,7 @@ func (s *LogStore) Entries(lo, hi, maxSize uint64) ([]*raftpb.Entry, error) {
 		return nil, fmt.Errorf("storepebble: reading entries: %w", err)
 	}
 	if next != hi {
-		return nil, fmt.Errorf("%w: entry %d of log [%d, %d] is missing", raftcore.ErrCorrupt, next, s.state.dummyIndex+1, s.state.lastIndex)
+		return nil, fmt.Errorf("%w: entry %d of log [%d, %d] is missing", raftcore.ErrCorrupt, next, s.state.DummyIndex+1, s.state.LastIndex)
 	}
 	return entries, nil
 }
@@ -289,11 +290,11 @@ func (s *LogStore) Save(hs *raftpb.HardState, entries []*raftpb.Entry, snap *raf
 	var rewrites bool // the batch deletes or overwrites keys readers may read
 	if !raft.IsEmptySnap(snap) {
 		meta := snap.GetMetadata()
-		if meta.GetIndex() <= s.state.snapshot.GetIndex() {
-			return fmt.Errorf("storepebble: saving snapshot %d with snapshot %d stored: %w", meta.GetIndex(), s.state.snapshot.GetIndex(), raft.ErrSnapOutOfDate)
+		if meta.GetIndex() <= s.state.Snapshot.GetIndex() {
+			return fmt.Errorf("storepebble: saving snapshot %d with snapshot %d stored: %w", meta.GetIndex(), s.state.Snapshot.GetIndex(), raft.ErrSnapOutOfDate)
 		}
-		next.snapshot = raftpb.EnsureSnapshotMetadata(proto.Clone(meta).(*raftpb.SnapshotMetadata))
-		next.dummyIndex, next.dummyTerm, next.lastIndex = meta.GetIndex(), meta.GetTerm(), meta.GetIndex()
+		next.Snapshot = raftpb.EnsureSnapshotMetadata(proto.Clone(meta).(*raftpb.SnapshotMetadata))
+		next.DummyIndex, next.DummyTerm, next.LastIndex = meta.GetIndex(), meta.GetTerm(), meta.GetIndex()
 		rewrites = true
 	}
 	for i := 1; i < len(entries); i++ {
@@ -301,18 +302,18 @@ func (s *LogStore) Save(hs *raftpb.HardState, entries []*raftpb.Entry, snap *raf
 			return fmt.Errorf("%w: entry %d follows entry %d", ErrInvalidSave, entries[i].GetIndex(), entries[i-1].GetIndex())
 		}
 	}
-	if len(entries) > 0 && entries[0].GetIndex() > next.lastIndex+1 {
-		return fmt.Errorf("%w: appending at %d leaves a gap after the last index %d", ErrInvalidSave, entries[0].GetIndex(), next.lastIndex)
+	if len(entries) > 0 && entries[0].GetIndex() > next.LastIndex+1 {
+		return fmt.Errorf("%w: appending at %d leaves a gap after the last index %d", ErrInvalidSave, entries[0].GetIndex(), next.LastIndex)
 	}
-	for len(entries) > 0 && entries[0].GetIndex() <= next.dummyIndex {
+	for len(entries) > 0 && entries[0].GetIndex() <= next.DummyIndex {
 		entries = entries[1:]
 	}
 	if len(entries) > 0 {
-		rewrites = rewrites || entries[0].GetIndex() <= next.lastIndex
-		next.lastIndex = entries[len(entries)-1].GetIndex()
+		rewrites = rewrites || entries[0].GetIndex() <= next.LastIndex
+		next.LastIndex = entries[len(entries)-1].GetIndex()
 	}
 	if !raft.IsEmptyHardState(hs) {
-		next.hardState = proto.Clone(hs).(*raftpb.HardState)
+		next.HardState = proto.Clone(hs).(*raftpb.HardState)
 	}
 	if raft.IsEmptySnap(snap) && len(entries) == 0 && raft.IsEmptyHardState(hs) {
 		return nil
@@ -323,20 +324,20 @@ func (s *LogStore) Save(hs *raftpb.HardState, entries []*raftpb.Entry, snap *raf
 	batch := s.db.NewBatchWithSize(batchSizeHint(entries))
 	defer batch.Close()
 	if !raft.IsEmptySnap(snap) {
-		if err := batch.DeleteRange(entryKey(0), []byte{entryPrefix + 1}, nil); err != nil {
+		if err := batch.DeleteRange(logkv.EntryKey(0), []byte{logkv.EntryPrefix + 1}, nil); err != nil {
 			return fmt.Errorf("storepebble: building batch: %w", err)
 		}
 	}
-	if len(entries) > 0 && entries[0].GetIndex() <= s.state.lastIndex && raft.IsEmptySnap(snap) {
-		if err := batch.DeleteRange(entryKey(entries[0].GetIndex()), entryKey(s.state.lastIndex+1), nil); err != nil {
+	if len(entries) > 0 && entries[0].GetIndex() <= s.state.LastIndex && raft.IsEmptySnap(snap) {
+		if err := batch.DeleteRange(logkv.EntryKey(entries[0].GetIndex()), logkv.EntryKey(s.state.LastIndex+1), nil); err != nil {
 			return fmt.Errorf("storepebble: building batch: %w", err)
 		}
 	}
 	for _, e := range entries {
 		// Set copies key and value into the batch, so one buffer serves
 		// every entry.
-		key := appendEntryKey(s.scratch[:0], e.GetIndex())
-		record, err := appendEntryValue(key, key, e)
+		key := logkv.AppendEntryKey(s.scratch[:0], e.GetIndex())
+		record, err := logkv.AppendEntryRecord(key, key, e)
 		if err != nil {
 			return err
 		}
@@ -347,10 +348,10 @@ func (s *LogStore) Save(hs *raftpb.HardState, entries []*raftpb.Entry, snap *raf
 	}
 	return s.commit(batch, next, rewrites, func() {
 		if !raft.IsEmptySnap(snap) {
-			s.terms.reset()
+			s.terms.Reset()
 		}
 		if len(entries) > 0 {
-			s.terms.append(entries)
+			s.terms.Append(entries)
 		}
 	})
 }
@@ -372,14 +373,14 @@ func (s *LogStore) SetSnapshot(meta *raftpb.SnapshotMetadata) error {
 	if err := s.usable(); err != nil {
 		return err
 	}
-	if meta.GetIndex() <= s.state.snapshot.GetIndex() {
-		return fmt.Errorf("storepebble: setting snapshot %d with snapshot %d stored: %w", meta.GetIndex(), s.state.snapshot.GetIndex(), raft.ErrSnapOutOfDate)
+	if meta.GetIndex() <= s.state.Snapshot.GetIndex() {
+		return fmt.Errorf("storepebble: setting snapshot %d with snapshot %d stored: %w", meta.GetIndex(), s.state.Snapshot.GetIndex(), raft.ErrSnapOutOfDate)
 	}
-	if meta.GetIndex() > s.state.lastIndex {
-		return fmt.Errorf("storepebble: setting snapshot %d beyond the last index %d: %w", meta.GetIndex(), s.state.lastIndex, raft.ErrUnavailable)
+	if meta.GetIndex() > s.state.LastIndex {
+		return fmt.Errorf("storepebble: setting snapshot %d beyond the last index %d: %w", meta.GetIndex(), s.state.LastIndex, raft.ErrUnavailable)
 	}
 	next := s.state
-	next.snapshot = raftpb.EnsureSnapshotMetadata(proto.Clone(meta).(*raftpb.SnapshotMetadata))
+	next.Snapshot = raftpb.EnsureSnapshotMetadata(proto.Clone(meta).(*raftpb.SnapshotMetadata))
 	batch := s.db.NewBatch()
 	defer batch.Close()
 	return s.commit(batch, next, false, nil)
@@ -394,25 +395,25 @@ func (s *LogStore) Compact(index uint64) error {
 	if err := s.usable(); err != nil {
 		return err
 	}
-	if index <= s.state.dummyIndex {
+	if index <= s.state.DummyIndex {
 		return raft.ErrCompacted
 	}
-	if index > s.state.snapshot.GetIndex() || index > s.state.lastIndex {
+	if index > s.state.Snapshot.GetIndex() || index > s.state.LastIndex {
 		return fmt.Errorf("%w: compacting to %d, latest snapshot at %d, last index %d",
-			ErrCompactBeyondSnapshot, index, s.state.snapshot.GetIndex(), s.state.lastIndex)
+			ErrCompactBeyondSnapshot, index, s.state.Snapshot.GetIndex(), s.state.LastIndex)
 	}
 	term, err := s.term(index)
 	if err != nil {
 		return err
 	}
 	next := s.state
-	next.dummyIndex, next.dummyTerm = index, term
+	next.DummyIndex, next.DummyTerm = index, term
 	batch := s.db.NewBatch()
 	defer batch.Close()
-	if err := batch.DeleteRange(entryKey(0), entryKey(index+1), nil); err != nil {
+	if err := batch.DeleteRange(logkv.EntryKey(0), logkv.EntryKey(index+1), nil); err != nil {
 		return fmt.Errorf("storepebble: building batch: %w", err)
 	}
-	return s.commit(batch, next, true, func() { s.terms.compact(index + 1) })
+	return s.commit(batch, next, true, func() { s.terms.Compact(index + 1) })
 }
 
 // usable is checkUsable for a writer holding writeMu.
@@ -428,12 +429,12 @@ func (s *LogStore) usable() error {
 // deletes or overwrites keys that readers may be reading, so readers are
 // kept out until it is applied; a batch that only adds keys beyond
 // LastIndex lets them run during the sync.
-func (s *LogStore) commit(batch *pebble.Batch, next logState, rewrites bool, installed func()) error {
-	value, err := next.encode()
+func (s *LogStore) commit(batch *pebble.Batch, next logkv.State, rewrites bool, installed func()) error {
+	value, err := next.Encode()
 	if err != nil {
 		return err
 	}
-	if err := batch.Set([]byte(stateKey), value, nil); err != nil {
+	if err := batch.Set([]byte(logkv.StateKey), value, nil); err != nil {
 		return fmt.Errorf("storepebble: building batch: %w", err)
 	}
 	if rewrites {

@@ -1,4 +1,4 @@
-package storepebble
+package logkv
 
 import (
 	"sort"
@@ -15,16 +15,20 @@ type termRun struct {
 	index, term uint64
 }
 
-// termCache answers Term for the tail of the log without reading the
-// database. It covers [runs[0].index, lastIndex] of the store it belongs to;
-// older indexes are read from disk.
-type termCache struct {
+// TermCache answers Term for the tail of the log without reading the
+// database. It covers the indexes from its oldest run up to the last index
+// of the log it follows; older indexes are read from the database. It keeps
+// one run per change of term, at most a few thousand.
+//
+// The zero TermCache is empty and ready to use. It is not safe for
+// concurrent use; a store guards it with the lock of its in-memory state.
+type TermCache struct {
 	runs []termRun
 }
 
-// lookup returns the term of index, which must be at most the last index;
-// ok is false if the cache does not cover index.
-func (c *termCache) lookup(index uint64) (term uint64, ok bool) {
+// Lookup returns the term of index, which must be at most the last index of
+// the log; ok is false if the cache does not cover index.
+func (c *TermCache) Lookup(index uint64) (term uint64, ok bool) {
 	if len(c.runs) == 0 || index < c.runs[0].index {
 		return 0, false
 	}
@@ -32,9 +36,9 @@ func (c *termCache) lookup(index uint64) (term uint64, ok bool) {
 	return c.runs[i-1].term, true
 }
 
-// append records entries, which replace every cached index at or after
-// their first one. The caller passes contiguous, non-empty entries.
-func (c *termCache) append(entries []*raftpb.Entry) {
+// Append records entries saved to the log, which replace every cached index
+// at or after their first one. The entries are contiguous and non-empty.
+func (c *TermCache) Append(entries []*raftpb.Entry) {
 	lo := entries[0].GetIndex()
 	if len(c.runs) > 0 && lo < c.runs[0].index {
 		c.runs = c.runs[:0]
@@ -51,11 +55,11 @@ func (c *termCache) append(entries []*raftpb.Entry) {
 	}
 }
 
-// reset empties the cache, after the log was replaced by a snapshot.
-func (c *termCache) reset() { c.runs = c.runs[:0] }
+// Reset empties the cache, after the log was replaced by a snapshot.
+func (c *TermCache) Reset() { c.runs = c.runs[:0] }
 
-// compact drops runs that only cover indexes below first.
-func (c *termCache) compact(first uint64) {
+// Compact forgets the indexes below first, the new first index of the log.
+func (c *TermCache) Compact(first uint64) {
 	i := 0
 	for i+1 < len(c.runs) && c.runs[i+1].index <= first {
 		i++
