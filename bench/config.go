@@ -146,7 +146,7 @@ func (c Config) WithDefaults() Config {
 		}
 	}
 	if c.Quick && len(c.Systems) == 0 {
-		c.Systems = []string{"headline"}
+		c.Systems = []string{"headline", FsyncFloorSystem}
 	}
 	if len(c.Clients) == 0 {
 		c.Clients = []int{1, 16, 64, 256}

@@ -33,7 +33,7 @@ func TestParseFlags(t *testing.T) {
 			name: "quick narrows to the headline writes",
 			args: []string{"-quick"},
 			check: func(t *testing.T, c Config) {
-				if !slices.Equal(c.Systems, []string{"headline"}) || !slices.Equal(c.Clients, []int{1, 64, 256}) || !slices.Equal(c.Sizes, []int{64}) {
+				if !slices.Equal(c.Systems, []string{"headline", FsyncFloorSystem}) || !slices.Equal(c.Clients, []int{1, 64, 256}) || !slices.Equal(c.Sizes, []int{64}) {
 					t.Errorf("systems %v clients %v sizes %v", c.Systems, c.Clients, c.Sizes)
 				}
 				for _, g := range []string{"read", "lease", "failover", "catchup", "scaling", "api", "profile"} {
@@ -103,7 +103,7 @@ func TestSelectSystems(t *testing.T) {
 	}{
 		{[]string{"headline"}, []string{HeadlineJangada, HeadlineHashicorp, HeadlineEtcd}},
 		{[]string{"hashicorp"}, []string{HeadlineHashicorp, "hashicorp/tcp+inmem"}},
-		{[]string{"jangada/mem*", "etcd-raft/chan+memory"}, []string{"jangada/mem+pebble", "jangada/mem+badger", "jangada/mem+memory", "etcd-raft/chan+memory"}},
+		{[]string{"jangada/mem*", "etcd-raft/chan+memory"}, []string{"jangada/mem+pebble", "jangada/mem+badger", "jangada/mem+memory", FsyncFloorSystem, "etcd-raft/chan+memory"}},
 		{[]string{HeadlineEtcd, "etcd-raft"}, []string{HeadlineEtcd, "etcd-raft/chan+memory"}},
 	}
 	for _, tt := range tests {
@@ -119,8 +119,8 @@ func TestSelectSystems(t *testing.T) {
 			t.Errorf("%v selects %v, want %v", tt.patterns, names, tt.want)
 		}
 	}
-	if all, _ := SelectSystems(Systems(), nil); len(all) != 10 {
-		t.Errorf("no pattern selects %d systems, want all 10", len(all))
+	if all, _ := SelectSystems(Systems(), nil); len(all) != 11 {
+		t.Errorf("no pattern selects %d systems, want all 11", len(all))
 	}
 }
 
@@ -142,5 +142,24 @@ func TestPlanAlternatesSystemOrderBetweenRounds(t *testing.T) {
 	slices.Reverse(want)
 	if !slices.Equal(odd, want) {
 		t.Fatalf("round 1 order %v, want %v", odd, want)
+	}
+}
+
+func TestDiagnosticSystemsRunWritesOnly(t *testing.T) {
+	cfg := Config{}.WithDefaults()
+	systems, _ := SelectSystems(Systems(), []string{FsyncFloorSystem})
+	jobs := plan(cfg, systems, 0)
+	if len(jobs) == 0 {
+		t.Fatal("the fsync floor has no jobs")
+	}
+	for _, j := range jobs {
+		if j.kind != jobMeasure {
+			t.Fatalf("job kind %v for a diagnostic system", j.kind)
+		}
+		for _, it := range j.items {
+			if it.scenario != ScenarioWrite {
+				t.Fatalf("scenario %v for a diagnostic system", it.scenario)
+			}
+		}
 	}
 }

@@ -34,6 +34,12 @@ func (r *Report) Explanations() []string {
 			out = append(out, fmt.Sprintf("Store, %d clients: with the memory store, QUIC makes %.0f ops/s; pebble's synced WAL takes %.0f%% of that away.",
 				c, qm.OpsPerSec, pct(qp.OpsPerSec, qm.OpsPerSec)))
 		}
+		if f, h := w(FsyncFloorSystem, c), w(HeadlineHashicorp, c); f != nil && h != nil && qp != nil {
+			out = append(out, fmt.Sprintf("Store floor, %d clients: with a store that costs nothing but one fdatasync per Save (no database, no recovery) "+
+				"and the in-memory transport, the engine makes %.0f ops/s = %.2f× hashicorp: the most any durable store and transport could give this engine with %d closed-loop clients on this disk. "+
+				"quic+pebble reaches %.0f%% of this floor.",
+				c, f.OpsPerSec, f.OpsPerSec/h.OpsPerSec, c, qp.OpsPerSec/f.OpsPerSec*100))
+		}
 		if e := w("etcd-raft/chan+memory", c); mm != nil && e != nil {
 			out = append(out, fmt.Sprintf("Engine alone, %d clients (no disk, no sockets): jangada %.0f ops/s vs the bare etcd-raft loop %.0f ops/s (%.2f×).",
 				c, mm.OpsPerSec, e.OpsPerSec, mm.OpsPerSec/e.OpsPerSec))

@@ -26,6 +26,18 @@ const jangadaTuning = "Production preset (100ms tick and heartbeat, 1s election 
 	"quic: mutual TLS with pinned ed25519 keys on 127.0.0.1)"
 
 func jangadaSystem(transport, store string) System {
+	if store == "fsync" {
+		return System{
+			Name:       FsyncFloorSystem,
+			Family:     FamilyJangada,
+			Diagnostic: true,
+			Tuning: jangadaTuning + "; store: the memory store plus, per Save, the batch written into a " +
+				"preallocated 64 MiB file and fdatasync'd (a floor for durable stores, not one: it cannot recover)",
+			Start: func(ctx context.Context, spec ClusterSpec) (Cluster, error) {
+				return startJangada(ctx, spec, transport, store, nil)
+			},
+		}
+	}
 	return System{
 		Name:    fmt.Sprintf("jangada/%s+%s", transport, store),
 		Family:  FamilyJangada,
@@ -158,6 +170,12 @@ func jangadaStores(kind, dir string) (raftcore.LogStore, raftcore.SnapshotStore,
 	switch kind {
 	case "memory":
 		return raftcore.NewMemoryLogStore(), raftcore.NewMemorySnapshotStore(), nil
+	case "fsync":
+		logs, err := openFsyncFloorStore(dir)
+		if err != nil {
+			return nil, nil, err
+		}
+		return logs, raftcore.NewMemorySnapshotStore(), nil
 	case "pebble":
 		logs, err := storepebble.Open(storepebble.Config{Dir: filepath.Join(dir, "log")})
 		if err != nil {

@@ -84,7 +84,7 @@ func plan(cfg Config, systems []System, round int) []job {
 				}
 			}
 		}
-		if !cfg.skips("read") {
+		if !cfg.skips("read") && !s.Diagnostic {
 			for _, kind := range []ReadKind{ReadIndex, ReadStale} {
 				for _, c := range readClients {
 					j.items = append(j.items, item{scenario: ReadScenario(kind), size: 64, clients: c, read: kind})
@@ -95,6 +95,8 @@ func plan(cfg Config, systems []System, round int) []job {
 			jobs = append(jobs, j)
 		}
 	}
+	// Diagnostic systems run the write matrix above and nothing else.
+	order = slices.DeleteFunc(order, func(s System) bool { return s.Diagnostic })
 	if !cfg.skips("lease") {
 		for _, s := range order {
 			j := job{kind: jobMeasure, system: s, spec: ClusterSpec{Nodes: 3, LeaseReads: true}}

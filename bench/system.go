@@ -91,7 +91,15 @@ type System struct {
 	Start func(ctx context.Context, spec ClusterSpec) (Cluster, error)
 	// Tuning documents the settings the system runs with.
 	Tuning string
+	// Diagnostic systems exist to explain the others: they run the write
+	// scenarios only.
+	Diagnostic bool
 }
+
+// FsyncFloorSystem is jangada over the in-memory transport with a store
+// that only pays one fdatasync per Save: the most any durable store can
+// give the engine on this disk.
+const FsyncFloorSystem = "jangada/mem+fsync-floor"
 
 // Families, in report order.
 const (
@@ -115,6 +123,7 @@ func Systems() []System {
 			out = append(out, jangadaSystem(tr, st))
 		}
 	}
+	out = append(out, jangadaSystem("mem", "fsync"))
 	out = append(out, hashicorpSystem(true), hashicorpSystem(false), etcdSystem(true), etcdSystem(false))
 	return out
 }
