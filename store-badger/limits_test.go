@@ -6,6 +6,7 @@ import (
 
 	"go.etcd.io/raft/v3/raftpb"
 
+	"github.com/jangada-io/jangada/raft-core/storetest"
 	"github.com/jangada-io/jangada/store-badger"
 )
 
@@ -14,7 +15,7 @@ import (
 func TestSaveLargerThanATransactionFailsAndChangesNothing(t *testing.T) {
 	store := openTestStore(t, storebadger.Config{Dir: t.TempDir(), MemTableSize: 1 << 20})
 	defer store.Close()
-	if err := store.Save(nil, []*raftpb.Entry{entryAt(1, 1)}, nil); err != nil {
+	if err := store.Save(nil, []*raftpb.Entry{storetest.WorkloadEntry(1, 1)}, nil); err != nil {
 		t.Fatal(err)
 	}
 	big := make([]*raftpb.Entry, 64)
@@ -25,7 +26,7 @@ func TestSaveLargerThanATransactionFailsAndChangesNothing(t *testing.T) {
 	if err := store.Save(hs, big, nil); !errors.Is(err, storebadger.ErrInvalidSave) {
 		t.Fatalf("Save of 4 MiB with a 1 MiB memtable: error %v, want ErrInvalidSave", err)
 	}
-	if diff := diffState(store, logState{terms: []uint64{1}}); diff != "" {
+	if diff := storetest.DiffState(store, storetest.LogState{Terms: []uint64{1}}); diff != "" {
 		t.Fatalf("after the refused Save: %s", diff)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 
+	"github.com/jangada-io/jangada/raft-core/storetest"
 	"github.com/jangada-io/jangada/store-pebble"
 )
 
@@ -32,9 +33,9 @@ func TestCrashRecoversAnAcknowledgedPrefix(t *testing.T) {
 	const images = 100
 	var (
 		mu     sync.Mutex
-		states = []logState{{}} // states[i]: after i operations
-		acked  atomic.Int64     // operations Save acknowledged
-		tokens = make(chan int) // how many operations the writer may run next
+		states = []storetest.LogState{{}} // states[i]: after i operations
+		acked  atomic.Int64               // operations Save acknowledged
+		tokens = make(chan int)           // how many operations the writer may run next
 		failed = make(chan error, 1)
 	)
 	writerRNG := rand.New(rand.NewPCG(uint64(seed), 2))
@@ -43,11 +44,11 @@ func TestCrashRecoversAnAcknowledgedPrefix(t *testing.T) {
 		for n := range tokens {
 			for range n {
 				mu.Lock()
-				op := nextOp(writerRNG, states[len(states)-1])
-				states = append(states, op.next)
+				op := storetest.NextOp(writerRNG, states[len(states)-1])
+				states = append(states, op.Next)
 				mu.Unlock()
-				if err := op.apply(store); err != nil {
-					failed <- errors.New(op.name + ": " + err.Error())
+				if err := op.Apply(store); err != nil {
+					failed <- errors.New(op.Name + ": " + err.Error())
 					return
 				}
 				acked.Add(1)
@@ -94,7 +95,7 @@ func TestCrashRecoversAnAcknowledgedPrefix(t *testing.T) {
 		mu.Unlock()
 		var diffs []string
 		for _, want := range candidates {
-			diff := diffState(recovered, want)
+			diff := storetest.DiffState(recovered, want)
 			if diff == "" {
 				diffs = nil
 				break
@@ -140,25 +141,25 @@ func TestDiskErrorsFailSaveLoudly(t *testing.T) {
 			}))
 			store := openTestStore(t, storepebble.Config{Dir: "/data", FS: fs})
 			rng := rand.New(rand.NewPCG(1, 2))
-			var state logState
+			var state storetest.LogState
 			for range 20 {
-				op := nextOp(rng, state)
-				if err := op.apply(store); err != nil {
-					t.Fatalf("%s: %v", op.name, err)
+				op := storetest.NextOp(rng, state)
+				if err := op.Apply(store); err != nil {
+					t.Fatalf("%s: %v", op.Name, err)
 				}
-				state = op.next
+				state = op.Next
 			}
 
 			failing.Store(true)
-			op := nextOp(rng, state)
-			err := op.apply(store)
+			op := storetest.NextOp(rng, state)
+			err := op.Apply(store)
 			if err == nil {
-				t.Fatalf("%s succeeded while the disk fails", op.name)
+				t.Fatalf("%s succeeded while the disk fails", op.Name)
 			}
 			if !errors.Is(err, storepebble.ErrStoreFailed) {
-				t.Fatalf("%s: error %v, want ErrStoreFailed", op.name, err)
+				t.Fatalf("%s: error %v, want ErrStoreFailed", op.Name, err)
 			}
-			if err := nextOp(rng, op.next).apply(store); !errors.Is(err, storepebble.ErrStoreFailed) {
+			if err := storetest.NextOp(rng, op.Next).Apply(store); !errors.Is(err, storepebble.ErrStoreFailed) {
 				t.Fatalf("Save after the failure: error %v, want ErrStoreFailed", err)
 			}
 			if _, err := store.LastIndex(); !errors.Is(err, storepebble.ErrStoreFailed) {
@@ -171,8 +172,8 @@ func TestDiskErrorsFailSaveLoudly(t *testing.T) {
 			failing.Store(false)
 			recovered := openTestStore(t, storepebble.Config{Dir: "/data", FS: mem})
 			defer recovered.Close()
-			if diff := diffState(recovered, state); diff != "" {
-				if diffState(recovered, op.next) != "" {
+			if diff := storetest.DiffState(recovered, state); diff != "" {
+				if storetest.DiffState(recovered, op.Next) != "" {
 					t.Fatalf("after reopening: %s", diff)
 				}
 			}

@@ -11,10 +11,19 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	if crashChildMain() {
+	if storetest.CrashChildMain(openStore) {
 		return
 	}
 	goleak.VerifyTestMain(m)
+}
+
+// openStore opens a store on disk with the default configuration.
+func openStore(dir string) (raftcore.LogStore, error) {
+	s, err := storepebble.Open(storepebble.Config{Dir: dir})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 func openTestStore(t *testing.T, cfg storepebble.Config) *storepebble.LogStore {
@@ -31,4 +40,11 @@ func TestLogStoreConformance(t *testing.T) {
 		cfg := storepebble.Config{Dir: t.TempDir()}
 		return openTestStore(t, cfg), func(t *testing.T) raftcore.LogStore { return openTestStore(t, cfg) }
 	})
+}
+
+// TestKillDuringSavesLosesNothingAcknowledged kills a process writing to
+// the store with SIGKILL, again and again, and checks that every Save it
+// acknowledged survives.
+func TestKillDuringSavesLosesNothingAcknowledged(t *testing.T) {
+	storetest.RunKillDuringSaves(t, openStore, storepebble.ErrLocked)
 }

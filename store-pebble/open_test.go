@@ -2,13 +2,12 @@ package storepebble_test
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	raftcore "github.com/jangada-io/jangada/raft-core"
+	"github.com/jangada-io/jangada/raft-core/storetest"
 	"github.com/jangada-io/jangada/store-pebble"
 )
 
@@ -46,79 +45,27 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-func TestSecondOpenOfADirectoryIsRefused(t *testing.T) {
-	cases := []struct {
-		name string
-		fs   vfs.FS
-		dir  string
-	}{
-		{"on disk", vfs.Default, t.TempDir()},
-		{"in memory", vfs.NewMem(), "/data"},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			cfg := storepebble.Config{Dir: c.dir, FS: c.fs}
-			first := openTestStore(t, cfg)
-			if _, err := storepebble.Open(cfg); !errors.Is(err, storepebble.ErrLocked) {
-				t.Fatalf("second Open: error %v, want ErrLocked", err)
-			}
-			if err := first.Close(); err != nil {
-				t.Fatal(err)
-			}
-			if err := openTestStore(t, cfg).Close(); err != nil {
-				t.Fatalf("Open after Close: %v", err)
-			}
-		})
-	}
+func TestDataDirectory(t *testing.T) {
+	storetest.RunDataDir(t, storetest.DataDir{
+		Open:                  openStore,
+		Marker:                "jangada storepebble v1\n",
+		ErrLocked:             storepebble.ErrLocked,
+		ErrIncompatibleFormat: storepebble.ErrIncompatibleFormat,
+		Foreign: map[string]map[string]string{
+			"badger store": {"JANGADA_FORMAT": "jangada storebadger v1\n", "MANIFEST": "badger"},
+		},
+	})
 }
 
-func TestForeignDirectoryIsRefused(t *testing.T) {
-	cases := []struct {
-		name    string
-		prepare func(t *testing.T, dir string)
-	}{
-		{"other format version", func(t *testing.T, dir string) {
-			writeFile(t, filepath.Join(dir, "JANGADA_FORMAT"), "jangada storepebble v2\n")
-		}},
-		{"badger store", func(t *testing.T, dir string) {
-			writeFile(t, filepath.Join(dir, "JANGADA_FORMAT"), "jangada storebadger v1\n")
-			writeFile(t, filepath.Join(dir, "MANIFEST"), "badger")
-		}},
-		{"unrelated files", func(t *testing.T, dir string) {
-			writeFile(t, filepath.Join(dir, "notes.txt"), "not a store")
-		}},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			dir := t.TempDir()
-			c.prepare(t, dir)
-			_, err := storepebble.Open(storepebble.Config{Dir: dir})
-			if !errors.Is(err, storepebble.ErrIncompatibleFormat) {
-				t.Fatalf("Open: error %v, want ErrIncompatibleFormat", err)
-			}
-			// The refused directory is left untouched and unlocked.
-			if _, err := os.Stat(filepath.Join(dir, "CURRENT")); !errors.Is(err, os.ErrNotExist) {
-				t.Fatalf("Open created pebble files in a foreign directory: %v", err)
-			}
-		})
-	}
-}
-
-func TestInterruptedCreationIsCompletedOnOpen(t *testing.T) {
-	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "JANGADA_FORMAT"), "jangada storepebble v1\n")
-	s := openTestStore(t, storepebble.Config{Dir: dir})
-	if last, err := s.LastIndex(); err != nil || last != 0 {
-		t.Fatalf("LastIndex = %d, %v; want 0", last, err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func writeFile(t *testing.T, name, content string) {
-	t.Helper()
-	if err := os.WriteFile(name, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
+// TestSecondOpenInMemoryIsRefused checks the lock of a directory on an
+// in-memory filesystem, which pebble keeps itself.
+func TestSecondOpenInMemoryIsRefused(t *testing.T) {
+	cfg := storepebble.Config{Dir: "/data", FS: vfs.NewMem()}
+	storetest.CheckSecondOpenRefused(t, func() (raftcore.LogStore, error) {
+		s, err := storepebble.Open(cfg)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}, storepebble.ErrLocked)
 }

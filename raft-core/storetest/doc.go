@@ -42,4 +42,6 @@
 // after LastIndex, are rejected with an error and leave the store unchanged.
 // Every object a store returns is the caller's to keep and modify, and a
 // store keeps no reference to the objects it was given.
+//
+// Durable stores also share RunDataDir, RunKillDuringSaves (with CrashChildMain in TestMain), the random workload of NextOp and DiffState, and the Benchmark functions.
 package storetest

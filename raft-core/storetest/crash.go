@@ -1,4 +1,4 @@
-package storebadger_test
+package storetest
 
 import (
 	"bufio"
@@ -15,22 +15,36 @@ import (
 
 	"go.etcd.io/raft/v3/raftpb"
 
-	"github.com/jangada-io/jangada/store-badger"
+	raftcore "github.com/jangada-io/jangada/raft-core"
 )
 
-// childDirEnv makes the test binary run as the writer process of
-// TestKillDuringSavesLosesNothingAcknowledged instead of running tests.
-const childDirEnv = "STOREBADGER_CRASH_CHILD_DIR"
+// OpenFunc opens the durable LogStore kept in dir, creating it if dir is
+// empty or missing.
+type OpenFunc func(dir string) (raftcore.LogStore, error)
 
-// crashChildMain runs the writer when the environment asks for it: it opens
-// the store, appends batches forever and prints "ack <last index> <term>"
-// after each Save returns. It reports whether it ran.
-func crashChildMain() bool {
-	dir := os.Getenv(childDirEnv)
+// crashChildEnv makes a test binary run as the writer process of
+// RunKillDuringSaves instead of running tests. It names the directory.
+const crashChildEnv = "JANGADA_STORETEST_CRASH_CHILD_DIR"
+
+// CrashChildMain runs the writer process of RunKillDuringSaves when the
+// environment asks for it, and then exits; otherwise it returns false. A
+// store's TestMain calls it first:
+//
+//	func TestMain(m *testing.M) {
+//		if storetest.CrashChildMain(openStore) {
+//			return
+//		}
+//		os.Exit(m.Run())
+//	}
+//
+// The writer opens the store, appends batches forever and prints
+// "ack <last index> <term>" after each Save returns.
+func CrashChildMain(open OpenFunc) bool {
+	dir := os.Getenv(crashChildEnv)
 	if dir == "" {
 		return false
 	}
-	if err := runCrashChild(dir); err != nil {
+	if err := runCrashChild(open, dir); err != nil {
 		fmt.Fprintln(os.Stderr, "crash child:", err)
 		os.Exit(2)
 	}
@@ -38,8 +52,8 @@ func crashChildMain() bool {
 	return true
 }
 
-func runCrashChild(dir string) error {
-	store, err := storebadger.Open(storebadger.Config{Dir: dir})
+func runCrashChild(open OpenFunc, dir string) error {
+	store, err := open(dir)
 	if err != nil {
 		return err
 	}
@@ -63,7 +77,7 @@ func runCrashChild(dir string) error {
 		n := uint64(3 + rng.IntN(30))
 		entries := make([]*raftpb.Entry, n)
 		for i := range entries {
-			entries[i] = entryAt(lo+uint64(i), term)
+			entries[i] = WorkloadEntry(lo+uint64(i), term)
 		}
 		hs := &raftpb.HardState{Term: new(term), Vote: new(uint64(1)), Commit: new(lo - 1)}
 		if err := store.Save(hs, entries, nil); err != nil {
@@ -76,12 +90,13 @@ func runCrashChild(dir string) error {
 	}
 }
 
-// TestKillDuringSavesLosesNothingAcknowledged runs the store in a child
-// process, kills it with SIGKILL at a random point while it saves, and
-// checks after each kill that every entry the child acknowledged is there
-// and that the log is consistent. While the child runs, this process must
-// not be able to open the directory.
-func TestKillDuringSavesLosesNothingAcknowledged(t *testing.T) {
+// RunKillDuringSaves runs the store in a child process (the test binary
+// itself, whose TestMain calls CrashChildMain), kills it with SIGKILL at a
+// random point while it saves, and checks after each kill that every entry
+// the child acknowledged is there and that the log is consistent. While the
+// child runs, open in this process must fail with an error wrapping
+// errLocked.
+func RunKillDuringSaves(t *testing.T, open OpenFunc, errLocked error) {
 	seed := time.Now().UnixNano()
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(uint64(seed), 0))
@@ -90,11 +105,17 @@ func TestKillDuringSavesLosesNothingAcknowledged(t *testing.T) {
 	for kill := range kills {
 		ackedLast, ackedTerm := runAndKill(t, dir, 1+rng.IntN(40), func() {
 			// The running child holds the directory.
-			if _, err := storebadger.Open(storebadger.Config{Dir: dir}); !errors.Is(err, storebadger.ErrLocked) {
-				t.Errorf("Open while another process writes: error %v, want ErrLocked", err)
+			if store, err := open(dir); !errors.Is(err, errLocked) {
+				if err == nil {
+					store.Close()
+				}
+				t.Errorf("Open while another process writes: error %v, want %v", err, errLocked)
 			}
 		})
-		store := openTestStore(t, storebadger.Config{Dir: dir})
+		store, err := open(dir)
+		if err != nil {
+			t.Fatalf("seed %d: Open after kill %d: %v", seed, kill, err)
+		}
 		checkKilledLog(t, store, ackedLast, ackedTerm)
 		if err := store.Close(); err != nil {
 			t.Fatal(err)
@@ -110,7 +131,7 @@ func TestKillDuringSavesLosesNothingAcknowledged(t *testing.T) {
 func runAndKill(t *testing.T, dir string, acks int, whileRunning func()) (last, term uint64) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childDirEnv+"="+dir)
+	cmd.Env = append(os.Environ(), crashChildEnv+"="+dir)
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -126,7 +147,9 @@ func runAndKill(t *testing.T, dir string, acks int, whileRunning func()) (last, 
 	for seen := 0; seen < acks && lines.Scan(); seen++ {
 		fields := strings.Fields(lines.Text())
 		if len(fields) != 3 || fields[0] != "ack" {
-			t.Fatalf("child printed %q", lines.Text())
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("child printed %q; does TestMain call storetest.CrashChildMain?", lines.Text())
 		}
 		last, _ = strconv.ParseUint(fields[1], 10, 64)
 		term, _ = strconv.ParseUint(fields[2], 10, 64)
@@ -140,7 +163,7 @@ func runAndKill(t *testing.T, dir string, acks int, whileRunning func()) (last, 
 		t.Fatalf("child ended before it was killed: %v", err)
 	}
 	if last == 0 {
-		t.Fatalf("child acknowledged nothing")
+		t.Fatalf("child acknowledged nothing; does TestMain call storetest.CrashChildMain?")
 	}
 	return last, term
 }
@@ -148,11 +171,7 @@ func runAndKill(t *testing.T, dir string, acks int, whileRunning func()) (last, 
 // checkKilledLog checks that the log reaches at least the acknowledged index
 // with at least the acknowledged term there, and that every entry is the
 // one its index and term name, with terms never decreasing.
-func checkKilledLog(t *testing.T, store interface {
-	LastIndex() (uint64, error)
-	Entries(lo, hi, maxSize uint64) ([]*raftpb.Entry, error)
-	InitialState() (*raftpb.HardState, *raftpb.ConfState, error)
-}, ackedLast, ackedTerm uint64) {
+func checkKilledLog(t *testing.T, store raftcore.LogStore, ackedLast, ackedTerm uint64) {
 	t.Helper()
 	last, err := store.LastIndex()
 	if err != nil {
@@ -168,13 +187,16 @@ func checkKilledLog(t *testing.T, store interface {
 	if hs.GetTerm() < ackedTerm {
 		t.Fatalf("hard state term %d after the kill, acknowledged %d", hs.GetTerm(), ackedTerm)
 	}
-	entries, err := store.Entries(1, last+1, ^uint64(0))
+	entries, err := store.Entries(1, last+1, noLimit)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if uint64(len(entries)) != last {
+		t.Fatalf("Entries(1, %d) returned %d entries", last+1, len(entries))
+	}
 	var prevTerm uint64
 	for i, e := range entries {
-		want := entryAt(uint64(i)+1, e.GetTerm())
+		want := WorkloadEntry(uint64(i)+1, e.GetTerm())
 		if e.GetIndex() != uint64(i)+1 || string(e.GetData()) != string(want.GetData()) || e.GetTerm() < prevTerm {
 			t.Fatalf("entry at position %d: index %d term %d data %q (previous term %d)", i, e.GetIndex(), e.GetTerm(), e.GetData(), prevTerm)
 		}
