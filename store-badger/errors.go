@@ -1,6 +1,10 @@
 package storebadger
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/jangada-io/jangada/raft-core/logkv"
+)
 
 // Sentinel errors. Match them with errors.Is; they are wrapped with %w when
 // context is added. Corruption is reported with raftcore.ErrCorrupt, a closed
@@ -14,9 +18,10 @@ var (
 	// data of another format or format version, or other files.
 	ErrIncompatibleFormat = errors.New("storebadger: incompatible data directory")
 	// ErrInvalidSave is returned by Save for entries that are not contiguous
-	// or that would leave a gap after the last index.
-	ErrInvalidSave = errors.New("storebadger: invalid save")
+	// or that would leave a gap after the last index. It is
+	// logkv.ErrInvalidSave, shared by the stores built on logkv.
+	ErrInvalidSave = logkv.ErrInvalidSave
 	// ErrCompactBeyondSnapshot is returned by Compact for an index that the
-	// latest snapshot does not cover.
-	ErrCompactBeyondSnapshot = errors.New("storebadger: compaction beyond the latest snapshot")
+	// latest snapshot does not cover. It is logkv.ErrCompactBeyondSnapshot.
+	ErrCompactBeyondSnapshot = logkv.ErrCompactBeyondSnapshot
 )

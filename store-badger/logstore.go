@@ -259,13 +259,8 @@ func (s *LogStore) Term(index uint64) (uint64, error) {
 
 // term is Term for a caller holding mu or writeMu.
 func (s *LogStore) term(index uint64) (uint64, error) {
-	switch {
-	case index < s.state.DummyIndex:
-		return 0, raft.ErrCompacted
-	case index == s.state.DummyIndex:
-		return s.state.DummyTerm, nil
-	case index > s.state.LastIndex:
-		return 0, raft.ErrUnavailable
+	if term, ok, err := s.state.Term(index); ok {
+		return term, err
 	}
 	if term, ok := s.terms.Lookup(index); ok {
 		return term, nil
@@ -350,31 +345,9 @@ func (s *LogStore) Save(hs *raftpb.HardState, entries []*raftpb.Entry, snap *raf
 	if err := s.usable(); err != nil {
 		return err
 	}
-	next := s.state
-	if !raft.IsEmptySnap(snap) {
-		meta := snap.GetMetadata()
-		if meta.GetIndex() <= s.state.Snapshot.GetIndex() {
-			return fmt.Errorf("storebadger: saving snapshot %d with snapshot %d stored: %w", meta.GetIndex(), s.state.Snapshot.GetIndex(), raft.ErrSnapOutOfDate)
-		}
-		next.Snapshot = raftpb.EnsureSnapshotMetadata(proto.Clone(meta).(*raftpb.SnapshotMetadata))
-		next.DummyIndex, next.DummyTerm, next.LastIndex = meta.GetIndex(), meta.GetTerm(), meta.GetIndex()
-	}
-	for i := 1; i < len(entries); i++ {
-		if entries[i].GetIndex() != entries[i-1].GetIndex()+1 {
-			return fmt.Errorf("%w: entry %d follows entry %d", ErrInvalidSave, entries[i].GetIndex(), entries[i-1].GetIndex())
-		}
-	}
-	if len(entries) > 0 && entries[0].GetIndex() > next.LastIndex+1 {
-		return fmt.Errorf("%w: appending at %d leaves a gap after the last index %d", ErrInvalidSave, entries[0].GetIndex(), next.LastIndex)
-	}
-	for len(entries) > 0 && entries[0].GetIndex() <= next.DummyIndex {
-		entries = entries[1:]
-	}
-	if len(entries) > 0 {
-		next.LastIndex = entries[len(entries)-1].GetIndex()
-	}
-	if !raft.IsEmptyHardState(hs) {
-		next.HardState = proto.Clone(hs).(*raftpb.HardState)
+	next, entries, err := s.state.Save(hs, entries, snap)
+	if err != nil {
+		return err
 	}
 	if raft.IsEmptySnap(snap) && len(entries) == 0 && raft.IsEmptyHardState(hs) {
 		return nil
@@ -466,14 +439,10 @@ func (s *LogStore) SetSnapshot(meta *raftpb.SnapshotMetadata) error {
 	if err := s.usable(); err != nil {
 		return err
 	}
-	if meta.GetIndex() <= s.state.Snapshot.GetIndex() {
-		return fmt.Errorf("storebadger: setting snapshot %d with snapshot %d stored: %w", meta.GetIndex(), s.state.Snapshot.GetIndex(), raft.ErrSnapOutOfDate)
+	next, err := s.state.SetSnapshot(meta)
+	if err != nil {
+		return err
 	}
-	if meta.GetIndex() > s.state.LastIndex {
-		return fmt.Errorf("storebadger: setting snapshot %d beyond the last index %d: %w", meta.GetIndex(), s.state.LastIndex, raft.ErrUnavailable)
-	}
-	next := s.state
-	next.Snapshot = raftpb.EnsureSnapshotMetadata(proto.Clone(meta).(*raftpb.SnapshotMetadata))
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
 	return s.commit(txn, next, false, nil)
@@ -488,12 +457,8 @@ func (s *LogStore) Compact(index uint64) error {
 	if err := s.usable(); err != nil {
 		return err
 	}
-	if index <= s.state.DummyIndex {
-		return raft.ErrCompacted
-	}
-	if index > s.state.Snapshot.GetIndex() || index > s.state.LastIndex {
-		return fmt.Errorf("%w: compacting to %d, latest snapshot at %d, last index %d",
-			ErrCompactBeyondSnapshot, index, s.state.Snapshot.GetIndex(), s.state.LastIndex)
+	if err := s.state.CheckCompact(index); err != nil {
+		return err
 	}
 	term, err := s.term(index)
 	if err != nil {

@@ -12,6 +12,11 @@
 //   - the state record (hard state, snapshot metadata, compaction point and
 //     last index) is one value under StateKey, checksummed the same way.
 //
+// State's Save, SetSnapshot and CheckCompact compute what
+// raftcore.LogStore's writes do to the state, and its Term answers Term
+// where the entries are not needed, so that a store only reads and writes
+// records.
+//
 // A record that fails its checks decodes to an error wrapping
 // raftcore.ErrCorrupt; decoding never panics on damaged bytes. Changing the
 // layout makes existing data directories unreadable, so it is fixed by
@@ -27,18 +32,25 @@
 //		}
 //	}
 //	// Save: one record per entry and the new state, in one batch.
+//	next, entries, err := state.Save(hs, entries, snap)
+//	...
 //	for _, e := range entries {
 //		key := logkv.EntryKey(e.GetIndex())
 //		record, err := logkv.AppendEntryRecord(nil, key, e)
 //		...
 //		batch.Set(key, record)
 //	}
-//	state.LastIndex = entries[len(entries)-1].GetIndex()
-//	value, err := state.Encode()
+//	value, err := next.Encode()
 //	batch.Set([]byte(logkv.StateKey), value)
-//	terms.Append(entries) // after the batch is durable
+//	state = next // after the batch is durable
+//	if len(entries) > 0 {
+//		terms.Append(entries)
+//	}
 //
-//	// Read: Term from the cache when it covers the index.
+//	// Term: from the state or the cache, else from the entry's record.
+//	if term, ok, err := state.Term(index); ok {
+//		return term, err
+//	}
 //	if term, ok := terms.Lookup(index); ok {
 //		return term, nil
 //	}
