@@ -43,5 +43,5 @@
 // Every object a store returns is the caller's to keep and modify, and a
 // store keeps no reference to the objects it was given.
 //
-// Durable stores also share RunDataDir, RunKillDuringSaves (with CrashChildMain in TestMain), RunCorruption for stores built on raft-core/logkv, the random workload of NextOp and DiffState, and the Benchmark functions.
+// Durable stores also share RunDataDir, RunKillDuringSaves (with CrashChildMain in TestMain), RunCorruption for stores built on raft-core/logkv, the random workload of NextOp and DiffState, DirStores for clustertest, and the Benchmark functions.
 package storetest
