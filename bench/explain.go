@@ -46,8 +46,8 @@ func (r *Report) Explanations() []string {
 		}
 		if h := w(HeadlineHashicorp, c); qp != nil && h != nil && qp.CPUPer1k() > 0 && h.CPUPer1k() > 0 {
 			out = append(out, fmt.Sprintf("CPU, %d clients: jangada spends %.3f CPU-seconds per 1,000 writes, hashicorp %.3f (both for the whole 3-node cluster in one process). "+
-				"With %d CPUs shared with other work (load average before the run: %s), throughput at this concurrency is bounded by CPU per write, "+
-				"so the 3× target needs about a third of hashicorp's CPU per write.",
+				"With %d CPUs shared with other work (load average before the run: %s), throughput is bounded by CPU per write once the CPUs are busy; "+
+				"before that, by how long each closed-loop client waits (fsyncs, round trips, scheduling: see the store floor).",
 				c, qp.CPUPer1k(), h.CPUPer1k(), r.Machine.CPUs, r.LoadBefore))
 		}
 	}
