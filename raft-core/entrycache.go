@@ -15,14 +15,19 @@ import (
 // The cache mirrors the store exactly for the indexes it holds: it is filled
 // only after a successful Save, truncated the way Save truncates a
 // conflicting suffix, and emptied when a snapshot replaces the log. It holds
-// at most limit bytes (entry encoding sizes), dropping the oldest first.
+// at most limit bytes (entry encoding sizes plus entryOverhead each, close
+// to the memory an entry takes), dropping the oldest first.
 type entryCache struct {
 	mu    sync.Mutex
 	limit uint64
 	ents  []*raftpb.Entry // contiguous indexes
 	sizes []uint64        // encoding size of ents[i]
-	bytes uint64
+	bytes uint64          // sum of sizes, plus entryOverhead per entry
 }
+
+// entryOverhead approximates the memory of an entry beyond its encoding:
+// the raftpb.Entry struct, its boxed fields and the cache's slots.
+const entryOverhead = 128
 
 func newEntryCache(limit uint64) *entryCache { return &entryCache{limit: limit} }
 
@@ -44,7 +49,7 @@ func (c *entryCache) saved(ents []*raftpb.Entry) {
 		size := entrySize(e)
 		c.ents = append(c.ents, e)
 		c.sizes = append(c.sizes, size)
-		c.bytes += size
+		c.bytes += size + entryOverhead
 	}
 	c.evictLocked()
 }
@@ -98,7 +103,7 @@ func (c *entryCache) clearLocked() {
 
 func (c *entryCache) truncateLocked(keep int) {
 	for _, s := range c.sizes[keep:] {
-		c.bytes -= s
+		c.bytes -= s + entryOverhead
 	}
 	clear(c.ents[keep:])
 	c.ents, c.sizes = c.ents[:keep], c.sizes[:keep]
@@ -107,7 +112,7 @@ func (c *entryCache) truncateLocked(keep int) {
 func (c *entryCache) evictLocked() {
 	n, over := 0, c.bytes
 	for over > c.limit && n < len(c.ents) {
-		over -= c.sizes[n]
+		over -= c.sizes[n] + entryOverhead
 		n++
 	}
 	c.dropFrontLocked(n)
@@ -121,7 +126,7 @@ func (c *entryCache) dropFrontLocked(n int) {
 		return
 	}
 	for _, s := range c.sizes[:n] {
-		c.bytes -= s
+		c.bytes -= s + entryOverhead
 	}
 	clear(c.ents[:n])
 	c.ents, c.sizes = c.ents[n:], c.sizes[n:]

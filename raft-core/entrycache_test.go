@@ -36,7 +36,7 @@ func TestEntryCacheMirrorsStore(t *testing.T) {
 			t.Logf("seed %d", seed)
 		}
 	}()
-	limit := uint64(2000)
+	limit := uint64(4000)
 	c := newEntryCache(limit)
 	store := map[uint64]*raftpb.Entry{} // what a store would hold
 	var first, last uint64 = 1, 0
@@ -109,8 +109,12 @@ func TestEntryCacheMirrorsStore(t *testing.T) {
 				t.Fatalf("step %d: get(%d, %d, %d) stopped early at %d bytes", step, lo, hi, maxSize, size)
 			}
 		}
-		if c.bytes > limit {
-			t.Fatalf("step %d: cache holds %d bytes, limit %d", step, c.bytes, limit)
+		var held uint64
+		for _, e := range c.ents {
+			held += uint64(proto.Size(e)) + entryOverhead
+		}
+		if c.bytes != held || c.bytes > limit {
+			t.Fatalf("step %d: cache counts %d bytes, holds %d, limit %d", step, c.bytes, held, limit)
 		}
 	}
 	if hits < 1000 {
