@@ -31,6 +31,10 @@ type LogStore interface {
 	//      committed and identical, and are skipped;
 	//   3. hs, when not empty (raft.IsEmptyHardState), as the new HardState.
 	// Either all of it is durable or none of it is visible after a crash.
+	// The engine does not call Save for a HardState that only moves the
+	// commit index (raft does not need it durable); it passes it with the
+	// next Save, or at Close. After a crash the stored commit index may
+	// therefore lag what was applied: raft learns it again from the leader.
 	Save(hs *raftpb.HardState, entries []*raftpb.Entry, snap *raftpb.Snapshot) error
 	// SetSnapshot records the metadata of a snapshot this node created itself,
 	// after its data was committed to the SnapshotStore. The log is not
