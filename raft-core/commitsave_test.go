@@ -1,7 +1,6 @@
 package raftcore_test
 
 import (
-	"context"
 	"sync"
 	"testing"
 	"time"
@@ -41,18 +40,8 @@ func (s *savesLog) Save(hs *raftpb.HardState, ents []*raftpb.Entry, snap *raftpb
 // reaches the store with the next Save, and that a graceful Close writes it.
 func TestCommitIndexAloneIsNotSynced(t *testing.T) {
 	ls := &savesLog{LogStore: raftcore.NewMemoryLogStore()}
-	network := clustertest.NewLoopback(t)
-	n, err := raftcore.Start(context.Background(), raftcore.Config{
-		NodeID: 1, Peers: []raftcore.Peer{network.Peer(1)}, Preset: raftcore.Testing,
-		Transport: network.Transport(t, 1), LogStore: ls, SnapshotStore: raftcore.NewMemorySnapshotStore(),
-	}, clustertest.NewKV(), clustertest.JSONCodec[clustertest.KVCommand]{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := clustertest.Context(t, 10*time.Second)
-	if _, err := n.WaitLeader(ctx); err != nil {
-		t.Fatal(err)
-	}
+	n := startOneNode(t, ctx, ls)
 	var last uint64
 	for i := range 20 {
 		res, err := n.Propose(ctx, clustertest.KVCommand{Op: "put", Key: "k", Value: string(rune('a' + i))})

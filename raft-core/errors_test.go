@@ -144,8 +144,9 @@ func (f *failingLog) Save(hs *raftpb.HardState, ents []*raftpb.Entry, snap *raft
 	return f.LogStore.Save(hs, ents, snap)
 }
 
-func TestLogStoreErrorStopsTheNodeCleanly(t *testing.T) {
-	ls := &failingLog{LogStore: raftcore.NewMemoryLogStore()}
+// startOneNode starts a one-voter KV node on ls and waits until it leads.
+func startOneNode(t *testing.T, ctx context.Context, ls raftcore.LogStore) *raftcore.Node[clustertest.KVCommand, clustertest.KVResult] {
+	t.Helper()
 	network := clustertest.NewLoopback(t)
 	n, err := raftcore.Start(context.Background(), raftcore.Config{
 		NodeID: 1, Peers: []raftcore.Peer{network.Peer(1)}, Preset: raftcore.Testing,
@@ -154,15 +155,21 @@ func TestLogStoreErrorStopsTheNodeCleanly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := clustertest.Context(t, 10*time.Second)
 	if _, err := n.WaitLeader(ctx); err != nil {
 		t.Fatal(err)
 	}
+	return n
+}
+
+func TestLogStoreErrorStopsTheNodeCleanly(t *testing.T) {
+	ls := &failingLog{LogStore: raftcore.NewMemoryLogStore()}
+	ctx := clustertest.Context(t, 10*time.Second)
+	n := startOneNode(t, ctx, ls)
 	if _, err := n.Propose(ctx, clustertest.KVCommand{Op: "put", Key: "a", Value: "1"}); err != nil {
 		t.Fatal(err)
 	}
 	ls.armed.Store(true)
-	_, err = n.Propose(ctx, clustertest.KVCommand{Op: "put", Key: "b", Value: "2"})
+	_, err := n.Propose(ctx, clustertest.KVCommand{Op: "put", Key: "b", Value: "2"})
 	if !errors.Is(err, raftcore.ErrStopped) || !errors.Is(err, errDiskFull) {
 		t.Fatalf("propose when the disk fails = %v, want ErrStopped wrapping the disk error", err)
 	}
