@@ -16,6 +16,7 @@ import (
 
 	"github.com/jangada-io/jangada/apps/kvstore"
 	raftcore "github.com/jangada-io/jangada/raft-core"
+	"github.com/jangada-io/jangada/raft-core/clustertest"
 	transportquic "github.com/jangada-io/jangada/transport-quic"
 )
 
@@ -61,19 +62,8 @@ func startAppAt(t *testing.T, cfg Config) (*fxtest.App, *Replica, *kvstore.Clien
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "a leader", 10*time.Second, func() bool { return replica.Leader() != 0 })
+	clustertest.WaitFor(t, "a leader", 10*time.Second, func() bool { return replica.Leader() != 0 })
 	return a, replica, c, server.Addr().String()
-}
-
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond) // polling interval
-	}
 }
 
 func TestEveryBackendServesTheAPI(t *testing.T) {

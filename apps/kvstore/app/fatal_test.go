@@ -13,6 +13,7 @@ import (
 
 	"github.com/jangada-io/jangada/apps/kvstore"
 	raftcore "github.com/jangada-io/jangada/raft-core"
+	"github.com/jangada-io/jangada/raft-core/clustertest"
 )
 
 // failingLogStore fails every Save once armed, as a dying disk would.
@@ -45,7 +46,7 @@ func TestAFatalStorageErrorShutsTheApplicationDown(t *testing.T) {
 		fx.Populate(&replica, &server))
 	a.RequireStart()
 	defer a.RequireStop()
-	waitFor(t, "a leader", 10*time.Second, func() bool { return replica.Leader() != 0 })
+	clustertest.WaitFor(t, "a leader", 10*time.Second, func() bool { return replica.Leader() != 0 })
 
 	store.armed.Store(true)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -19,6 +19,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/jangada-io/jangada/apps/kvstore"
+	"github.com/jangada-io/jangada/raft-core/clustertest"
 )
 
 // binary is the kvstore command built by TestMain.
@@ -194,7 +195,7 @@ func (c *cluster) start(id uint64) {
 		logFile.Close()
 		close(nd.done)
 	}()
-	waitFor(c.t, fmt.Sprintf("node %d's HTTP API", id), 20*time.Second, func() bool {
+	clustertest.WaitFor(c.t, fmt.Sprintf("node %d's HTTP API", id), 20*time.Second, func() bool {
 		select {
 		case <-nd.done:
 			c.t.Fatalf("node %d exited at start: %v", id, nd.err)
@@ -301,7 +302,7 @@ func (c *cluster) status(id uint64) (kvstore.StatusResponse, error) {
 func (c *cluster) waitLeader(timeout time.Duration) uint64 {
 	c.t.Helper()
 	var leader uint64
-	waitFor(c.t, "an agreed leader", timeout, func() bool {
+	clustertest.WaitFor(c.t, "an agreed leader", timeout, func() bool {
 		leader = 0
 		for _, nd := range c.nodes {
 			if !c.running(nd.id) {
@@ -321,22 +322,10 @@ func (c *cluster) waitLeader(timeout time.Duration) uint64 {
 // waitCaughtUp waits until node id has applied at least index.
 func (c *cluster) waitCaughtUp(id, index uint64, timeout time.Duration) {
 	c.t.Helper()
-	waitFor(c.t, fmt.Sprintf("node %d to apply index %d", id, index), timeout, func() bool {
+	clustertest.WaitFor(c.t, fmt.Sprintf("node %d to apply index %d", id, index), timeout, func() bool {
 		st, err := c.status(id)
 		return err == nil && st.AppliedIndex >= index
 	})
-}
-
-// waitFor polls cond until it holds or timeout passes.
-func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval
-	}
 }
 
 // isUnavailable reports whether err means "try again": a connection error

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jangada-io/jangada/apps/kvstore"
+	"github.com/jangada-io/jangada/raft-core/clustertest"
 )
 
 // TestServeWithoutFlagsRunsOneNodeInDotData starts `kvstore serve` with no
@@ -57,7 +58,7 @@ func TestServeWithoutFlagsRunsOneNodeInDotData(t *testing.T) {
 	defer cancel()
 	var st kvstore.StatusResponse
 	// The production preset elects a single node within about a second.
-	waitFor(t, "the node to lead", 15*time.Second, func() bool {
+	clustertest.WaitFor(t, "the node to lead", 15*time.Second, func() bool {
 		st, err = cl.Status(ctx)
 		return err == nil && st.Leader == 1
 	})

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jangada-io/jangada/apps/kvstore"
+	"github.com/jangada-io/jangada/raft-core/clustertest"
 )
 
 func TestWritesThroughEveryNodeAreReadLinearizably(t *testing.T) {
@@ -167,7 +168,7 @@ func TestBadRequestsGetDocumentedErrors(t *testing.T) {
 		c.kill(3)
 		// Once node 1 notices it lost the quorum it knows no leader, and
 		// says so at once rather than after the request timeout.
-		waitFor(t, "node 1 to report no leader", 20*time.Second, func() bool {
+		clustertest.WaitFor(t, "node 1 to report no leader", 20*time.Second, func() bool {
 			st, err := c.status(1)
 			return err == nil && st.Leader == 0
 		})
@@ -196,7 +197,7 @@ func TestClientFailsOverToTheNextEndpoint(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var index uint64
-	waitFor(t, "a write through the surviving nodes", 20*time.Second, func() bool {
+	clustertest.WaitFor(t, "a write through the surviving nodes", 20*time.Second, func() bool {
 		index, err = cl.Put(ctx, "k", []byte("v"), kvstore.WriteOptions{})
 		return err == nil
 	})
@@ -238,7 +239,7 @@ func TestClusterWithPinnedKeys(t *testing.T) {
 	for _, m := range st.Members {
 		if m.Match < index {
 			// Replication reaches every member: each authenticated the others by key.
-			waitFor(t, fmt.Sprintf("member %d to replicate index %d", m.ID, index), 10*time.Second, func() bool {
+			clustertest.WaitFor(t, fmt.Sprintf("member %d to replicate index %d", m.ID, index), 10*time.Second, func() bool {
 				st, err := c.status(m.ID)
 				return err == nil && st.AppliedIndex >= index
 			})

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/jangada-io/jangada/raft-core/clustertest"
 )
 
 // snapshotIndex reads node id's latest snapshot index from the observe
@@ -41,7 +43,7 @@ func TestRestartedNodeCatchesUpFromASnapshot(t *testing.T) {
 	c.kill(down)
 
 	w := startWriters(t, c, 16)
-	waitFor(t, "the leader to snapshot and compact past 1500", 60*time.Second, func() bool {
+	clustertest.WaitFor(t, "the leader to snapshot and compact past 1500", 60*time.Second, func() bool {
 		return snapshotIndex(t, c, leader) >= 1500
 	})
 	w.stop()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jangada-io/jangada/apps/kvstore"
+	"github.com/jangada-io/jangada/raft-core/clustertest"
 )
 
 // writers puts unique keys through every node and remembers which writes
@@ -142,5 +143,5 @@ func verifyAcked(t testing.TB, c *cluster, id uint64, acked map[string]string, s
 // waitAcked waits until at least n writes were acknowledged.
 func (w *writers) waitAcked(t testing.TB, n int, timeout time.Duration) {
 	t.Helper()
-	waitFor(t, fmt.Sprintf("%d acknowledged writes", n), timeout, func() bool { return w.count() >= n })
+	clustertest.WaitFor(t, fmt.Sprintf("%d acknowledged writes", n), timeout, func() bool { return w.count() >= n })
 }
