@@ -53,7 +53,7 @@ download:
 bench:
 	go run ./bench/cmd/bench -results-md bench/RESULTS.md
 
-## bench-quick: headline scenarios only (about a minute); last line is the headline ratio
+## bench-quick: headline scenarios only (about two minutes); last line is the headline ratio
 bench-quick:
 	go run ./bench/cmd/bench -quick
 

@@ -28,6 +28,12 @@ type Config struct {
 	// Rounds repeats every scenario, alternating the order of systems
 	// between rounds; figures merge the rounds. Default: 1 (quick: 2).
 	Rounds int
+	// TargetRounds is how many rounds measure the target cells: the
+	// headline systems' durable writes at 3 nodes, 64 B and 1, 64 and 256
+	// clients. Rounds beyond Rounds run those cells only, so the target
+	// ratios rest on several alternating rounds at little cost. Default: 5
+	// (quick: 3); never fewer than Rounds.
+	TargetRounds int
 	// Systems selects systems by name, family or "headline". Default: all
 	// (quick: headline).
 	Systems []string
@@ -72,6 +78,7 @@ func ParseFlags(args []string, output io.Writer) (Config, error) {
 	fs.DurationVar(&cfg.Warmup, "warmup", 0, "warm-up before each measured run (default 0.5s)")
 	fs.DurationVar(&cfg.Duration, "duration", 0, "length of each measured run (default 2s, quick 1.5s)")
 	fs.IntVar(&cfg.Rounds, "rounds", 0, "repeat every scenario, alternating system order (default 1, quick 2)")
+	fs.IntVar(&cfg.TargetRounds, "target-rounds", 0, "rounds of the target cells (headline durable writes, 3 nodes, 64 B, 1/64/256 clients) (default 5, quick 3)")
 	systems := fs.String("systems", "", "comma-separated systems, families or 'headline' (default all)")
 	clients := fs.String("clients", "", "comma-separated client counts (default 1,16,64,256)")
 	sizes := fs.String("sizes", "", "comma-separated command sizes in bytes (default 64,4096)")
@@ -145,6 +152,13 @@ func (c Config) WithDefaults() Config {
 			c.Rounds = 2
 		}
 	}
+	if c.TargetRounds == 0 {
+		c.TargetRounds = 5
+		if c.Quick {
+			c.TargetRounds = 3
+		}
+	}
+	c.TargetRounds = max(c.TargetRounds, c.Rounds)
 	if c.Quick && len(c.Systems) == 0 {
 		c.Systems = []string{"headline", FsyncFloorSystem}
 	}
@@ -197,8 +211,8 @@ func (c Config) Validate() error {
 	switch {
 	case c.Warmup < 0, c.Duration <= 0:
 		return fmt.Errorf("%w: durations must be positive", ErrInvalidConfig)
-	case c.Rounds < 1, c.FailoverTrials < 1:
-		return fmt.Errorf("%w: rounds and failover trials must be at least 1", ErrInvalidConfig)
+	case c.Rounds < 1, c.TargetRounds < 1, c.FailoverTrials < 1:
+		return fmt.Errorf("%w: rounds, target rounds and failover trials must be at least 1", ErrInvalidConfig)
 	}
 	for _, s := range c.Skip {
 		if !slices.Contains(scenarioGroups, s) {

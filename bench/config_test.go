@@ -163,3 +163,37 @@ func TestDiagnosticSystemsRunWritesOnly(t *testing.T) {
 		}
 	}
 }
+
+func TestTargetRoundsMeasureOnlyTheTargetCells(t *testing.T) {
+	cfg := Config{}.WithDefaults()
+	if cfg.TargetRounds != 5 || (Config{Quick: true}).WithDefaults().TargetRounds != 3 || (Config{Rounds: 7}).WithDefaults().TargetRounds != 7 {
+		t.Fatalf("target rounds: full %d, quick %d, with 7 rounds %d; want 5, 3, 7", cfg.TargetRounds,
+			(Config{Quick: true}).WithDefaults().TargetRounds, (Config{Rounds: 7}).WithDefaults().TargetRounds)
+	}
+	systems, _ := SelectSystems(Systems(), nil)
+	jobs := planTargets(cfg, systems, 1)
+	var names []string
+	for _, j := range jobs {
+		names = append(names, j.system.Name)
+		if j.kind != jobMeasure || j.spec.Nodes != 3 {
+			t.Fatalf("%s: job kind %v on %d nodes", j.system.Name, j.kind, j.spec.Nodes)
+		}
+		var clients []int
+		for _, it := range j.items {
+			if it.scenario != ScenarioWrite || it.size != 64 {
+				t.Fatalf("%s: item %+v is not a 64 B write", j.system.Name, it)
+			}
+			clients = append(clients, it.clients)
+		}
+		if !slices.Equal(clients, targetClients) {
+			t.Fatalf("%s: clients %v, want %v", j.system.Name, clients, targetClients)
+		}
+	}
+	want := []string{HeadlineEtcd, HeadlineHashicorp, HeadlineJangada} // odd round: reversed
+	if !slices.Equal(names, want) {
+		t.Fatalf("systems %v, want %v", names, want)
+	}
+	if jobs := planTargets(Config{Skip: []string{"write"}}.WithDefaults(), systems, 1); len(jobs) != 0 {
+		t.Fatalf("skipping writes still plans %d target jobs", len(jobs))
+	}
+}

@@ -10,7 +10,11 @@
 // failover time after killing the leader; snapshot catch-up of a node that
 // was down; CPU seconds per 1,000 operations and peak RSS; the library API
 // against the kvstore HTTP API; and a CPU profile of jangada's headline
-// scenario. Every report starts with the fsync floor of its disk.
+// scenario. Every report starts with the fsync floor of its disk, then the
+// targets: jangada's ratios to hashicorp/raft and to the bare loop, measured
+// over several alternating rounds (-target-rounds) with the spread of single
+// rounds, since one short run on a shared machine can move a ratio by a
+// quarter.
 //
 // From the repository root:
 //

@@ -35,10 +35,15 @@ func (r *Report) Explanations() []string {
 				c, qm.OpsPerSec, pct(qp.OpsPerSec, qm.OpsPerSec)))
 		}
 		if f, h := w(FsyncFloorSystem, c), w(HeadlineHashicorp, c); f != nil && h != nil && qp != nil {
+			ratio := f.OpsPerSec / h.OpsPerSec
+			verdict := ""
+			if ratio < hashicorpGoal {
+				verdict = fmt.Sprintf(" That is below the %.0f× goal: in this run no store and no transport could have met it at %d clients.", hashicorpGoal, c)
+			}
 			out = append(out, fmt.Sprintf("Store floor, %d clients: with a store that costs nothing but one fdatasync per Save (no database, no recovery) "+
 				"and the in-memory transport, the engine makes %.0f ops/s = %.2f× hashicorp: the most any durable store and transport could give this engine with %d closed-loop clients on this disk. "+
-				"quic+pebble reaches %.0f%% of this floor.",
-				c, f.OpsPerSec, f.OpsPerSec/h.OpsPerSec, c, qp.OpsPerSec/f.OpsPerSec*100))
+				"quic+pebble reaches %.0f%% of this floor.%s",
+				c, f.OpsPerSec, ratio, c, qp.OpsPerSec/f.OpsPerSec*100, verdict))
 		}
 		if e := w("etcd-raft/chan+memory", c); mm != nil && e != nil {
 			out = append(out, fmt.Sprintf("Engine alone, %d clients (no disk, no sockets): jangada %.0f ops/s vs the bare etcd-raft loop %.0f ops/s (%.2f×).",

@@ -140,12 +140,23 @@ func TestExplanationsDecomposeAMissedTarget(t *testing.T) {
 	add(HeadlineJangada, 64, 1000)
 	add(HeadlineHashicorp, 64, 800) // 1.25×: the 3× target is missed
 	add("jangada/mem+pebble", 64, 2000)
+	add(FsyncFloorSystem, 64, 2000) // 2.5× hashicorp: the goal is out of reach
 	r := &Report{Results: rs}
 	ex := strings.Join(r.Explanations(), "\n")
-	for _, want := range []string{"Transport, 64 clients", "takes 50% of that away", "CPU, 64 clients"} {
+	for _, want := range []string{"Transport, 64 clients", "takes 50% of that away", "CPU, 64 clients", "2.50× hashicorp",
+		"below the 3× goal: in this run no store and no transport could have met it at 64 clients"} {
 		if !strings.Contains(ex, want) {
 			t.Errorf("explanations lack %q:\n%s", want, ex)
 		}
+	}
+
+	rs = NewResults()
+	add(HeadlineJangada, 64, 1000)
+	add(HeadlineHashicorp, 64, 800)
+	add(FsyncFloorSystem, 64, 4000) // 5×: reachable in principle
+	r = &Report{Results: rs}
+	if ex := strings.Join(r.Explanations(), "\n"); !strings.Contains(ex, "5.00× hashicorp") || strings.Contains(ex, "below the") {
+		t.Errorf("a floor above the goal must not be called out of reach:\n%s", ex)
 	}
 
 	met := NewResults()
@@ -169,5 +180,29 @@ func TestMedianOfTrials(t *testing.T) {
 		if got := median(tt.in); got != tt.want {
 			t.Errorf("median(%v) = %v, want %v", tt.in, got, tt.want)
 		}
+	}
+}
+
+func TestTargetsShowTheSpreadOfSingleRounds(t *testing.T) {
+	rs := NewResults()
+	add := func(system string, ops ...int64) {
+		for _, n := range ops {
+			rec := NewRecorder()
+			for range n {
+				rec.Record(time.Millisecond)
+			}
+			rs.AddMeasurement(Key{Scenario: ScenarioWrite, System: system, Nodes: 3, Size: 64, Clients: 64}, System{Name: system},
+				Measurement{Summary: rec.Summarize(time.Second, 64), Latencies: rec}, 0)
+		}
+	}
+	add(HeadlineJangada, 300, 200, 250)
+	add(HeadlineHashicorp, 100, 100, 50)
+	r := &Report{Results: rs}
+	got := r.Targets()[0]
+	if !got.Known || !near(got.Value, 3) || !got.Met {
+		t.Fatalf("target %+v: want the merged ratio (750 ops / 3 s) / (250 ops / 3 s) = 3, met", got)
+	}
+	if want := "250 vs 83 ops/s; one round: 2.00–5.00× (3 rounds)"; got.Detail != want {
+		t.Fatalf("detail %q, want %q", got.Detail, want)
 	}
 }

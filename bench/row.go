@@ -34,6 +34,8 @@ type Row struct {
 	Durable bool
 	// Rounds is how many rounds contributed.
 	Rounds int
+	// RoundRates is the throughput of each round, in the order measured.
+	RoundRates []float64
 	// Throughput scenarios: merged latencies and totals.
 	Summary
 	Errors  int64
@@ -106,6 +108,9 @@ func (rs *Results) AddMeasurement(k Key, sys System, m Measurement, peakRSS int6
 		r.latencies.Merge(m.Latencies)
 	}
 	r.elapsed += m.Elapsed
+	if m.Elapsed > 0 {
+		r.RoundRates = append(r.RoundRates, float64(m.Ops)/m.Elapsed.Seconds())
+	}
 	r.Summary = r.latencies.Summarize(r.elapsed, k.Size)
 	r.Errors += m.Errors
 	r.CPU += m.CPU

@@ -59,6 +59,34 @@ func isHeadline(s System) bool {
 	return slices.Contains([]string{HeadlineJangada, HeadlineHashicorp, HeadlineEtcd}, s.Name)
 }
 
+// targetClients are the client counts the targets compare.
+var targetClients = []int{1, 64, 256}
+
+// planTargets lists the jobs of a round that measures the target cells
+// only: durable writes of the headline systems at 3 nodes and 64 B.
+func planTargets(cfg Config, systems []System, round int) []job {
+	if cfg.skips("write") || !slices.Contains(cfg.Sizes, 64) {
+		return nil
+	}
+	order := slices.DeleteFunc(slices.Clone(systems), func(s System) bool { return !isHeadline(s) })
+	if round%2 == 1 {
+		slices.Reverse(order)
+	}
+	var jobs []job
+	for _, s := range order {
+		j := job{kind: jobMeasure, system: s, spec: ClusterSpec{Nodes: 3}}
+		for _, c := range cfg.Clients {
+			if slices.Contains(targetClients, c) {
+				j.items = append(j.items, item{scenario: ScenarioWrite, size: 64, clients: c})
+			}
+		}
+		if len(j.items) > 0 {
+			jobs = append(jobs, j)
+		}
+	}
+	return jobs
+}
+
 // plan lists the jobs of one round. Within each scenario group the systems
 // take turns, in reverse order on odd rounds, so that a slow phase of the
 // machine does not fall on one system only.
@@ -185,8 +213,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	fmt.Fprintf(cfg.Progress, "fsync floor (%d B write + fdatasync in %s): p50 %s, p99 %s\n",
 		floor.BlockSize, cfg.OutDir, fmtDur(floor.P50), fmtDur(floor.P99))
 	var rounds [][]job
-	for round := range cfg.Rounds {
+	for round := range cfg.TargetRounds {
 		jobs := plan(cfg, systems, round)
+		if round >= cfg.Rounds {
+			jobs = planTargets(cfg, systems, round)
+		}
 		for _, j := range jobs {
 			r.total += j.steps()
 		}
