@@ -412,7 +412,29 @@ func (r *Report) WriteMarkdown(w io.Writer, chartPrefix string) error {
 	for _, n := range r.notMeasured() {
 		p("- %s\n", n)
 	}
+	p("\n## Reading these figures\n\n")
+	for _, c := range r.caveats() {
+		p("- %s\n", c)
+	}
 	return nil
+}
+
+// caveats are what a reader needs to know to compare the figures of any
+// report.
+func (r *Report) caveats() []string {
+	cfg := r.Config
+	return []string{
+		fmt.Sprintf("Rounds: the target cells ran %d alternating rounds of %s each, every other cell %d. On a 2-CPU machine shared with other work "+
+			"a single round moves by 15%% or more (hashicorp's durable writes at 64 clients have ranged from 5.5k to 10k ops/s between runs of one day): "+
+			"compare ratios within one report, never figures across reports.", cfg.TargetRounds, cfg.Duration, cfg.Rounds),
+		"All nodes and clients of a cluster share one process and its CPUs, so closed-loop clients compete with the nodes for the scheduler; " +
+			"a deployment with clients elsewhere spends the CPU of the client column on other machines.",
+		"Peak RSS is the whole process's, reset before each cluster starts (after a forced GC). Memory the process took earlier is not always " +
+			"returned to the system (the etcd-raft rows keep it in the gigabytes), so read RSS after the first etcd-raft row as an upper bound.",
+		fmt.Sprintf("%s is a diagnostic, not a store: it cannot recover. It shows how much the store and the transport leave on the table; "+
+			"at one client it can be slower than pebble, whose WAL recycling makes an fdatasync cheaper than overwriting a freshly written file.", FsyncFloorSystem),
+		"Go micro-benchmarks of the engine and the transports (`make bench-micro`) are in bench/MICROBENCH.md.",
+	}
 }
 
 // notMeasured lists what this report has no figures for, and why.

@@ -99,7 +99,7 @@ func TestReportMarkdownNamesTargetsAndGaps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"fsync floor", "## Targets", "not measured", "no lease reads", "dragonboat", "Load average", "write-vs-clients.png"} {
+	for _, want := range []string{"fsync floor", "## Targets", "not measured", "no lease reads", "dragonboat", "Load average", "write-vs-clients.png", "## Reading these figures", "MICROBENCH.md"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("report.md lacks %q", want)
 		}
