@@ -29,8 +29,8 @@ type Config struct {
 	// between rounds; figures merge the rounds. Default: 1 (quick: 2).
 	Rounds int
 	// TargetRounds is how many rounds measure the target cells: the
-	// headline systems' durable writes at 3 nodes, 64 B and 1, 64 and 256
-	// clients. Rounds beyond Rounds run those cells only, so the target
+	// headline systems' (and the fsync floor's) writes at 3 nodes, 64 B and
+	// 1, 64 and 256 clients. Rounds beyond Rounds run those cells only, so the target
 	// ratios rest on several alternating rounds at little cost. Default: 5
 	// (quick: 3); never fewer than Rounds.
 	TargetRounds int

@@ -189,7 +189,7 @@ func TestTargetRoundsMeasureOnlyTheTargetCells(t *testing.T) {
 			t.Fatalf("%s: clients %v, want %v", j.system.Name, clients, targetClients)
 		}
 	}
-	want := []string{HeadlineEtcd, HeadlineHashicorp, HeadlineJangada} // odd round: reversed
+	want := []string{HeadlineEtcd, HeadlineHashicorp, FsyncFloorSystem, HeadlineJangada} // odd round: reversed
 	if !slices.Equal(names, want) {
 		t.Fatalf("systems %v, want %v", names, want)
 	}

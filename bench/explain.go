@@ -45,6 +45,11 @@ func (r *Report) Explanations() []string {
 				"quic+pebble reaches %.0f%% of this floor.%s",
 				c, f.OpsPerSec, ratio, c, qp.OpsPerSec/f.OpsPerSec*100, verdict))
 		}
+		if e, h := w(HeadlineEtcd, c), w(HeadlineHashicorp, c); e != nil && h != nil && qp != nil {
+			out = append(out, fmt.Sprintf("Bare core, %d clients: the minimal etcd-raft loop (memory log, one plain WAL file with fdatasync, channels for a network) "+
+				"makes %.0f ops/s = %.2f× hashicorp; quic+pebble makes %.0f%% of that.",
+				c, e.OpsPerSec, e.OpsPerSec/h.OpsPerSec, qp.OpsPerSec/e.OpsPerSec*100))
+		}
 		if e := w("etcd-raft/chan+memory", c); mm != nil && e != nil {
 			out = append(out, fmt.Sprintf("Engine alone, %d clients (no disk, no sockets): jangada %.0f ops/s vs the bare etcd-raft loop %.0f ops/s (%.2f×).",
 				c, mm.OpsPerSec, e.OpsPerSec, mm.OpsPerSec/e.OpsPerSec))

@@ -428,7 +428,7 @@ func (r *Report) caveats() []string {
 			"a single round moves by 15%% or more (hashicorp's durable writes at 64 clients have ranged from 5.5k to 10k ops/s between runs of one day): "+
 			"compare ratios within one report, never figures across reports.", cfg.TargetRounds, cfg.Duration, cfg.Rounds),
 		"All nodes and clients of a cluster share one process and its CPUs, so closed-loop clients compete with the nodes for the scheduler; " +
-			"a deployment with clients elsewhere spends the CPU of the client column on other machines.",
+			"in a deployment the clients run elsewhere and the nodes on separate machines, each with its own disk.",
 		"Peak RSS is the whole process's, reset before each cluster starts (after a forced GC). Memory the process took earlier is not always " +
 			"returned to the system (the etcd-raft rows keep it in the gigabytes), so read RSS after the first etcd-raft row as an upper bound.",
 		fmt.Sprintf("%s is a diagnostic, not a store: it cannot recover. It shows how much the store and the transport leave on the table; "+

@@ -63,12 +63,13 @@ func isHeadline(s System) bool {
 var targetClients = []int{1, 64, 256}
 
 // planTargets lists the jobs of a round that measures the target cells
-// only: durable writes of the headline systems at 3 nodes and 64 B.
+// only: durable writes of the headline systems at 3 nodes and 64 B, and of
+// the fsync floor, which says whether a target was within reach at all.
 func planTargets(cfg Config, systems []System, round int) []job {
 	if cfg.skips("write") || !slices.Contains(cfg.Sizes, 64) {
 		return nil
 	}
-	order := slices.DeleteFunc(slices.Clone(systems), func(s System) bool { return !isHeadline(s) })
+	order := slices.DeleteFunc(slices.Clone(systems), func(s System) bool { return !isHeadline(s) && s.Name != FsyncFloorSystem })
 	if round%2 == 1 {
 		slices.Reverse(order)
 	}
