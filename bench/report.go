@@ -146,6 +146,18 @@ func roundSpread(a, b *Row) string {
 	return fmt.Sprintf("; one round: %.2f–%.2f× (%d rounds)", lo, hi, n)
 }
 
+// displayName names a row in a table: the system, and for the API
+// comparison which API the clients used.
+func displayName(row *Row) string {
+	switch row.Scenario {
+	case ScenarioAPILibrary:
+		return "library API, " + row.System
+	case ScenarioAPIHTTP:
+		return "kvstore HTTP API, " + row.System
+	}
+	return row.System
+}
+
 // hashicorpGoal is the write throughput jangada aims for, as a multiple of
 // hashicorp/raft's.
 const hashicorpGoal = 3.0
@@ -315,11 +327,11 @@ func (r *Report) WriteMarkdown(w io.Writer, chartPrefix string) error {
 		p("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, row := range rs {
 			if row.NotMeasured != "" {
-				p("| %s | %s | %d | %s | %d | not measured: %s | | | | | | | |\n", row.System, yesNo(row.Durable), row.Nodes, fmtBytes(int64(row.Size)), row.Clients, row.NotMeasured)
+				p("| %s | %s | %d | %s | %d | not measured: %s | | | | | | | |\n", displayName(row), yesNo(row.Durable), row.Nodes, fmtBytes(int64(row.Size)), row.Clients, row.NotMeasured)
 				continue
 			}
 			p("| %s | %s | %d | %s | %d | %.0f | %.2f | %s | %s | %s | %.3f | %s | %d |\n",
-				row.System, yesNo(row.Durable), row.Nodes, fmtBytes(int64(row.Size)), row.Clients, row.OpsPerSec, row.MBPerSec,
+				displayName(row), yesNo(row.Durable), row.Nodes, fmtBytes(int64(row.Size)), row.Clients, row.OpsPerSec, row.MBPerSec,
 				fmtDur(row.P50), fmtDur(row.P99), fmtDur(row.P999), row.CPUPer1k(), fmtBytes(row.PeakRSS), row.Errors)
 		}
 		p("\n")

@@ -92,6 +92,12 @@ func TestReportMarkdownNamesTargetsAndGaps(t *testing.T) {
 	dir := t.TempDir()
 	r := newReport(Config{OutDir: dir}.WithDefaults(), []System{{Name: "sys-a", Tuning: "t"}})
 	r.Results = sampleResults()
+	for _, scenario := range []string{ScenarioAPILibrary, ScenarioAPIHTTP} {
+		rec := NewRecorder()
+		rec.Record(time.Millisecond)
+		r.Results.AddMeasurement(Key{Scenario: scenario, System: "sys-a", Nodes: 3, Size: 64, Clients: 64}, System{Name: "sys-a"},
+			Measurement{Summary: rec.Summarize(time.Second, 64), Latencies: rec}, 0)
+	}
 	if err := r.Write(); err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +105,8 @@ func TestReportMarkdownNamesTargetsAndGaps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"fsync floor", "## Targets", "not measured", "no lease reads", "dragonboat", "Load average", "write-vs-clients.png", "## Reading these figures", "MICROBENCH.md"} {
+	for _, want := range []string{"fsync floor", "## Targets", "not measured", "no lease reads", "dragonboat", "Load average", "write-vs-clients.png", "## Reading these figures", "MICROBENCH.md",
+		"| library API, sys-a |", "| kvstore HTTP API, sys-a |"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("report.md lacks %q", want)
 		}
