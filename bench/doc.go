@@ -19,7 +19,7 @@
 // From the repository root:
 //
 //	go run ./bench/cmd/bench -quick   # headline only, under 3 minutes
-//	go run ./bench/cmd/bench -results-md bench/RESULTS.md
+//	go run ./bench/cmd/bench -large-snapshot -results-md bench/RESULTS.md   # make bench, about 20 minutes
 //
 // Or as a library:
 //
