@@ -86,7 +86,10 @@ type Config struct {
 	WriteTimeout time.Duration
 	// MinRedialDelay and MaxRedialDelay bound the jittered exponential
 	// backoff between failed connection attempts to one peer. The defaults
-	// are 50ms and 5s.
+	// are 50ms and 5s. The backoff ends early when the peer connects to
+	// this node, which every transport does to each of its peers as soon as
+	// it starts: a restarted node is redialled at once, not after the
+	// backoff that grew while it was down.
 	MinRedialDelay time.Duration
 	MaxRedialDelay time.Duration
 

@@ -178,7 +178,11 @@ func (t *Transport) serveConn(conn *quic.Conn) {
 		return
 	}
 	t.inbound[conn] = remote
+	p := t.peers[remote.ID]
 	t.mu.Unlock()
+	if p != nil {
+		p.resetBackoff()
+	}
 	defer func() {
 		t.mu.Lock()
 		delete(t.inbound, conn)

@@ -7,6 +7,7 @@ import (
 
 	"go.etcd.io/raft/v3/raftpb"
 
+	"github.com/jangada-io/jangada/raft-core/clustertest"
 	"github.com/jangada-io/jangada/raft-core/transporttest"
 )
 
@@ -189,6 +190,17 @@ func TestRestartOnSameAddressIsReachableAtOnce(t *testing.T) {
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
+	restarted := restartOn(t, addr, b, a, longIdle)
+	rr := recorder(t, restarted)
+	// Well under the idle timeout: only a reset of the old connection gets
+	// the message through this fast.
+	sendUntilDelivered(t, a, rr, 1, 2, 100, idle/4)
+}
+
+// restartOn starts a new transport with old's node ID and identity on addr,
+// which old must have released, and gives it peer as its peer.
+func restartOn(t *testing.T, addr string, old, peer *Transport, edit func(*Config)) *Transport {
+	t.Helper()
 	udpAddr, err := net.ResolveUDPAddr("udp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -197,19 +209,54 @@ func TestRestartOnSameAddressIsReachableAtOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := testConfig(t, 2)
-	cfg.Identity, cfg.PacketConn, cfg.IdleTimeout = b.cfg.Identity, udp, idle
+	cfg := testConfig(t, old.cfg.NodeID)
+	if edit != nil {
+		edit(&cfg)
+	}
+	cfg.Identity, cfg.PacketConn = old.cfg.Identity, udp
 	restarted, err := New(cfg)
 	if err != nil {
 		udp.Close()
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = restarted.Close() })
-	if err := restarted.AddPeer(a.Self()); err != nil {
+	if err := restarted.AddPeer(peer.Self()); err != nil {
 		t.Fatal(err)
 	}
+	return restarted
+}
+
+// TestRestartedPeerIsRedialedWithoutWaitingOutTheBackoff: while node 2 is
+// down, node 1's dials fail and its redial backoff grows (here to 30-60 s).
+// When node 2 comes back it connects to node 1 at once, and node 1 takes that
+// as proof that node 2 is up: its next message dials without waiting.
+func TestRestartedPeerIsRedialedWithoutWaitingOutTheBackoff(t *testing.T) {
+	a, _ := newTestTransport(t, 1, func(c *Config) { c.MinRedialDelay, c.MaxRedialDelay = time.Minute, time.Minute })
+	b, _ := newTestTransport(t, 2, nil)
+	link(t, a, b)
+	recorder(t, a)
+	rb := recorder(t, b)
+	a.Send([]*raftpb.Message{heartbeat(1, 2, 1)})
+	rb.Wait(t, waitTimeout, "heartbeat before node 2 stops", hasTerm(1, 1))
+
+	addr := b.Self().Addr
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	backingOff := func() bool {
+		a.mu.RLock()
+		p := a.peers[2]
+		a.mu.RUnlock()
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.failures > 0 && time.Until(p.nextDial) > 20*time.Second
+	}
+	clustertest.WaitFor(t, "a failed dial to the stopped node", waitTimeout, func() bool {
+		a.Send([]*raftpb.Message{heartbeat(1, 2, 2)})
+		return backingOff()
+	})
+
+	restarted := restartOn(t, addr, b, a, nil)
 	rr := recorder(t, restarted)
-	// Well under the idle timeout: only a reset of the old connection gets
-	// the message through this fast.
-	sendUntilDelivered(t, a, rr, 1, 2, 100, idle/4)
+	sendUntilDelivered(t, a, rr, 1, 2, 100, 10*time.Second)
 }

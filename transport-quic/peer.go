@@ -219,12 +219,27 @@ func sameEndpoint(a, b raftcore.Peer) bool {
 	return a.Addr == b.Addr && string(a.Key) == string(b.Key)
 }
 
+// resetBackoff lets the next send dial at once. It is called when the peer
+// has just connected to this node: it is evidently up again, and a restarted
+// node must not wait out a backoff that grew while it was down.
+func (p *peer) resetBackoff() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.failures = 0
+	p.nextDial = time.Time{}
+}
+
 // sendLoop drains q into batches and writes each batch as one frame on its
-// own stream.
+// own stream. The control loop connects at once, before it has anything to
+// send: a node that starts (or restarts) announces itself to its peers, which
+// then stop backing off from it.
 func (p *peer) sendLoop(q *sendQueue) {
 	defer p.t.wg.Done()
 	s := &messageSender{p: p}
 	defer s.closeStream()
+	if q == p.control {
+		_ = s.openStream() // on failure, the first send tries again
+	}
 	var batch []*raftpb.Message
 	var sizes []int
 	var carry queuedMessage
