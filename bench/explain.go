@@ -38,10 +38,10 @@ func (r *Report) Explanations() []string {
 			ratio := f.OpsPerSec / h.OpsPerSec
 			verdict := ""
 			if ratio < hashicorpGoal {
-				verdict = fmt.Sprintf(" That is below the %.0f× goal: in this run no store and no transport could have met it at %d clients.", hashicorpGoal, c)
+				verdict = fmt.Sprintf(" That is itself below the %.0f× goal in this run.", hashicorpGoal)
 			}
 			out = append(out, fmt.Sprintf("Store floor, %d clients: with a store that costs nothing but one fdatasync per Save (no database, no recovery) "+
-				"and the in-memory transport, the engine makes %.0f ops/s = %.2f× hashicorp: the most any durable store and transport could give this engine with %d closed-loop clients on this disk. "+
+				"and the in-memory transport, the engine makes %.0f ops/s = %.2f× hashicorp: roughly the most a durable store and transport could give this engine with %d closed-loop clients on this disk (not a strict bound: see the last section). "+
 				"quic+pebble reaches %.0f%% of this floor.%s",
 				c, f.OpsPerSec, ratio, c, qp.OpsPerSec/f.OpsPerSec*100, verdict))
 		}

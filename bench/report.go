@@ -443,8 +443,9 @@ func (r *Report) caveats() []string {
 			"in a deployment the clients run elsewhere and the nodes on separate machines, each with its own disk.",
 		"Peak RSS is the whole process's, reset before each cluster starts (after a forced GC). Memory the process took earlier is not always " +
 			"returned to the system (the etcd-raft rows keep it in the gigabytes), so read RSS after the first etcd-raft row as an upper bound.",
-		fmt.Sprintf("%s is a diagnostic, not a store: it cannot recover. It shows how much the store and the transport leave on the table; "+
-			"at one client it can be slower than pebble, whose WAL recycling makes an fdatasync cheaper than overwriting a freshly written file.", FsyncFloorSystem),
+		fmt.Sprintf("%s is a diagnostic, not a store: it cannot recover. It shows roughly how much the store and the transport leave on the table, "+
+			"but on this virtual disk it is not a strict bound: overwriting a file of zeros written just before the run can cost more per fdatasync "+
+			"than pebble's WAL, so in some rounds jangada/mem+pebble beats it.", FsyncFloorSystem),
 		"Go micro-benchmarks of the engine and the transports (`make bench-micro`) are in bench/MICROBENCH.md.",
 	}
 }

@@ -97,8 +97,8 @@ type System struct {
 }
 
 // FsyncFloorSystem is jangada over the in-memory transport with a store
-// that only pays one fdatasync per Save: the most any durable store can
-// give the engine on this disk.
+// that only pays one fdatasync per Save: roughly the most a durable store
+// can give the engine on this disk (see fsyncFloorStore).
 const FsyncFloorSystem = "jangada/mem+fsync-floor"
 
 // Families, in report order.
