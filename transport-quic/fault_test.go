@@ -176,13 +176,7 @@ func TestHeartbeatIsNotQueuedBehindLargeAppend(t *testing.T) {
 func TestRestartOnSameAddressIsReachableAtOnce(t *testing.T) {
 	const idle = time.Minute
 	longIdle := func(c *Config) { c.IdleTimeout = idle }
-	a, _ := newTestTransport(t, 1, longIdle)
-	b, fb := newTestTransport(t, 2, longIdle)
-	link(t, a, b)
-	recorder(t, a)
-	rb := recorder(t, b)
-	a.Send([]*raftpb.Message{heartbeat(1, 2, 1)})
-	rb.Wait(t, waitTimeout, "heartbeat before the restart", hasTerm(1, 1))
+	a, b, fb := connectedPair(t, longIdle, longIdle)
 
 	// A crash: node 1 never hears that the connection closed.
 	addr := b.Self().Addr
@@ -195,6 +189,20 @@ func TestRestartOnSameAddressIsReachableAtOnce(t *testing.T) {
 	// Well under the idle timeout: only a reset of the old connection gets
 	// the message through this fast.
 	sendUntilDelivered(t, a, rr, 1, 2, 100, idle/4)
+}
+
+// connectedPair starts nodes 1 and 2, each with its config edit, and returns
+// them once a heartbeat from 1 has reached 2, with node 2's FaultConn.
+func connectedPair(t *testing.T, editA, editB func(*Config)) (a, b *Transport, fb *FaultConn) {
+	t.Helper()
+	a, _ = newTestTransport(t, 1, editA)
+	b, fb = newTestTransport(t, 2, editB)
+	link(t, a, b)
+	recorder(t, a)
+	rb := recorder(t, b)
+	a.Send([]*raftpb.Message{heartbeat(1, 2, 1)})
+	rb.Wait(t, waitTimeout, "a first heartbeat from node 1 to node 2", hasTerm(1, 1))
+	return a, b, fb
 }
 
 // restartOn starts a new transport with old's node ID and identity on addr,
@@ -231,13 +239,7 @@ func restartOn(t *testing.T, addr string, old, peer *Transport, edit func(*Confi
 // When node 2 comes back it connects to node 1 at once, and node 1 takes that
 // as proof that node 2 is up: its next message dials without waiting.
 func TestRestartedPeerIsRedialedWithoutWaitingOutTheBackoff(t *testing.T) {
-	a, _ := newTestTransport(t, 1, func(c *Config) { c.MinRedialDelay, c.MaxRedialDelay = time.Minute, time.Minute })
-	b, _ := newTestTransport(t, 2, nil)
-	link(t, a, b)
-	recorder(t, a)
-	rb := recorder(t, b)
-	a.Send([]*raftpb.Message{heartbeat(1, 2, 1)})
-	rb.Wait(t, waitTimeout, "heartbeat before node 2 stops", hasTerm(1, 1))
+	a, b, _ := connectedPair(t, func(c *Config) { c.MinRedialDelay, c.MaxRedialDelay = time.Minute, time.Minute }, nil)
 
 	addr := b.Self().Addr
 	if err := b.Close(); err != nil {
