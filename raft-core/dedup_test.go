@@ -60,13 +60,7 @@ func FuzzReadAppliedProposals(f *testing.F) {
 // random adds and removes, with ids drawn from narrow ranges (so that probe
 // chains collide and wrap around the table's end), including 0 and the largest id.
 func TestIDSetAgreesWithAMap(t *testing.T) {
-	seed := uint64(time.Now().UnixNano())
-	rng := rand.New(rand.NewPCG(seed, 2))
-	defer func() {
-		if t.Failed() {
-			t.Logf("seed %d", seed)
-		}
-	}()
+	rng := rand.New(rand.NewPCG(testSeed(t), 2))
 	for _, span := range []int{12, 40, 3000} {
 		checkIDSet(t, rng, span)
 	}
@@ -122,4 +116,16 @@ func BenchmarkAppliedProposals(b *testing.B) {
 		id++
 		a.firstTime(1, id)
 	}
+}
+
+// testSeed returns a fresh seed for a randomized test and logs it if the test
+// fails, so the failing run can be repeated.
+func testSeed(t *testing.T) uint64 {
+	seed := uint64(time.Now().UnixNano())
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("seed %d", seed)
+		}
+	})
+	return seed
 }

@@ -3,7 +3,6 @@ package raftcore
 import (
 	"math/rand/v2"
 	"testing"
-	"time"
 
 	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
@@ -29,13 +28,7 @@ func TestEntrySizeMatchesProtoSize(t *testing.T) {
 // eviction), snapshots and compactions: whatever the cache answers must be
 // exactly what the store holds, limited by maxSize as raft.Storage.Entries is.
 func TestEntryCacheMirrorsStore(t *testing.T) {
-	seed := uint64(time.Now().UnixNano())
-	rng := rand.New(rand.NewPCG(seed, 1))
-	defer func() {
-		if t.Failed() {
-			t.Logf("seed %d", seed)
-		}
-	}()
+	rng := rand.New(rand.NewPCG(testSeed(t), 1))
 	limit := uint64(4000)
 	c := newEntryCache(limit)
 	store := map[uint64]*raftpb.Entry{} // what a store would hold
