@@ -215,8 +215,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		floor.BlockSize, cfg.OutDir, fmtDur(floor.P50), fmtDur(floor.P99))
 	var rounds [][]job
 	for round := range cfg.TargetRounds {
-		jobs := plan(cfg, systems, round)
-		if round >= cfg.Rounds {
+		var jobs []job
+		if round < cfg.Rounds {
+			jobs = plan(cfg, systems, round)
+		} else {
 			jobs = planTargets(cfg, systems, round)
 		}
 		for _, j := range jobs {
