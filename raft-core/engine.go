@@ -20,6 +20,8 @@ import (
 // machine is the type-erased view of the user's StateMachine and Codec.
 type machine interface {
 	apply(index uint64, payload []byte) (any, error)
+	// check decodes a command without applying it.
+	check(payload []byte) error
 	snapshot(w io.Writer) error
 	restore(r io.Reader) error
 }
@@ -56,6 +58,8 @@ type engine struct {
 	leaderChanged chan struct{}
 
 	// read requests waiting for a ReadState, by request context (raft role).
+	// Contexts start at the incarnation's proposal base, so a late answer to
+	// a round of an earlier incarnation never matches a round of this one.
 	pendingReads map[uint64]*readBatch
 	nextReadCtx  uint64
 	// reads that arrived while a read index round was in flight; they go
@@ -86,6 +90,25 @@ type engine struct {
 	sent []sentProposal
 	// index of the first entry this node appended as leader of termStartTerm
 	termStart, termStartTerm uint64
+
+	// Raft role. confPending is the index of the latest membership change
+	// handed to the applier; heldSnap is a MsgSnap waiting for the applier to
+	// reach it (see holdSnapshot). heldReads are followers' read index
+	// requests waiting for this leader to commit an entry of its term.
+	confPending uint64
+	raftSnap    uint64 // the latest snapshot raft restored
+	heldSnap    *raftpb.Message
+	heldReads   []*raftpb.Message
+	// Lease reads (raft role): reads may be served locally until leaseUntil
+	// in leaseTerm; a leadership transfer started in transferTerm voids the
+	// lease for the rest of that term.
+	leaseUntil              time.Time
+	leaseTerm, transferTerm uint64
+	// restarted: the node started with state, so it may have acknowledged
+	// a leader's lease before (see refuseVoteInLease).
+	restarted bool
+	// faults re-introduces fixed bugs, for the simulator only.
+	faults engineFaults
 
 	// Log-writer role: the term and vote of the last HardState saved, and a
 	// HardState that changed only its commit index and is not saved yet.
@@ -171,7 +194,8 @@ type readResult struct {
 
 type readBatch struct {
 	waiters []*readWaiter
-	issued  uint64 // tick
+	issued  uint64    // tick
+	at      time.Time // wall clock, for the lease
 }
 
 // readTracker releases reads once the applied index reaches their read index.
@@ -256,6 +280,7 @@ func newEngine(cfg Config, sm machine, proposalBase uint64) (*engine, error) {
 		reads:         &readTracker{},
 		events:        newEventBus(),
 		proposalBase:  proposalBase,
+		nextReadCtx:   proposalBase,
 	}
 	e.role.Store(int64(RoleFollower))
 
@@ -268,6 +293,9 @@ func newEngine(cfg Config, sm machine, proposalBase uint64) (*engine, error) {
 			return nil, err
 		}
 	}
+	if err := e.removeOrphanSnapshots(snap.GetMetadata().GetIndex()); err != nil {
+		return nil, err
+	}
 	hs, _, err := e.ls.InitialState()
 	if err != nil {
 		return nil, fmt.Errorf("raftcore: read initial state: %w", err)
@@ -276,10 +304,6 @@ func newEngine(cfg Config, sm machine, proposalBase uint64) (*engine, error) {
 	last, err := e.ls.LastIndex()
 	if err != nil {
 		return nil, fmt.Errorf("raftcore: read last index: %w", err)
-	}
-	readOnly := raft.ReadOnlySafe
-	if cfg.LeaseReads {
-		readOnly = raft.ReadOnlyLeaseBased
 	}
 	rc := &raft.Config{
 		ID:                        cfg.NodeID,
@@ -294,9 +318,11 @@ func newEngine(cfg Config, sm machine, proposalBase uint64) (*engine, error) {
 		MaxInflightMsgs:           cfg.MaxInflightMsgs,
 		CheckQuorum:               true,
 		PreVote:                   !cfg.DisablePreVote,
-		ReadOnlyOption:            readOnly,
-		Logger:                    raftLogger{cfg.Logger},
-		StepDownOnRemoval:         true,
+		// Lease reads are the engine's (lease.go): raft's own lease counts
+		// ticks, which a paused process loses, and ignores transfers.
+		ReadOnlyOption:    raft.ReadOnlySafe,
+		Logger:            raftLogger{cfg.Logger},
+		StepDownOnRemoval: true,
 	}
 	rn, err := raft.NewRawNode(rc)
 	if err != nil {
@@ -304,19 +330,24 @@ func newEngine(cfg Config, sm machine, proposalBase uint64) (*engine, error) {
 	}
 	e.rn = rn
 	fresh := last == 0 && raft.IsEmptyHardState(hs) && e.applied.Load() == 0
+	e.restarted = !fresh
 	if fresh && !cfg.Join && len(cfg.Peers) > 0 {
 		if err := e.bootstrap(); err != nil {
 			return nil, err
 		}
 	}
-	for _, p := range cfg.Peers {
-		if p.ID != e.id {
-			if err := e.tr.AddPeer(p); err != nil {
-				return nil, fmt.Errorf("raftcore: add peer %v: %w", p, err)
-			}
+	// cfg.Peers describe the cluster only for a node without state (one that
+	// bootstraps or joins). Once the node has state, its membership comes
+	// from the snapshot and the log alone: a member removed since is not in
+	// it and must not be trusted again because an old peer list names it.
+	peers := e.members.peers
+	if fresh {
+		peers = map[uint64]Peer{}
+		for _, p := range cfg.Peers {
+			peers[p.ID] = p
 		}
 	}
-	for _, p := range e.members.peers {
+	for _, p := range peers {
 		if p.ID != e.id {
 			if err := e.tr.AddPeer(p); err != nil {
 				return nil, fmt.Errorf("raftcore: add peer %v: %w", p, err)
@@ -404,6 +435,7 @@ func (e *engine) bootstrap() error {
 func (e *engine) tick() {
 	e.ticks++
 	e.rn.Tick()
+	e.releaseHeld()
 	e.retryStaleReads()
 	e.reproposeLost()
 }
@@ -463,8 +495,84 @@ func (e *engine) step(m *raftpb.Message) {
 	if raft.IsLocalMsg(m.GetType()) && !raft.IsLocalMsgTarget(m.GetFrom()) && m.GetType() != raftpb.MsgStorageAppendResp && m.GetType() != raftpb.MsgStorageApplyResp {
 		return // peers may not inject local messages
 	}
+	switch m.GetType() {
+	case raftpb.MsgSnap:
+		if e.holdSnapshot(m) {
+			return
+		}
+	case raftpb.MsgReadIndex:
+		if m.GetFrom() != e.id && e.holdRead(m) {
+			return
+		}
+	case raftpb.MsgVote, raftpb.MsgPreVote:
+		if e.refuseVoteInLease(m) {
+			return
+		}
+	}
+	e.stepRaft(m)
+	if m.GetType() == raftpb.MsgStorageApplyResp {
+		e.releaseHeld()
+	}
+}
+
+func (e *engine) stepRaft(m *raftpb.Message) {
 	if err := e.rn.Step(m); err != nil && !errors.Is(err, raft.ErrStepPeerNotFound) && !errors.Is(err, raft.ErrStepLocalMsg) {
 		e.cfg.Logger.Debug("raft step", "type", m.GetType().String(), "from", m.GetFrom(), "err", err)
+	}
+}
+
+// holdSnapshot keeps a MsgSnap from raft while a membership change handed to
+// the applier is not applied yet. Raft replaces its configuration with the
+// snapshot's the moment it steps a MsgSnap; the applier would then push the
+// older change into raft on top of it (applyToRaft), and raft's membership
+// would no longer be the cluster's. etcd's server waits for pending
+// membership applies in the same way. The held message is stepped once the
+// applier caught up (releaseHeld); only the newest is kept.
+func (e *engine) holdSnapshot(m *raftpb.Message) bool {
+	if e.faults.reapplyMembership || e.applied.Load() >= e.confPending {
+		return false
+	}
+	if e.heldSnap == nil || m.GetSnapshot().GetMetadata().GetIndex() >= e.heldSnap.GetSnapshot().GetMetadata().GetIndex() {
+		e.heldSnap = m
+	}
+	return true
+}
+
+// holdRead keeps a follower's read index request on a leader that has not
+// committed an entry of its term. Raft waits for that itself, except with a
+// single voter, where it answers at once with a commit index that may lag
+// writes acknowledged before a restart (etcd-io/raft#105); reads made on the
+// leader itself are corrected in readStateReady instead.
+func (e *engine) holdRead(m *raftpb.Message) bool {
+	if Role(e.role.Load()) != RoleLeader || e.committedInTerm() {
+		return false
+	}
+	if len(e.heldReads) < maxHeldReads {
+		e.heldReads = append(e.heldReads, m)
+	} // else dropped: the follower asks again after an election timeout
+	return true
+}
+
+const maxHeldReads = 4096
+
+// committedInTerm reports whether this leader has committed the first entry
+// it appended in its current term.
+func (e *engine) committedInTerm() bool {
+	return e.termStartTerm == e.term.Load() && e.commit.Load() >= e.termStart
+}
+
+// releaseHeld steps held messages whose wait is over.
+func (e *engine) releaseHeld() {
+	if m := e.heldSnap; m != nil && e.applied.Load() >= e.confPending {
+		e.heldSnap = nil
+		e.stepRaft(m)
+	}
+	if len(e.heldReads) > 0 && (Role(e.role.Load()) != RoleLeader || e.committedInTerm()) {
+		held := e.heldReads
+		e.heldReads = nil
+		for _, m := range held {
+			e.stepRaft(m)
+		}
 	}
 }
 
@@ -584,6 +692,9 @@ func (e *engine) readIndex(ws []*readWaiter) {
 	if len(ws) == 0 {
 		return
 	}
+	if e.leaseRead(ws) {
+		return
+	}
 	if len(e.pendingReads) > 0 {
 		if len(e.queuedReads)+len(ws) > maxQueuedReads {
 			// A round stuck without a leader: keep memory bounded.
@@ -605,7 +716,11 @@ const maxQueuedReads = 1 << 16
 func (e *engine) issueReadIndex(ws []*readWaiter) {
 	e.nextReadCtx++
 	rctx := e.nextReadCtx
-	e.pendingReads[rctx] = &readBatch{waiters: ws, issued: e.ticks}
+	var at time.Time
+	if e.cfg.LeaseReads {
+		at = e.cfg.Now()
+	}
+	e.pendingReads[rctx] = &readBatch{waiters: ws, issued: e.ticks, at: at}
 	e.rn.ReadIndex(binary.BigEndian.AppendUint64(nil, rctx))
 }
 
@@ -667,7 +782,12 @@ type output interface {
 
 // processReady drains raft's Ready and routes it to out.
 func (e *engine) processReady(out output) {
-	for e.rn.HasReady() {
+	for {
+		e.releaseHeld()
+		if !e.rn.HasReady() {
+			break
+		}
+		e.noteTransfer()
 		rd := e.rn.Ready()
 		if rd.SoftState != nil || rd.HardState != nil {
 			e.observeState(rd.SoftState, rd.HardState)
@@ -683,9 +803,17 @@ func (e *engine) processReady(out output) {
 		for _, m := range rd.Messages {
 			switch {
 			case m.GetTo() == raft.LocalAppendThread:
+				if snap := m.GetSnapshot(); !raft.IsEmptySnap(snap) {
+					e.raftSnap = snap.GetMetadata().GetIndex()
+				}
 				e.checkConfChanges(m.GetEntries())
 				out.persist(m)
 			case m.GetTo() == raft.LocalApplyThread:
+				for _, ent := range m.GetEntries() {
+					if ent.GetType() != raftpb.EntryNormal {
+						e.confPending = max(e.confPending, ent.GetIndex())
+					}
+				}
 				out.apply(m)
 			case m.GetType() == raftpb.MsgSnap:
 				out.sendSnapshot(m)
@@ -737,6 +865,7 @@ func (e *engine) readStateReady(rs raft.ReadState) {
 	// (etcd-io/raft#105). Waiting for the term's first entry closes the gap.
 	if Role(e.role.Load()) == RoleLeader && e.termStartTerm == e.term.Load() {
 		index = max(index, e.termStart)
+		e.extendLease(b.at)
 	}
 	e.reads.wait(index, e.applied.Load(), b.waiters)
 	// The applier may have advanced past rs.Index between the load and wait.
@@ -963,9 +1092,109 @@ func (e *engine) restoreSnapshot(md *raftpb.SnapshotMetadata) error {
 	e.proposals = proposals
 	e.appliedTerm = md.GetTerm()
 	e.applied.Store(idx)
-	e.lastSnap.Store(idx)
+	raiseTo(&e.lastSnap, idx)
 	e.reads.advance(idx)
 	return nil
+}
+
+// receiveSnapshot stores a snapshot streamed from a peer, before its MsgSnap
+// is stepped. A snapshot raft is sure to ignore (a term below ours, an index
+// this node has committed) is read and dropped instead of stored: it would
+// only be an orphan in the SnapshotStore. Orphans that remain (raft may still
+// decline one) sit above the log's snapshot index, where pruning never counts
+// them, and are removed at the next start (removeOrphanSnapshots).
+func (e *engine) receiveSnapshot(m *raftpb.Message, body io.Reader) error {
+	if err := validateSnapshot(m, e.id); err != nil {
+		return err
+	}
+	md := m.GetSnapshot().GetMetadata()
+	if m.GetTerm() < e.term.Load() || md.GetIndex() <= max(e.commit.Load(), e.applied.Load()) {
+		if _, err := io.Copy(io.Discard, body); err != nil {
+			return fmt.Errorf("raftcore: receive snapshot: %w", err)
+		}
+		return nil
+	}
+	sink, err := e.ss.Create(SnapshotMeta{Index: md.GetIndex(), Term: md.GetTerm(), ConfState: md.GetConfState()})
+	if err != nil {
+		return fmt.Errorf("raftcore: store snapshot: %w", err)
+	}
+	if _, err := io.Copy(sink, body); err != nil {
+		_ = sink.Abort()
+		return fmt.Errorf("raftcore: receive snapshot: %w", err)
+	}
+	if err := sink.Commit(); err != nil {
+		return fmt.Errorf("raftcore: store snapshot: %w", err)
+	}
+	return nil
+}
+
+// pruneSnapshots keeps the snapshot the log points to (at logSnap) and the
+// newest SnapshotsRetained-1 below it. Snapshots above it are left alone: a
+// received one may be on its way to being installed. Stores without Delete
+// fall back to Prune with a count that cannot reach the log's snapshot.
+func (e *engine) pruneSnapshots(logSnap uint64) error {
+	list, err := e.ss.List()
+	if err != nil {
+		return err
+	}
+	keep := e.cfg.SnapshotsRetained
+	del, ok := e.ss.(SnapshotDeleter)
+	if !ok {
+		above := 0
+		for _, meta := range list {
+			if meta.Index > logSnap {
+				above++
+			}
+		}
+		return e.ss.Prune(keep + above)
+	}
+	var errs []error
+	kept := 0
+	for _, meta := range list { // newest first
+		if meta.Index > logSnap {
+			continue
+		}
+		if kept < keep {
+			kept++
+			continue
+		}
+		if err := del.Delete(meta.Index); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// removeOrphanSnapshots deletes, at start, the snapshots newer than the one
+// the log points to: received ones raft declined or never installed, and
+// local ones a crash kept from being recorded. Nothing uses them any more.
+func (e *engine) removeOrphanSnapshots(logSnap uint64) error {
+	del, ok := e.ss.(SnapshotDeleter)
+	if !ok {
+		return nil
+	}
+	list, err := e.ss.List()
+	if err != nil {
+		return fmt.Errorf("raftcore: list snapshots: %w", err)
+	}
+	for _, meta := range list {
+		if meta.Index > logSnap {
+			if err := del.Delete(meta.Index); err != nil {
+				return fmt.Errorf("raftcore: remove orphan snapshot %d: %w", meta.Index, err)
+			}
+		}
+	}
+	return nil
+}
+
+// raiseTo stores v in a unless a already holds more.
+func raiseTo(a *atomic.Uint64, v uint64) {
+	for {
+		cur := a.Load()
+		if cur >= v || a.CompareAndSwap(cur, v) {
+			return
+		}
+	}
 }
 
 // setMembers publishes a new membership and tells the transport.
@@ -1243,7 +1472,9 @@ func (e *engine) writeSnapshot() (SnapshotMeta, error) {
 	if err := e.ls.SetSnapshot(md); err != nil && !errors.Is(err, raft.ErrSnapOutOfDate) {
 		return meta, fmt.Errorf("raftcore: record snapshot: %w", err)
 	}
-	e.lastSnap.Store(index)
+	// A received snapshot may have been installed meanwhile: lastSnap never
+	// moves back.
+	raiseTo(&e.lastSnap, index)
 	if index > e.cfg.TrailingLogEntries {
 		compact := index - e.cfg.TrailingLogEntries
 		if err := e.ls.Compact(compact); err != nil && !errors.Is(err, raft.ErrCompacted) {
@@ -1251,7 +1482,11 @@ func (e *engine) writeSnapshot() (SnapshotMeta, error) {
 		}
 		e.entries.compacted(compact)
 	}
-	if err := e.ss.Prune(e.cfg.SnapshotsRetained); err != nil {
+	logSnap, err := e.ls.Snapshot()
+	if err != nil {
+		return meta, fmt.Errorf("raftcore: read snapshot metadata: %w", err)
+	}
+	if err := e.pruneSnapshots(logSnap.GetMetadata().GetIndex()); err != nil {
 		e.cfg.Logger.Warn("prune snapshots", "err", err)
 	}
 	return meta, nil

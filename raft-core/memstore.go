@@ -315,6 +315,14 @@ func (s *MemorySnapshotStore) Prune(keep int) error {
 	return nil
 }
 
+// Delete implements SnapshotDeleter.
+func (s *MemorySnapshotStore) Delete(index uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.snaps, index)
+	return nil
+}
+
 type memSink struct {
 	store *MemorySnapshotStore
 	meta  SnapshotMeta
@@ -346,3 +354,5 @@ func (k *memSink) Abort() error {
 	k.buf = bytes.Buffer{}
 	return nil
 }
+
+var _ SnapshotDeleter = (*MemorySnapshotStore)(nil)

@@ -69,6 +69,11 @@ func (m typedMachine[C, R]) apply(index uint64, payload []byte) (any, error) {
 	return m.sm.Apply(index, cmd), nil
 }
 
+func (m typedMachine[C, R]) check(payload []byte) error {
+	_, err := m.codec.Decode(payload)
+	return err
+}
+
 func (m typedMachine[C, R]) snapshot(w io.Writer) error { return m.sm.Snapshot(w) }
 func (m typedMachine[C, R]) restore(r io.Reader) error  { return m.sm.Restore(r) }
 

@@ -39,6 +39,7 @@ type runtime struct {
 	err          error         // why the node stopped
 	donec        chan struct{} // closed once fully stopped
 	dropped      atomic.Uint64 // inbound messages dropped on a full queue
+	refused      atomic.Uint64 // inbound messages refused by validateRemote
 	shutdownOnce sync.Once
 	shutdownErr  error
 	props        []*proposal // reused by the raft goroutine
@@ -386,13 +387,17 @@ func (c *countingReader) Read(p []byte) (int, error) {
 
 // --- Handler ----------------------------------------------------------------
 
-// HandleMessages implements Handler.
+// HandleMessages implements Handler. Messages a peer may not send are
+// dropped here, before they can reach raft (validateRemote).
 func (r *runtime) HandleMessages(msgs []*raftpb.Message) {
 	kept := msgs[:0:0]
 	for _, m := range msgs {
-		if m.GetTo() == r.e.id && m.GetType() != raftpb.MsgSnap && !raft.IsLocalMsg(m.GetType()) {
-			kept = append(kept, m)
+		if err := r.e.checkRemote(m); err != nil {
+			r.refused.Add(1)
+			r.e.cfg.Logger.Debug("dropped message from peer", "err", err)
+			continue
 		}
+		kept = append(kept, m)
 	}
 	if len(kept) == 0 {
 		return
@@ -407,29 +412,13 @@ func (r *runtime) HandleMessages(msgs []*raftpb.Message) {
 // HandleSnapshot implements Handler: it stores the streamed snapshot, then
 // hands the MsgSnap to raft, which installs it through the log writer.
 func (r *runtime) HandleSnapshot(ctx context.Context, m *raftpb.Message, body io.Reader) error {
-	md := m.GetSnapshot().GetMetadata()
-	if m.GetType() != raftpb.MsgSnap || m.GetTo() != r.e.id || md.GetIndex() == 0 {
-		return fmt.Errorf("raftcore: not a snapshot for node %d", r.e.id)
-	}
 	select {
 	case <-r.stopc:
 		return r.stoppedErr()
 	default:
 	}
-	if md.GetIndex() > r.e.applied.Load() {
-		sink, err := r.e.ss.Create(SnapshotMeta{Index: md.GetIndex(), Term: md.GetTerm(), ConfState: md.GetConfState()})
-		if err != nil {
-			return fmt.Errorf("raftcore: store snapshot: %w", err)
-		}
-		if _, err := io.Copy(sink, body); err != nil {
-			_ = sink.Abort()
-			return fmt.Errorf("raftcore: receive snapshot: %w", err)
-		}
-		if err := sink.Commit(); err != nil {
-			return fmt.Errorf("raftcore: store snapshot: %w", err)
-		}
-	} else if _, err := io.Copy(io.Discard, body); err != nil {
-		return fmt.Errorf("raftcore: receive snapshot: %w", err)
+	if err := r.e.receiveSnapshot(m, body); err != nil {
+		return err
 	}
 	select {
 	case r.snapc <- m:

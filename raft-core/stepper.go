@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
@@ -86,11 +88,22 @@ func (s *Stepper[C, R]) Tick() {
 	s.dispatch()
 }
 
-// Step delivers a message from another node, or a response returned by
-// Persist or Apply.
+// Step delivers a response returned by Persist or Apply, or a message from
+// another node that the caller trusts (Deliver checks it first).
 func (s *Stepper[C, R]) Step(m *raftpb.Message) {
 	s.e.step(m)
 	s.dispatch()
+}
+
+// Deliver delivers a message from another node as a transport's Handler
+// does: a message a peer may never send (a local type, a forged sender, a
+// shape raft would panic on) is refused with an error and not stepped.
+func (s *Stepper[C, R]) Deliver(m *raftpb.Message) error {
+	if err := s.e.checkRemote(m); err != nil {
+		return err
+	}
+	s.Step(m)
+	return nil
 }
 
 // Ready collects the work produced so far.
@@ -214,18 +227,10 @@ func (s *Stepper[C, R]) OpenSnapshot(m *raftpb.Message) (io.ReadCloser, error) {
 	return rc, err
 }
 
-// ReceiveSnapshot stores a streamed snapshot, then steps its MsgSnap.
+// ReceiveSnapshot stores a streamed snapshot, then steps its MsgSnap, as
+// Node does for a snapshot its transport receives.
 func (s *Stepper[C, R]) ReceiveSnapshot(m *raftpb.Message, body io.Reader) error {
-	md := m.GetSnapshot().GetMetadata()
-	sink, err := s.e.ss.Create(SnapshotMeta{Index: md.GetIndex(), Term: md.GetTerm(), ConfState: md.GetConfState()})
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(sink, body); err != nil {
-		_ = sink.Abort()
-		return err
-	}
-	if err := sink.Commit(); err != nil {
+	if err := s.e.receiveSnapshot(m, body); err != nil {
 		return err
 	}
 	s.Step(m)
@@ -265,6 +270,26 @@ func (s *Stepper[C, R]) Members() (voters, learners []uint64) {
 	return append([]uint64(nil), cs.GetVoters()...), append([]uint64(nil), cs.GetLearners()...)
 }
 
+// RaftMembers returns the configuration raft itself holds, which must
+// always equal Members once the applier has caught up: a simulator checks it.
+func (s *Stepper[C, R]) RaftMembers() (voters, learners []uint64) {
+	cfg := s.e.rn.Status().Config
+	voters = slices.Sorted(maps.Keys(cfg.Voters.IDs()))
+	for id := range cfg.Learners {
+		learners = append(learners, id)
+	}
+	for id := range cfg.LearnersNext {
+		learners = append(learners, id)
+	}
+	slices.Sort(learners)
+	return voters, learners
+}
+
+// RaftSnapshotIndex returns the index of the latest snapshot raft took in
+// from the network; the applier catches up to it when the log writer has
+// installed it.
+func (s *Stepper[C, R]) RaftSnapshotIndex() uint64 { return s.e.raftSnap }
+
 // Fail resolves every waiting proposal and read with err (a crash).
 func (s *Stepper[C, R]) Fail(err error) {
 	s.e.waiters.failAll(err)
@@ -276,3 +301,41 @@ func (s *Stepper[C, R]) Fail(err error) {
 // Events returns a subscription to the node's events; it must be drained
 // by the driver.
 func (s *Stepper[C, R]) Events() <-chan Event { return s.e.events.subscribe(context.Background()) }
+
+// EngineFault names a bug the engine once had. InjectFault puts it back into
+// one Stepper, so that a simulator can show that its checks catch the bug.
+// Never inject faults outside such a test.
+type EngineFault string
+
+const (
+	// FaultReapplyMembership steps a received snapshot at once, even while
+	// an older membership change waits for the applier, which then applies
+	// that change to raft over the snapshot's configuration.
+	FaultReapplyMembership EngineFault = "membership-reapply"
+	// FaultReuseReadContexts numbers read index requests from 1 in every
+	// incarnation, so a late answer to the previous incarnation's request
+	// serves a new one with an old index.
+	FaultReuseReadContexts EngineFault = "read-ctx-reuse"
+	// FaultLeaseDuringTransfer keeps serving lease reads after the leader
+	// started a leadership transfer, whose votes the lease does not stop.
+	FaultLeaseDuringTransfer EngineFault = "lease-during-transfer"
+)
+
+// EngineFaults lists every fault InjectFault knows.
+var EngineFaults = []EngineFault{FaultReapplyMembership, FaultReuseReadContexts, FaultLeaseDuringTransfer}
+
+// InjectFault re-introduces f into this Stepper's engine. Call it right after
+// NewStepper.
+func (s *Stepper[C, R]) InjectFault(f EngineFault) error {
+	switch f {
+	case FaultReapplyMembership:
+		s.e.faults.reapplyMembership = true
+	case FaultReuseReadContexts:
+		s.e.nextReadCtx = 0
+	case FaultLeaseDuringTransfer:
+		s.e.faults.leaseDuringTransfer = true
+	default:
+		return fmt.Errorf("%w: unknown engine fault %q", ErrInvalidConfig, f)
+	}
+	return nil
+}

@@ -78,6 +78,16 @@ type SnapshotStore interface {
 	Prune(keep int) error
 }
 
+// SnapshotDeleter is implemented by snapshot stores that can delete one
+// snapshot. The engine uses it to remove snapshots it received but raft did
+// not install, which Prune would otherwise count as the newest. Both stores
+// of this project implement it.
+type SnapshotDeleter interface {
+	// Delete removes the snapshot at index; deleting an unknown index is not
+	// an error.
+	Delete(index uint64) error
+}
+
 // SnapshotSink receives the data of a snapshot being created.
 type SnapshotSink interface {
 	io.Writer
