@@ -9,6 +9,7 @@ import (
 	"hash"
 	"hash/crc32"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -453,6 +454,23 @@ func (s *SnapshotStore) Prune(keep int) error {
 	}
 	return syncOSDir(s.dir)
 }
+
+// Delete implements raftcore.SnapshotDeleter: it removes the snapshot at
+// index. Deleting an unknown index is not an error.
+func (s *SnapshotStore) Delete(index uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err := os.Remove(filepath.Join(s.dir, snapshotName(index)))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("storesnapfile: deleting snapshot %d: %w", index, err)
+	}
+	return syncOSDir(s.dir)
+}
+
+var _ raftcore.SnapshotDeleter = (*SnapshotStore)(nil)
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 

@@ -39,6 +39,7 @@ func RunSnapshotStore(t *testing.T, newStore SnapshotStoreFactory) {
 		{"commit at an existing index replaces it", testReplaceSameIndex},
 		{"prune keeps the newest", testPrune},
 		{"prune below one fails", testPruneInvalid},
+		{"delete removes one snapshot", testDelete},
 		{"concurrent creates commit independently", testConcurrentCreates},
 		{"reopen preserves committed snapshots only", testSnapshotReopen},
 	}
@@ -312,6 +313,24 @@ func testPrune(t *testing.T, store raftcore.SnapshotStore, _ func() raftcore.Sna
 	if _, _, err := store.Open(50); !errors.Is(err, raftcore.ErrSnapshotNotFound) {
 		t.Fatalf("Open of a pruned snapshot: error %v, want ErrSnapshotNotFound", err)
 	}
+}
+
+func testDelete(t *testing.T, store raftcore.SnapshotStore, reopen func() raftcore.SnapshotStore) {
+	del, ok := store.(raftcore.SnapshotDeleter)
+	if !ok {
+		t.Skip("the store does not implement raftcore.SnapshotDeleter (optional)")
+	}
+	for _, index := range []uint64{10, 20, 30} {
+		commitSnapshot(t, store, testMeta(index, 1, 1), fmt.Appendf(nil, "snapshot %d", index))
+	}
+	if err := del.Delete(20); err != nil {
+		t.Fatalf("Delete(20): %v", err)
+	}
+	if err := del.Delete(25); err != nil {
+		t.Fatalf("Delete of an unknown index: %v", err)
+	}
+	checkList(t, store, 30, 10)
+	checkList(t, reopen(), 30, 10)
 }
 
 func testPruneInvalid(t *testing.T, store raftcore.SnapshotStore, _ func() raftcore.SnapshotStore) {
