@@ -96,7 +96,7 @@ type engine struct {
 	// reach it (see holdSnapshot). heldReads are followers' read index
 	// requests waiting for this leader to commit an entry of its term.
 	confPending uint64
-	raftSnap    uint64 // the latest snapshot raft restored
+	raftSnap    uint64 // raft's configuration is ahead of the applier up to here: a restored snapshot, the bootstrap
 	heldSnap    *raftpb.Message
 	heldReads   []*raftpb.Message
 	// Lease reads (raft role): reads may be served locally until leaseUntil
@@ -427,6 +427,8 @@ func (e *engine) bootstrap() error {
 	if err := e.rn.Bootstrap(rps); err != nil {
 		return fmt.Errorf("raftcore: bootstrap: %w", err)
 	}
+	// Raft took the bootstrap configuration at once, like a snapshot's.
+	e.raftSnap = uint64(len(rps))
 	return nil
 }
 

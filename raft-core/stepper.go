@@ -285,9 +285,9 @@ func (s *Stepper[C, R]) RaftMembers() (voters, learners []uint64) {
 	return voters, learners
 }
 
-// RaftSnapshotIndex returns the index of the latest snapshot raft took in
-// from the network; the applier catches up to it when the log writer has
-// installed it.
+// RaftSnapshotIndex returns the index up to which raft took a
+// configuration without the applier: the latest snapshot it took in from the
+// network (the log writer then installs it), or the bootstrap entries.
 func (s *Stepper[C, R]) RaftSnapshotIndex() uint64 { return s.e.raftSnap }
 
 // Fail resolves every waiting proposal and read with err (a crash).

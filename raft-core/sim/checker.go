@@ -29,6 +29,13 @@ type checker struct {
 	opIndex map[uint64]uint64
 	// acked lists the writes acknowledged to clients, with their index.
 	acked []ackedWrite
+	// confAt maps an applied index to the membership a node had there.
+	confAt map[uint64]confSeen
+}
+
+type confSeen struct {
+	node uint64
+	conf string
 }
 
 type ackedWrite struct {
@@ -47,7 +54,7 @@ type appliedEntry struct {
 }
 
 func newChecker(s *simulation) *checker {
-	return &checker{s: s, leaders: map[uint64]uint64{}, pendingCompleteness: map[uint64]uint64{}, opIndex: map[uint64]uint64{}}
+	return &checker{s: s, leaders: map[uint64]uint64{}, pendingCompleteness: map[uint64]uint64{}, opIndex: map[uint64]uint64{}, confAt: map[uint64]confSeen{}}
 }
 
 func entryHash(ent *raftpb.Entry) uint64 {
@@ -99,9 +106,44 @@ func (c *checker) leaderCompleteness(n *simNode, term uint64) {
 	}
 }
 
+// membership checks, whenever a node's configuration may have changed (a
+// membership entry applied, a snapshot taken in by raft), that raft's own
+// configuration is the one the engine applied, and that every node had the
+// same one at the same applied index. It waits while raft holds a snapshot
+// the log writer has not installed: raft takes the snapshot's configuration
+// the moment it steps it, the engine when it installs it.
+func (c *checker) membership(n *simNode) {
+	rs := n.stepper.RaftSnapshotIndex()
+	if !n.confDirty && rs == n.checkedRaftSnap {
+		return
+	}
+	applied := n.stepper.AppliedIndex()
+	if applied < rs {
+		return
+	}
+	n.confDirty, n.checkedRaftSnap = false, rs
+	rv, rl := n.stepper.RaftMembers()
+	ev, el := n.stepper.Members()
+	slices.Sort(ev)
+	slices.Sort(el)
+	if !slices.Equal(rv, ev) || !slices.Equal(rl, el) {
+		c.s.violationf("membership: node %d at applied index %d: raft has voters=%v learners=%v, the engine voters=%v learners=%v", n.id, applied, rv, rl, ev, el)
+		return
+	}
+	conf := fmt.Sprintf("voters=%v learners=%v", ev, el)
+	if seen, ok := c.confAt[applied]; !ok {
+		c.confAt[applied] = confSeen{node: n.id, conf: conf}
+	} else if seen.conf != conf {
+		c.s.violationf("membership: at applied index %d node %d has %s, node %d had %s", applied, n.id, conf, seen.node, seen.conf)
+	}
+}
+
 // applied records that n applies ent, checking that every node applies the
 // same entry at each index.
 func (c *checker) applied(n *simNode, ent *raftpb.Entry) {
+	if ent.GetType() != raftpb.EntryNormal {
+		n.confDirty = true
+	}
 	idx := ent.GetIndex()
 	h := entryHash(ent)
 	c.s.trace.record("apply", n.id, idx, ent.GetTerm(), h)

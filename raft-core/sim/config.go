@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	raftcore "github.com/jangada-io/jangada/raft-core"
 )
 
 // Nemesis names a kind of fault the simulator injects on a random schedule.
@@ -42,6 +44,25 @@ const (
 	// empty storage as a new member with a new id.
 	NemesisWipe Nemesis = "wipe"
 
+	// NemesisRestart crashes a node and restarts it within milliseconds,
+	// while messages addressed to its previous incarnation are still in
+	// flight: they reach the new one late.
+	NemesisRestart Nemesis = "restart"
+	// NemesisApplyBacklog stalls a node's applier and cuts it off for part
+	// of the stall, so that it rejoins far behind and receives a snapshot
+	// with committed entries (membership changes among them) not applied.
+	NemesisApplyBacklog Nemesis = "apply-backlog"
+	// NemesisPause freezes a node's process (SIGSTOP, a long GC pause): its
+	// ticks are lost, messages and requests wait, and on waking its clock
+	// has jumped.
+	NemesisPause Nemesis = "pause"
+	// NemesisStaleSnapshot delivers again a snapshot streamed earlier: a
+	// deposed leader's, or one the receiver is already past.
+	NemesisStaleSnapshot Nemesis = "stale-snapshot"
+	// NemesisHostile makes a member send crafted messages: shapes no honest
+	// node sends (which must be refused) and stale copies of real ones.
+	NemesisHostile Nemesis = "hostile"
+
 	NemesisAll Nemesis = "all"
 )
 
@@ -49,6 +70,7 @@ const (
 var AllNemeses = []Nemesis{
 	NemesisPartition, NemesisLoss, NemesisDelay, NemesisDuplicate, NemesisReorder,
 	NemesisCrash, NemesisSlowDisk, NemesisTransfer, NemesisMembership, NemesisSnapshot, NemesisWipe,
+	NemesisRestart, NemesisApplyBacklog, NemesisPause, NemesisStaleSnapshot, NemesisHostile,
 }
 
 // Bug names a known bug the simulator injects into the engine under test, to
@@ -65,8 +87,20 @@ const (
 	BugAckBeforeFsync Bug = "ack-before-fsync"
 )
 
+const (
+	// BugMembershipReapply steps a received snapshot while an older
+	// membership change waits for the applier (raftcore.FaultReapplyMembership).
+	BugMembershipReapply Bug = Bug(raftcore.FaultReapplyMembership)
+	// BugReadCtxReuse numbers read index requests from 1 in every
+	// incarnation (raftcore.FaultReuseReadContexts).
+	BugReadCtxReuse Bug = Bug(raftcore.FaultReuseReadContexts)
+	// BugLeaseDuringTransfer serves lease reads after a transfer started
+	// (raftcore.FaultLeaseDuringTransfer); it turns lease reads on.
+	BugLeaseDuringTransfer Bug = Bug(raftcore.FaultLeaseDuringTransfer)
+)
+
 // AllBugs lists every injectable bug.
-var AllBugs = []Bug{BugStaleRead, BugAckBeforeFsync}
+var AllBugs = []Bug{BugStaleRead, BugAckBeforeFsync, BugMembershipReapply, BugReadCtxReuse, BugLeaseDuringTransfer}
 
 // Config configures one simulation run. Zero values take the documented
 // defaults.
@@ -93,6 +127,9 @@ type Config struct {
 	Nemeses []Nemesis
 	// Bugs lists the known bugs to inject. Empty means the engine as it is.
 	Bugs []Bug
+	// Lease chooses when the nodes serve lease reads (raftcore
+	// Config.LeaseReads). Default: LeaseAlternate.
+	Lease LeaseMode
 	// OutDir is where a failing run writes its porcupine visualisation and
 	// its readable event trace. Default: os.TempDir(). "-" writes nothing.
 	OutDir string
@@ -154,6 +191,40 @@ func (c Config) Validate() error {
 }
 
 func (c Config) has(n Nemesis) bool { return slices.Contains(c.Nemeses, n) }
+
+// LeaseMode chooses when a run's nodes serve lease reads.
+type LeaseMode int
+
+const (
+	// LeaseAlternate turns lease reads on in odd seeds, and whenever an
+	// injected bug needs them.
+	LeaseAlternate LeaseMode = iota
+	// LeaseAlways turns them on in every seed.
+	LeaseAlways
+	// LeaseNever turns them off, unless an injected bug needs them.
+	LeaseNever
+)
+
+// ParseLeaseMode parses "alternate", "always" or "never".
+func ParseLeaseMode(s string) (LeaseMode, error) {
+	for m, name := range []string{"alternate", "always", "never"} {
+		if s == name {
+			return LeaseMode(m), nil
+		}
+	}
+	return 0, fmt.Errorf("%w: lease mode %q (want alternate, always or never)", ErrInvalidConfig, s)
+}
+
+// leaseReads reports whether the run's nodes serve lease reads.
+func (c Config) leaseReads() bool {
+	switch {
+	case c.bug(BugLeaseDuringTransfer) || c.Lease == LeaseAlways:
+		return true
+	case c.Lease == LeaseNever:
+		return false
+	}
+	return c.Seed%2 == 1
+}
 func (c Config) bug(b Bug) bool     { return slices.Contains(c.Bugs, b) }
 
 // ParseNemeses parses a comma-separated list of nemesis names; "all" stands

@@ -18,6 +18,9 @@ type nemesis struct {
 	partitionGen, lossGen, delayGen, dupGen, reorderGen int
 	// memberBusy is set while a membership task (replace or wipe) runs.
 	memberBusy bool
+	// backlogArmed: the next membership change gets an apply backlog on a
+	// follower (NemesisApplyBacklog).
+	backlogArmed bool
 }
 
 func newNemesis(s *simulation) *nemesis {
@@ -133,6 +136,7 @@ func (ns *nemesis) inject(kind Nemesis) {
 		s.active = leader
 		leader.stepper.TransferLeadership(to)
 		leader.pump()
+		ns.transferAndIsolate(leader.id)
 	case NemesisSnapshot:
 		nodes := s.runningNodes()
 		if len(nodes) == 0 {
@@ -149,6 +153,16 @@ func (ns *nemesis) inject(kind Nemesis) {
 		if !ns.memberBusy {
 			ns.wipe()
 		}
+	case NemesisRestart:
+		ns.restart()
+	case NemesisApplyBacklog:
+		ns.applyBacklog()
+	case NemesisPause:
+		ns.pause()
+	case NemesisStaleSnapshot:
+		ns.staleSnapshot()
+	case NemesisHostile:
+		ns.hostile()
 	}
 }
 
@@ -305,7 +319,15 @@ func (ns *nemesis) addMember(then func()) {
 	s := ns.s
 	n := s.addNode(true)
 	n.start()
+	var cutBacklog func()
+	if leader := s.leader(); leader != nil {
+		cutBacklog = ns.backlogDuringChange(leader.id)
+	}
 	ns.confChange(raftpb.ConfChangeAddLearnerNode, n.id, func(uint64) {
+		if cutBacklog != nil {
+			cutBacklog()
+			cutBacklog = nil
+		}
 		waited := time.Duration(0)
 		var wait func()
 		wait = func() {

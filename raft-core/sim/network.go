@@ -22,18 +22,71 @@ type network struct {
 	duplicate  float64
 	extraDelay time.Duration
 	jitter     time.Duration
+	// holdTo delays the messages sent to a node before it crashed until a
+	// given time (NemesisRestart): those meant for its previous incarnation
+	// reach the next one late.
+	holdTo map[uint64]*held
+	// recent keeps a few messages and snapshots seen on the wire, for the
+	// nemeses that replay or forge them.
+	recent    []*raftpb.Message
+	snapshots []sentSnapshot
 }
+
+// held describes the messages sent to a node before it restarted
+// (NemesisRestart): they are held back until its new incarnation has issued
+// as many read index rounds as the old one had and has one in flight (so a
+// late answer meets the round most likely to share its request id), or
+// until the deadline.
+type held struct {
+	restarted, until time.Duration
+	rounds           int
+	queue            []heldMessage
+}
+
+type heldMessage struct {
+	m    *raftpb.Message
+	sent time.Duration
+}
+
+// releaseHeld delivers node n's held messages once their moment has come,
+// or all of them when deadline is set.
+func (n *network) releaseHeld(to *simNode, deadline bool) {
+	h, ok := n.holdTo[to.id]
+	if !ok || (!deadline && !(to.up && to.readRounds >= h.rounds && len(to.readInFlight) > 0)) {
+		return
+	}
+	delete(n.holdTo, to.id)
+	n.s.sched.after(0, func() {
+		for _, hm := range h.queue {
+			n.deliver(hm.m, hm.sent)
+		}
+	})
+}
+
+// sentSnapshot is a snapshot stream as it went over the wire.
+type sentSnapshot struct {
+	msg  *raftpb.Message
+	body []byte
+}
+
+const (
+	recentMessages  = 32
+	recentSnapshots = 8
+)
 
 const (
 	minLatency = 100 * time.Microsecond
 	maxLatency = 2 * time.Millisecond
 )
 
-func newNetwork(s *simulation) *network { return &network{s: s, blocked: map[link]bool{}} }
+func newNetwork(s *simulation) *network {
+	return &network{s: s, blocked: map[link]bool{}, holdTo: map[uint64]*held{}}
+}
 
 // heal removes every network fault.
 func (n *network) heal() {
 	clear(n.blocked)
+	clear(n.holdTo)
 	n.loss, n.duplicate, n.extraDelay, n.jitter = 0, 0, 0, 0
 }
 
@@ -61,6 +114,12 @@ func (n *network) send(m *raftpb.Message) {
 		s.trace.record("lost")
 		return
 	}
+	if s.cfg.has(NemesisHostile) && m.GetTerm() > 0 && s.sched.chance(1.0/16) {
+		n.recent = append(n.recent, proto.Clone(m).(*raftpb.Message))
+		if len(n.recent) > recentMessages {
+			n.recent = n.recent[1:]
+		}
+	}
 	copies := 1
 	if n.duplicate > 0 && s.sched.chance(n.duplicate) {
 		copies = 2
@@ -71,13 +130,26 @@ func (n *network) send(m *raftpb.Message) {
 			// Raft may modify a message it steps; each copy is its own.
 			msg = proto.Clone(m).(*raftpb.Message)
 		}
-		s.sched.after(n.latency(), func() { n.deliver(msg) })
+		sent := s.sched.now
+		s.sched.after(n.latency(), func() { n.deliver(msg, sent) })
 	}
 }
 
-func (n *network) deliver(m *raftpb.Message) {
+// deliver hands m, sent at sent, to its node: later if the node is frozen,
+// or if m was sent to an incarnation that NemesisRestart replaced.
+func (n *network) deliver(m *raftpb.Message, sent time.Duration) {
 	s := n.s
 	to := s.nodes[m.GetTo()]
+	if to != nil {
+		if h, ok := n.holdTo[to.id]; ok && sent < h.restarted {
+			h.queue = append(h.queue, heldMessage{m, sent})
+			return
+		}
+		if wake := to.pausedUntil; s.sched.now < wake {
+			s.sched.after(wake-s.sched.now, func() { n.deliver(m, sent) })
+			return
+		}
+	}
 	if to == nil || !to.up || !n.connected(m.GetFrom(), m.GetTo()) {
 		s.trace.record("drop", m.GetFrom(), m.GetTo(), uint64(m.GetType()))
 		return
@@ -114,10 +186,21 @@ func (n *network) sendSnapshot(from *simNode, m *raftpb.Message) {
 		report(false)
 		return
 	}
+	if s.cfg.has(NemesisStaleSnapshot) {
+		n.snapshots = append(n.snapshots, sentSnapshot{msg: proto.Clone(m).(*raftpb.Message), body: body})
+		if len(n.snapshots) > recentSnapshots {
+			n.snapshots = n.snapshots[1:]
+		}
+	}
 	// A snapshot takes longer than a message: one millisecond per 64 KiB.
 	transfer := n.latency() + time.Duration(len(body)/(64<<10))*time.Millisecond
-	s.sched.after(transfer, func() {
+	var deliver func()
+	deliver = func() {
 		to := s.nodes[m.GetTo()]
+		if to != nil && to.paused() {
+			s.sched.after(to.pausedUntil-s.sched.now, deliver)
+			return
+		}
 		if to == nil || !to.up || !n.connected(m.GetFrom(), m.GetTo()) || (n.loss > 0 && s.sched.chance(n.loss)) {
 			s.trace.record("snapdrop", m.GetFrom(), m.GetTo())
 			report(false)
@@ -129,9 +212,18 @@ func (n *network) sendSnapshot(from *simNode, m *raftpb.Message) {
 			report(false)
 			return
 		}
+		resumed := to.stallUntilSnapshot
+		if resumed {
+			to.stallUntilSnapshot, to.applyStalledUntil = false, 0
+			s.trace.logf("node %d's applier resumes over its backlog", to.id)
+		}
 		to.pump()
+		if resumed {
+			to.slowDisk = false // the install is on its way, slowly
+		}
 		report(true)
-	})
+	}
+	s.sched.after(transfer, deliver)
 }
 
 func boolBit(b bool) uint64 {

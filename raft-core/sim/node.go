@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"io"
+	"math"
 	"log/slog"
 	"slices"
 	"time"
@@ -31,11 +32,26 @@ type simNode struct {
 	applyQ     []applyJob
 	applying   bool
 	slowDisk   bool
+	// pausedUntil: the process is frozen (NemesisPause) until then; its
+	// ticks are lost and everything else waits.
+	pausedUntil time.Duration
+	// applyStalledUntil: the applier makes no progress until then
+	// (NemesisApplyBacklog).
+	applyStalledUntil time.Duration
+	// stallUntilSnapshot ends the applier's stall when a snapshot arrives,
+	// while the log writer (on a slow disk) is still installing it.
+	stallUntilSnapshot bool
+	// confDirty: a membership entry was applied since the last membership
+	// check; checkedRaftSnap is raft's snapshot index at that check.
+	confDirty       bool
+	checkedRaftSnap uint64
 
 	// Linearizable reads wait here while one ReadIndex is in flight, then go
 	// as one batch (as the runtime batches them).
 	readQ        []func(index uint64, err error)
 	readInFlight []func(index uint64, err error)
+	// readRounds counts the read index rounds of this incarnation.
+	readRounds int
 }
 
 // applyJob is a MsgStorageApply or, when msg is nil, a snapshot request.
@@ -64,6 +80,8 @@ func (n *simNode) config() raftcore.Config {
 		SnapshotStore:     n.snaps,
 		HeartbeatInterval: 2 * tickInterval,
 		ElectionTimeout:   20 * tickInterval,
+		LeaseReads:        n.s.cfg.leaseReads(),
+		Now:               n.s.clock,
 	}
 	if n.s.trace.verbose() {
 		cfg.Logger = slog.New(logHandler{t: n.s.trace, node: n.id})
@@ -77,6 +95,12 @@ func (n *simNode) config() raftcore.Config {
 // start boots the node from whatever its disk holds.
 func (n *simNode) start() {
 	n.incarnation++
+	n.confDirty, n.checkedRaftSnap, n.readRounds = true, 0, 0
+	if h := n.s.net.holdTo[n.id]; h != nil && h.restarted == math.MaxInt64 {
+		// Restarted by another nemesis first: release what was held.
+		h.restarted = n.s.sched.now
+		n.s.net.releaseHeld(n, true)
+	}
 	n.kv = newKVMachine()
 	n.kv.applied = func(index uint64, cmd kvCommand, res kvResult) {
 		if n.s.trace.verbose() {
@@ -92,6 +116,13 @@ func (n *simNode) start() {
 		n.retired = true
 		return
 	}
+	for _, b := range n.s.cfg.Bugs {
+		if slices.Contains(raftcore.EngineFaults, raftcore.EngineFault(b)) {
+			if err := st.InjectFault(raftcore.EngineFault(b)); err != nil {
+				n.s.violationf("node %d: %v", n.id, err)
+			}
+		}
+	}
 	n.stepper, n.up = st, true
 	n.s.trace.record("start", n.id, n.incarnation)
 	n.s.trace.logf("node %d started (incarnation %d, applied %d)", n.id, n.incarnation, st.AppliedIndex())
@@ -101,9 +132,11 @@ func (n *simNode) start() {
 		if !n.alive(inc) {
 			return
 		}
-		n.s.active = n
-		n.stepper.Tick()
-		n.pump()
+		if !n.paused() { // a frozen process loses its ticks
+			n.s.active = n
+			n.stepper.Tick()
+			n.pump()
+		}
 		n.s.sched.after(tickInterval, tick)
 	}
 	n.s.sched.after(n.s.sched.between(0, tickInterval), tick)
@@ -136,11 +169,27 @@ func (n *simNode) crash(reason string) {
 	n.disk = disk
 }
 
-// step delivers a message from the network.
+// step delivers a message from the network, as a transport would: through
+// the engine's checks of what a peer may send. An honest message refused is
+// a violation.
 func (n *simNode) step(m *raftpb.Message) {
 	n.s.active = n
-	n.stepper.Step(m)
+	if err := n.stepper.Deliver(m); err != nil {
+		n.s.violationf("node %d refused an honest message: %v", n.id, err)
+	}
 	n.pump()
+}
+
+// paused reports whether the node's process is frozen now.
+func (n *simNode) paused() bool { return n.s.sched.now < n.pausedUntil }
+
+// whenAwake runs fn now, or once the node's process is no longer frozen.
+func (n *simNode) whenAwake(fn func()) {
+	if n.paused() {
+		n.s.sched.after(n.pausedUntil-n.s.sched.now, func() { n.whenAwake(fn) })
+		return
+	}
+	fn()
 }
 
 // pump routes everything the engine produced until it has nothing more.
@@ -173,6 +222,7 @@ func (n *simNode) pump() {
 	}
 	if n.up {
 		n.s.check.observe(n)
+		n.s.check.membership(n)
 	}
 }
 
@@ -202,8 +252,13 @@ func (n *simNode) schedulePersist() {
 	}
 	n.persisting = true
 	inc := n.incarnation
-	n.s.sched.after(n.diskLatency(), func() {
+	var run func()
+	run = func() {
 		if !n.alive(inc) {
+			return
+		}
+		if n.paused() {
+			n.s.sched.after(n.pausedUntil-n.s.sched.now, run)
 			return
 		}
 		n.s.active = n
@@ -229,7 +284,8 @@ func (n *simNode) schedulePersist() {
 		n.persisting = false
 		n.pump()
 		n.schedulePersist()
-	})
+	}
+	n.s.sched.after(n.diskLatency(), run)
 }
 
 // scheduleApply runs the applier: one job after another, in order.
@@ -243,8 +299,14 @@ func (n *simNode) scheduleApply() {
 	if n.slowDisk {
 		latency = n.s.sched.between(2*time.Millisecond, 30*time.Millisecond)
 	}
-	n.s.sched.after(latency, func() {
+	var run func()
+	run = func() {
 		if !n.alive(inc) {
+			return
+		}
+		if wake := max(n.pausedUntil, n.applyStalledUntil); n.s.sched.now < wake {
+			// Look again soon: a stall may end early (stallUntilSnapshot).
+			n.s.sched.after(min(wake-n.s.sched.now, 10*time.Millisecond), run)
 			return
 		}
 		n.s.active = n
@@ -275,7 +337,8 @@ func (n *simNode) scheduleApply() {
 		n.applying = false
 		n.pump()
 		n.scheduleApply()
-	})
+	}
+	n.s.sched.after(latency, run)
 }
 
 // snapshotQueued reports whether a snapshot job waits in the apply queue.
@@ -304,8 +367,10 @@ func (n *simNode) issueReads() {
 	}
 	batch := n.readQ
 	n.readQ, n.readInFlight = nil, batch
+	n.readRounds++
 	inc := n.incarnation
 	n.s.active = n
+	defer n.s.net.releaseHeld(n, false)
 	n.stepper.ReadIndex(func(index uint64, err error) {
 		if !n.alive(inc) {
 			return

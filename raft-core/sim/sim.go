@@ -255,6 +255,7 @@ func (s *simulation) heal() {
 	for _, id := range s.ids {
 		n := s.nodes[id]
 		n.slowDisk = false
+		n.pausedUntil, n.applyStalledUntil = 0, 0
 		if !n.up && !n.retired {
 			s.sched.after(0, func() {
 				if !n.up && !n.retired {
@@ -359,6 +360,11 @@ func (s *simulation) leader() *simNode {
 	}
 	return best
 }
+
+// clock is the wall clock the nodes see: virtual time since the epoch.
+func (s *simulation) clock() time.Time { return simEpoch.Add(s.sched.now) }
+
+var simEpoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // enginePanicked handles a panic out of an engine: raft panics when it
 // finds its invariants broken (a log that lost committed entries, say). The

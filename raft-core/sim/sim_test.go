@@ -32,6 +32,9 @@ func reproduce(cfg Config) string {
 	if len(cfg.Bugs) > 0 {
 		bugs = " -bug " + joinNames(cfg.Bugs)
 	}
+	if cfg.Lease != LeaseAlternate {
+		bugs += " -lease " + []string{"alternate", "always", "never"}[cfg.Lease]
+	}
 	return fmt.Sprintf("go run ./raft-core/sim/cmd/simulate -seed %d -nodes %d -duration %v -nemesis %s%s", cfg.Seed, cfg.Nodes, cfg.Duration, strings.ReplaceAll(joinNames(cfg.Nemeses), " ", ""), bugs)
 }
 
@@ -161,8 +164,8 @@ func TestSameSeedGivesSameTrace(t *testing.T) {
 
 // TestInjectedBugIsCaught shows the checks can fail: each known bug is
 // caught by the simulator's own checks (not only by raft panicking on a log
-// it finds corrupt) within 200 seeds, and the failing seed leaves a trace and
-// a visualisation behind.
+// it finds corrupt) within a bound of seeds, and the failing seed leaves a
+// trace and a visualisation behind.
 func TestInjectedBugIsCaught(t *testing.T) {
 	checkerFound := func(res Result) bool {
 		for _, v := range res.Violations {
@@ -175,19 +178,33 @@ func TestInjectedBugIsCaught(t *testing.T) {
 	// seeds bounds the search. Raft itself notices lost acknowledged
 	// entries in many ack-before-fsync runs (it panics: "tocommit out of
 	// range"); the checkers must find it in others, first at seed 208.
+	membershipFound := func(res Result) bool {
+		return slices.ContainsFunc(res.Violations, func(v string) bool { return strings.Contains(v, "membership: ") })
+	}
+	notLinearizable := func(res Result) bool { return !res.Linearizable }
+	// The engine bugs need their nemeses: with every nemesis on, the one
+	// that exposes a bug runs too rarely to find it within the bound.
 	tests := []struct {
-		bug   Bug
-		found func(Result) bool
-		seeds uint64
+		bug     Bug
+		found   func(Result) bool
+		seeds   uint64
+		nemeses []Nemesis
 	}{
-		{bug: BugStaleRead, found: func(res Result) bool { return !res.Linearizable }, seeds: 200},
+		{bug: BugStaleRead, found: notLinearizable, seeds: 200},
 		{bug: BugAckBeforeFsync, found: checkerFound, seeds: 400},
+		{bug: BugMembershipReapply, found: membershipFound, seeds: 500, nemeses: []Nemesis{NemesisApplyBacklog, NemesisMembership, NemesisSnapshot}},
+		{bug: BugReadCtxReuse, found: notLinearizable, seeds: 500, nemeses: []Nemesis{NemesisRestart}},
+		{bug: BugLeaseDuringTransfer, found: notLinearizable, seeds: 500, nemeses: []Nemesis{NemesisTransfer}},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.bug), func(t *testing.T) {
 			out := t.TempDir()
+			nemeses := tt.nemeses
+			if nemeses == nil {
+				nemeses = AllNemeses
+			}
 			for seed := uint64(1); seed <= tt.seeds; seed++ {
-				cfg := Config{Seed: seed, Duration: 3 * time.Second, Nemeses: AllNemeses, Bugs: []Bug{tt.bug}, OutDir: out}
+				cfg := Config{Seed: seed, Duration: 5 * time.Second, Nemeses: nemeses, Bugs: []Bug{tt.bug}, OutDir: out}
 				res := runSeed(t, cfg)
 				if !tt.found(res) {
 					continue

@@ -24,6 +24,7 @@ import (
 	"regexp"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -44,6 +45,7 @@ type options struct {
 	procs       int
 	nemesis     string
 	bug         string
+	lease       string
 }
 
 func parse(args []string, stderr io.Writer) (options, error) {
@@ -54,7 +56,8 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	nodes := fs.Int("nodes", 3, "initial cluster size")
 	duration := fs.Duration("duration", 5*time.Second, "virtual time of workload and faults per seed")
 	nemesis := fs.String("nemesis", "all", "comma list of faults to inject, all, or none")
-	bug := fs.String("bug", "", "comma list of known bugs to inject: stale-read, ack-before-fsync")
+	bug := fs.String("bug", "", "comma list of known bugs to inject: "+bugNames())
+	lease := fs.String("lease", "alternate", "lease reads: alternate (odd seeds), always or never")
 	clients := fs.Int("clients", 4, "concurrent virtual clients")
 	keys := fs.Int("keys", 3, "keys the clients work on")
 	out := fs.String("out", os.TempDir(), "directory for the trace and visualisation of failing seeds (- for none)")
@@ -72,6 +75,10 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	if err != nil {
 		return o, err
 	}
+	leaseMode, err := sim.ParseLeaseMode(*lease)
+	if err != nil {
+		return o, err
+	}
 	o.first, o.last = *seed, *seed
 	if *seeds != "" {
 		if o.first, o.last, err = sim.ParseSeeds(*seeds); err != nil {
@@ -81,8 +88,8 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	if *nodes < 1 || *clients < 1 || *keys < 1 || *procs < 1 {
 		return o, errors.New("-nodes, -clients, -keys and -procs must be at least 1")
 	}
-	o.base = sim.Config{Nodes: *nodes, Duration: *duration, Clients: *clients, Keys: *keys, Nemeses: nems, Bugs: bugs, OutDir: *out}
-	o.procs, o.nemesis, o.bug = *procs, *nemesis, *bug
+	o.base = sim.Config{Nodes: *nodes, Duration: *duration, Clients: *clients, Keys: *keys, Nemeses: nems, Bugs: bugs, Lease: leaseMode, OutDir: *out}
+	o.procs, o.nemesis, o.bug, o.lease = *procs, *nemesis, *bug, *lease
 	return o, o.base.Validate()
 }
 
@@ -191,7 +198,7 @@ func runChildren(ctx context.Context, o options, stdout io.Writer) (summary, err
 					"-seeds", fmt.Sprintf("%d-%d", c.first, c.last), "-procs", "1",
 					"-nodes", strconv.Itoa(o.base.Nodes), "-duration", o.base.Duration.String(),
 					"-clients", strconv.Itoa(o.base.Clients), "-keys", strconv.Itoa(o.base.Keys),
-					"-nemesis", o.nemesis, "-bug", o.bug,
+					"-nemesis", o.nemesis, "-bug", o.bug, "-lease", o.lease,
 					"-out", o.base.OutDir,
 				}
 				cmd := exec.CommandContext(ctx, self, args...)
@@ -245,4 +252,12 @@ func runChildren(ctx context.Context, o options, stdout io.Writer) (summary, err
 	}
 	wg.Wait()
 	return sum, firstErr
+}
+
+func bugNames() string {
+	names := make([]string, len(sim.AllBugs))
+	for i, b := range sim.AllBugs {
+		names[i] = string(b)
+	}
+	return strings.Join(names, ", ")
 }
