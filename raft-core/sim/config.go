@@ -225,7 +225,7 @@ func (c Config) leaseReads() bool {
 	}
 	return c.Seed%2 == 1
 }
-func (c Config) bug(b Bug) bool     { return slices.Contains(c.Bugs, b) }
+func (c Config) bug(b Bug) bool { return slices.Contains(c.Bugs, b) }
 
 // ParseNemeses parses a comma-separated list of nemesis names; "all" stands
 // for every nemesis and "" or "none" for none.
