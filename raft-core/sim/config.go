@@ -191,6 +191,7 @@ func (c Config) Validate() error {
 }
 
 func (c Config) has(n Nemesis) bool { return slices.Contains(c.Nemeses, n) }
+func (c Config) bug(b Bug) bool     { return slices.Contains(c.Bugs, b) }
 
 // LeaseMode chooses when a run's nodes serve lease reads.
 type LeaseMode int
@@ -225,7 +226,6 @@ func (c Config) leaseReads() bool {
 	}
 	return c.Seed%2 == 1
 }
-func (c Config) bug(b Bug) bool { return slices.Contains(c.Bugs, b) }
 
 // ParseNemeses parses a comma-separated list of nemesis names; "all" stands
 // for every nemesis and "" or "none" for none.
