@@ -96,6 +96,7 @@ type engine struct {
 	// reach it (see holdSnapshot). heldReads are followers' read index
 	// requests waiting for this leader to commit an entry of its term.
 	confPending uint64
+	lastIndex   uint64 // of raft's log, as handed to the log writer
 	raftSnap    uint64 // raft's configuration is ahead of the applier up to here: a restored snapshot, the bootstrap
 	heldSnap    *raftpb.Message
 	heldReads   []*raftpb.Message
@@ -329,6 +330,7 @@ func newEngine(cfg Config, sm machine, proposalBase uint64) (*engine, error) {
 		return nil, fmt.Errorf("raftcore: start raft: %w", err)
 	}
 	e.rn = rn
+	e.lastIndex = max(last, snap.GetMetadata().GetIndex())
 	fresh := last == 0 && raft.IsEmptyHardState(hs) && e.applied.Load() == 0
 	e.restarted = !fresh
 	if fresh && !cfg.Join && len(cfg.Peers) > 0 {
@@ -496,6 +498,9 @@ func (e *engine) reproposeLost() {
 func (e *engine) step(m *raftpb.Message) {
 	if raft.IsLocalMsg(m.GetType()) && !raft.IsLocalMsgTarget(m.GetFrom()) && m.GetType() != raftpb.MsgStorageAppendResp && m.GetType() != raftpb.MsgStorageApplyResp {
 		return // peers may not inject local messages
+	}
+	if !e.plausible(m) {
+		return
 	}
 	switch m.GetType() {
 	case raftpb.MsgSnap:
@@ -807,6 +812,10 @@ func (e *engine) processReady(out output) {
 			case m.GetTo() == raft.LocalAppendThread:
 				if snap := m.GetSnapshot(); !raft.IsEmptySnap(snap) {
 					e.raftSnap = snap.GetMetadata().GetIndex()
+					e.lastIndex = e.raftSnap
+				}
+				if ents := m.GetEntries(); len(ents) > 0 {
+					e.lastIndex = ents[len(ents)-1].GetIndex()
 				}
 				e.checkConfChanges(m.GetEntries())
 				out.persist(m)

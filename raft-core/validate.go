@@ -150,3 +150,22 @@ func (e *engine) checkRemote(m *raftpb.Message) error {
 	}
 	return nil
 }
+
+// plausible checks a peer's message against this node's log before raft
+// sees it: raft panics on a heartbeat whose commit index is past the end of
+// the log, and an honest leader never sends one (it sends at most what the
+// follower acknowledged); an honest follower never acknowledges an index
+// this leader has not sent. Such messages are dropped.
+func (e *engine) plausible(m *raftpb.Message) bool {
+	from := m.GetFrom()
+	if from == e.id || raft.IsLocalMsgTarget(from) {
+		return true
+	}
+	switch m.GetType() {
+	case raftpb.MsgHeartbeat:
+		return m.GetCommit() <= e.lastIndex
+	case raftpb.MsgAppResp:
+		return m.GetReject() || m.GetIndex() <= e.lastIndex
+	}
+	return true
+}
