@@ -7,11 +7,19 @@
 // linearizable get, stale get, delete, compare-and-swap, unique values)
 // while nemeses partition, drop, delay, duplicate and reorder messages,
 // crash nodes (losing what they had not synced), slow their disks, move
-// leadership, change membership, snapshot under load and wipe machines.
-// Faults heal at the end of the run's Duration; the cluster must then
-// commit a write and converge. Throughout, it checks election safety, log
-// matching, leader completeness and state-machine safety, and at the end the
-// linearizability of the client history with porcupine.
+// leadership (and keep the old leader from hearing of it), change
+// membership, snapshot under load, wipe machines, restart nodes while
+// answers to their previous incarnation are in flight, stall a node's
+// applier so that it catches up by a snapshot over unapplied membership
+// changes, freeze processes (lost ticks, a jumping clock), replay stale
+// snapshots, and play a hostile member sending messages no honest node
+// sends. Lease reads are on in every other seed (Config.Lease). Faults heal
+// at the end of the run's Duration; the cluster must then commit a write and
+// converge. Throughout, it checks election safety, log matching, leader
+// completeness, state-machine safety, that raft's own configuration is the
+// one the engine applied (and every node's the same at an applied index),
+// that every honest message passes the engine's peer checks, and at the end
+// the linearizability of the client history with porcupine.
 //
 //	res, err := sim.Run(ctx, sim.Config{
 //		Seed:     42,
@@ -23,8 +31,10 @@
 //	fmt.Println(res) // PASS seed=42 ops=... faults=... linearizable=true trace=...
 //	// A failing run wrote res.TraceFile and res.VisualizationFile.
 //
-// Config.Bugs injects known bugs (BugStaleRead, BugAckBeforeFsync) to show
-// that the checks catch them. The command raft-core/sim/cmd/simulate runs
+// Config.Bugs injects known bugs to show that the checks catch them:
+// BugStaleRead and BugAckBeforeFsync in the simulated clients and disks, and
+// bugs the engine once had (BugMembershipReapply, BugReadCtxReuse,
+// BugLeaseDuringTransfer) through raftcore.Stepper.InjectFault. The command raft-core/sim/cmd/simulate runs
 // ranges of seeds.
 //
 // etcd raft draws election timeouts from crypto/rand.Reader; a run replaces
