@@ -1,6 +1,7 @@
 package raftcore
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/binary"
 	"errors"
@@ -1332,14 +1333,15 @@ func (e *engine) applyEntry(ent *raftpb.Entry) (func(), error) {
 func (e *engine) applyConfChange(index uint64, cc *raftpb.ConfChange) (func(), error) {
 	var origin, id uint64
 	var peer Peer
+	var rawPayload []byte
 	hasPeer := false
 	if len(cc.GetContext()) > 0 {
 		o, i, payload, err := parseEnvelope(cc.GetContext())
 		if err != nil {
 			return nil, err
 		}
-		origin, id = o, i
-		if len(payload) > 0 {
+		origin, id, rawPayload = o, i, payload
+		if len(payload) > 0 && cc.GetType() != raftpb.ConfChangeUpdateNode {
 			if err := peer.UnmarshalBinary(payload); err != nil {
 				return nil, err
 			}
@@ -1353,6 +1355,9 @@ func (e *engine) applyConfChange(index uint64, cc *raftpb.ConfChange) (func(), e
 		// undo a later change (re-adding a promoted learner demotes it).
 		cc = &raftpb.ConfChange{Type: raftpb.ConfChangeAddNode.Enum(), NodeId: new(uint64(0))}
 		nodeID, origin = 0, 0
+	}
+	if cc.GetType() == raftpb.ConfChangeUpdateNode {
+		return e.applyMemberUpdate(index, cc, origin, id, rawPayload)
 	}
 	removesLastVoter := cc.GetType() == raftpb.ConfChangeRemoveNode &&
 		len(mem.confState.GetVoters()) == 1 && mem.confState.GetVoters()[0] == nodeID
@@ -1405,6 +1410,56 @@ func (e *engine) applyConfChange(index uint64, cc *raftpb.ConfChange) (func(), e
 	}
 	if p := e.waiters.remove(id); p != nil {
 		return func() { p.resolve(proposalResult{index: index}) }, nil
+	}
+	return nil, nil
+}
+
+// Member updates (ConfChangeUpdateNode) carry a mode byte before the Peer.
+const (
+	memberReplace byte = 'r' // new address and key
+	memberBindKey byte = 'b' // a key for a member that has none
+)
+
+// applyMemberUpdate applies a ConfChangeUpdateNode: raft's configuration
+// does not change; the member's address or key does, the same on every
+// node. A bind for a member that already has another key, or an update for
+// one that is gone, changes nothing and fails the proposer's call.
+func (e *engine) applyMemberUpdate(index uint64, cc *raftpb.ConfChange, origin, id uint64, payload []byte) (func(), error) {
+	var outcome error
+	var peer Peer
+	if len(payload) < 2 || (payload[0] != memberReplace && payload[0] != memberBindKey) || peer.UnmarshalBinary(payload[1:]) != nil {
+		outcome = fmt.Errorf("%w: malformed member update", ErrInvalidConfig)
+	}
+	// Raft counts the entry as a conf change: it must go through it.
+	if _, err := e.applyToRaft(&raftpb.ConfChange{Type: raftpb.ConfChangeUpdateNode.Enum(), NodeId: new(uint64(0))}); err != nil {
+		return nil, err
+	}
+	mem := e.membership()
+	cur, ok := mem.peers[cc.GetNodeId()]
+	switch {
+	case outcome != nil:
+	case !ok || !mem.isMember(cc.GetNodeId()):
+		outcome = fmt.Errorf("%w: %d", ErrUnknownMember, cc.GetNodeId())
+	case payload[0] == memberBindKey && len(cur.Key) > 0 && !bytes.Equal(cur.Key, peer.Key):
+		outcome = fmt.Errorf("%w: %d", ErrKeyConflict, cc.GetNodeId())
+	case payload[0] == memberBindKey && len(cur.Key) > 0:
+		// already bound to this key
+	default:
+		next := cur
+		next.Key = peer.Key
+		if payload[0] == memberReplace {
+			next.Addr = peer.Addr
+		}
+		mem = mem.clone()
+		mem.peers[cur.ID] = next
+		e.setMembers(mem)
+		e.events.publish(Event{Type: EventMemberUpdated, NodeID: e.id, Member: next, Index: index})
+	}
+	if origin != e.id || id == 0 {
+		return nil, nil
+	}
+	if p := e.waiters.remove(id); p != nil {
+		return func() { p.resolve(proposalResult{index: index, err: outcome}) }, nil
 	}
 	return nil, nil
 }

@@ -32,6 +32,9 @@ var (
 	ErrMemberExists = errors.New("raftcore: member already exists")
 	// ErrIDReused is returned when adding a member whose id belonged to a removed member.
 	ErrIDReused = errors.New("raftcore: member id was used by a removed member")
+	// ErrKeyConflict is returned by BindMemberKey when the member already
+	// has another key.
+	ErrKeyConflict = errors.New("raftcore: member is bound to another key")
 	// ErrLastVoter is returned when removing the only voter: a cluster
 	// without voters can never commit again.
 	ErrLastVoter = errors.New("raftcore: cannot remove the last voter")

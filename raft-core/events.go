@@ -28,6 +28,9 @@ const (
 	EventSnapshotInstalled
 	// EventsLost: the subscriber was too slow and Lost events were dropped.
 	EventsLost
+	// EventMemberUpdated: Member's address or key changed (UpdateMember,
+	// BindMemberKey).
+	EventMemberUpdated
 )
 
 func (t EventType) String() string {
@@ -48,6 +51,8 @@ func (t EventType) String() string {
 		return "SnapshotInstalled"
 	case EventsLost:
 		return "EventsLost"
+	case EventMemberUpdated:
+		return "MemberUpdated"
 	}
 	return fmt.Sprintf("EventType(%d)", int(t))
 }
@@ -75,6 +80,8 @@ func (e Event) String() string {
 		return fmt.Sprintf("%v role=%v term=%d", e.Type, e.Role, e.Term)
 	case EventMemberAdded, EventMemberRemoved:
 		return fmt.Sprintf("%v member=%v role=%v", e.Type, e.Member, e.Role)
+	case EventMemberUpdated:
+		return fmt.Sprintf("%v member=%v key=%x", e.Type, e.Member, e.Member.Key)
 	case EventSnapshotCreated, EventSnapshotInstalled:
 		return fmt.Sprintf("%v index=%d", e.Type, e.Index)
 	case EventsLost:

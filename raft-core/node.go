@@ -1,6 +1,7 @@
 package raftcore
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/rand"
@@ -355,7 +356,41 @@ func (n *Node[C, R]) RemoveMember(ctx context.Context, id uint64) error {
 	return n.changeMembership(ctx, raftpb.ConfChangeRemoveNode, Peer{ID: id})
 }
 
-func (n *Node[C, R]) changeMembership(ctx context.Context, typ raftpb.ConfChangeType, p Peer) error {
+// UpdateMember replaces the address and key of member p.ID, on every node
+// through the log: for a member that moved, or whose identity key was
+// rotated. The transport pins the new key once the change applies. See
+// AddVoter for errors; ErrUnknownMember if p.ID is not a member.
+func (n *Node[C, R]) UpdateMember(ctx context.Context, p Peer) error {
+	if !n.e.membership().isMember(p.ID) {
+		return fmt.Errorf("%w: %d", ErrUnknownMember, p.ID)
+	}
+	return n.changeMembership(ctx, raftpb.ConfChangeUpdateNode, p, memberReplace)
+}
+
+// BindMemberKey records key as member id's identity key if it has none yet
+// (trust on first use, for members added without a key): every node then
+// pins it, and no other key is accepted for id. Binding the key the member
+// already has succeeds and changes nothing. Errors as for UpdateMember, and
+// ErrKeyConflict if the member is bound to another key.
+func (n *Node[C, R]) BindMemberKey(ctx context.Context, id uint64, key []byte) error {
+	if len(key) == 0 {
+		return fmt.Errorf("%w: empty key", ErrInvalidConfig)
+	}
+	p, ok := n.e.membership().peers[id]
+	if !ok || !n.e.membership().isMember(id) {
+		return fmt.Errorf("%w: %d", ErrUnknownMember, id)
+	}
+	if len(p.Key) > 0 {
+		if bytes.Equal(p.Key, key) {
+			return nil
+		}
+		return fmt.Errorf("%w: %d", ErrKeyConflict, id)
+	}
+	p.Key = key
+	return n.changeMembership(ctx, raftpb.ConfChangeUpdateNode, p, memberBindKey)
+}
+
+func (n *Node[C, R]) changeMembership(ctx context.Context, typ raftpb.ConfChangeType, p Peer, update ...byte) error {
 	if err := n.checkRunning(); err != nil {
 		return err
 	}
@@ -366,6 +401,9 @@ func (n *Node[C, R]) changeMembership(ctx context.Context, typ raftpb.ConfChange
 	var peerBytes []byte
 	if typ != raftpb.ConfChangeRemoveNode {
 		peerBytes, _ = p.MarshalBinary()
+	}
+	if typ == raftpb.ConfChangeUpdateNode {
+		peerBytes = append(update[:1:1], peerBytes...)
 	}
 	// raft refuses a change while the previous one is still being applied
 	// on the leader; that lasts one apply round, so retry shortly.

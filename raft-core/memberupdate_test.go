@@ -1,0 +1,61 @@
+package raftcore_test
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+	"time"
+
+	raftcore "github.com/jangada-io/jangada/raft-core"
+	"github.com/jangada-io/jangada/raft-core/clustertest"
+)
+
+func memberOf(t *testing.T, n *clustertest.Node[clustertest.KVCommand, clustertest.KVResult], id uint64) raftcore.Peer {
+	t.Helper()
+	for _, m := range n.Status().Members {
+		if m.ID == id {
+			return m.Peer
+		}
+	}
+	t.Fatalf("node %d does not list member %d", n.ID(), id)
+	return raftcore.Peer{}
+}
+
+// TestBindMemberKeyIsTrustOnFirstUse: a member added without a key gets the
+// first key bound to it on every node; another key is refused after that.
+func TestBindMemberKeyIsTrustOnFirstUse(t *testing.T) {
+	c := newKVCluster(t, 3, nil)
+	ctx := clustertest.Context(t, 10*time.Second)
+	leader := c.Leader()
+	if err := leader.AddLearner(ctx, raftcore.Peer{ID: 9, Addr: "node-9"}); err != nil {
+		t.Fatal(err)
+	}
+	first, second := []byte("key-one"), []byte("key-two")
+	if err := leader.BindMemberKey(ctx, 9, first); err != nil {
+		t.Fatalf("first bind: %v", err)
+	}
+	if err := leader.BindMemberKey(ctx, 9, first); err != nil {
+		t.Fatalf("binding the same key again: %v", err)
+	}
+	if err := leader.BindMemberKey(ctx, 9, second); !errors.Is(err, raftcore.ErrKeyConflict) {
+		t.Fatalf("binding another key = %v, want ErrKeyConflict", err)
+	}
+	if err := leader.BindMemberKey(ctx, 42, first); !errors.Is(err, raftcore.ErrUnknownMember) {
+		t.Fatalf("binding a key to a non-member = %v, want ErrUnknownMember", err)
+	}
+	for _, id := range c.Running() {
+		clustertest.WaitFor(t, "the bound key on every node", 5*time.Second, func() bool {
+			return bytes.Equal(memberOf(t, c.Node(id), 9).Key, first)
+		})
+	}
+	// An operator rotating the key replaces it, address included.
+	if err := leader.UpdateMember(ctx, raftcore.Peer{ID: 9, Addr: "node-9b", Key: second}); err != nil {
+		t.Fatalf("update: %v", err)
+	}
+	for _, id := range c.Running() {
+		clustertest.WaitFor(t, "the updated member on every node", 5*time.Second, func() bool {
+			p := memberOf(t, c.Node(id), 9)
+			return bytes.Equal(p.Key, second) && p.Addr == "node-9b"
+		})
+	}
+}
