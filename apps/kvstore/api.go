@@ -176,6 +176,7 @@ const (
 	CodeInvalidKey       = "invalid_key"
 	CodeUnauthorized     = "unauthorized"
 	CodeForbidden        = "forbidden"
+	CodeBadHost          = "bad_host"
 	CodeNotFound         = "not_found"
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeVersionMismatch  = "version_mismatch"
@@ -506,6 +507,12 @@ func newRequestID() string {
 func methodNotAllowed(w http.ResponseWriter, r *http.Request, allow string) {
 	w.Header().Set("Allow", allow)
 	writeError(w, http.StatusMethodNotAllowed, CodeMethodNotAllowed, fmt.Sprintf("method %s not allowed; use %s", r.Method, allow))
+}
+
+// WriteError writes an error response in the API's form, for handlers
+// mounted next to it.
+func WriteError(w http.ResponseWriter, status int, code, msg string) {
+	writeError(w, status, code, msg)
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
