@@ -297,3 +297,78 @@ func TestExposedAPIWithoutAuthIsWarnedAbout(t *testing.T) {
 		t.Fatalf("a warning for an API with tokens over TLS:\n%s", logs.String())
 	}
 }
+
+// newClientCA returns a CA certificate (PEM) and a client certificate it
+// signed.
+func newClientCA(t *testing.T) (caPEM string, client tls.Certificate) {
+	t.Helper()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caTmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(10),
+		Subject:               pkix.Name{CommonName: "kvstore client CA"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		KeyUsage:              x509.KeyUsageCertSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(11),
+		Subject:      pkix.Name{CommonName: "writer"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	clientDER, err := x509.CreateCertificate(rand.Reader, clientTmpl, caTmpl, &clientKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})),
+		tls.Certificate{Certificate: [][]byte{clientDER}, PrivateKey: clientKey}
+}
+
+func TestClientCertificateOfTheClientCAMayWrite(t *testing.T) {
+	dir := t.TempDir()
+	certPath, keyPath, serverCert := writeServerCert(t, dir, 0o600)
+	caPEM, clientCert := newClientCA(t)
+	cfg := testConfig(t, TransportMem, StoreMemory)
+	cfg.HTTPTLSCert, cfg.HTTPTLSKey = certPath, keyPath
+	cfg.HTTPClientCA = writeFile(t, dir, "clients.pem", caPEM, 0o644)
+	a, server, _ := startServer(t, cfg)
+	defer a.RequireStop()
+
+	client := func(certs ...tls.Certificate) *kvstore.Client {
+		roots := x509.NewCertPool()
+		roots.AddCert(serverCert)
+		c, err := kvstore.NewClient(kvstore.ClientConfig{
+			Endpoints: []string{server.Addr().String()},
+			TLS:       &tls.Config{RootCAs: roots, Certificates: certs},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.CloseIdleConnections)
+		return c
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := client(clientCert).Put(ctx, "k", []byte("v"), kvstore.WriteOptions{}); err != nil {
+		t.Fatalf("put with a client certificate of the CA: %v", err)
+	}
+	_, err := client().Put(ctx, "k", []byte("v"), kvstore.WriteOptions{})
+	if apiErr, ok := errors.AsType[*kvstore.APIError](err); !ok || apiErr.Status != http.StatusUnauthorized {
+		t.Fatalf("put without a client certificate: %v, want 401", err)
+	}
+}
