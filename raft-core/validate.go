@@ -36,10 +36,11 @@ func validateRemote(m *raftpb.Message, self uint64) error {
 		return bad("addressed to another node")
 	case m.GetFrom() == raft.None || raft.IsLocalMsgTarget(m.GetFrom()):
 		return bad("sender is not a peer")
-	case m.GetFrom() == self && typ != raftpb.MsgProp && typ != raftpb.MsgReadIndex:
-		// A follower relays proposals and read requests to the leader it
-		// knows with their From unchanged, so this node's own come back
-		// when it has become the leader. Nothing else comes from itself.
+	case m.GetFrom() == self && typ != raftpb.MsgProp && typ != raftpb.MsgReadIndex && typ != raftpb.MsgTransferLeader:
+		// A follower relays proposals, read requests and transfer requests
+		// (From is the transferee) to the leader it knows with their From
+		// unchanged, so this node's own come back when it has become the
+		// leader. Nothing else comes from itself.
 		return bad("sender is this node")
 	case raft.IsLocalMsg(typ):
 		return bad("local message type")

@@ -10,6 +10,7 @@ import (
 	"hash/crc32"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -29,8 +30,11 @@ type SnapshotConfig struct {
 	// Dir is the directory of snapshot files, created if missing. Required.
 	// It must not be the LogStore's directory, and only one SnapshotStore
 	// may use it at a time: opening removes the partial files of
-	// interrupted snapshots.
+	// interrupted snapshots. It is created with mode 0700.
 	Dir string
+	// Logger receives a warning for each snapshot file that List skips
+	// because it cannot be read. Default: discard.
+	Logger *slog.Logger
 }
 
 // Validate reports whether c can be used. The error wraps
@@ -51,6 +55,7 @@ func (c SnapshotConfig) Validate() error {
 // raftcore.ErrCorrupt.
 type SnapshotStore struct {
 	dir string
+	log *slog.Logger
 	// mu orders renames and deletions against each other, so that a Prune
 	// does not race a Commit at the same index.
 	mu sync.Mutex
@@ -73,7 +78,7 @@ func OpenSnapshotStore(cfg SnapshotConfig) (*SnapshotStore, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("storesnapfile: creating %s: %w", cfg.Dir, err)
 	}
 	names, err := readDirNames(cfg.Dir)
@@ -87,7 +92,11 @@ func OpenSnapshotStore(cfg SnapshotConfig) (*SnapshotStore, error) {
 			}
 		}
 	}
-	return &SnapshotStore{dir: cfg.Dir}, nil
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &SnapshotStore{dir: cfg.Dir, log: log}, nil
 }
 
 func readDirNames(dir string) ([]string, error) {
@@ -116,7 +125,8 @@ func indexOfName(name string) (uint64, bool) {
 }
 
 // Create starts a snapshot. Nothing is visible until the sink's Commit
-// returns nil.
+// returns nil. It returns an error wrapping ErrHeaderTooLarge, and writes
+// nothing, for metadata the store's reader would refuse.
 func (s *SnapshotStore) Create(meta raftcore.SnapshotMeta) (raftcore.SnapshotSink, error) {
 	header, err := encodeHeader(meta)
 	if err != nil {
@@ -140,18 +150,28 @@ func (s *SnapshotStore) Create(meta raftcore.SnapshotMeta) (raftcore.SnapshotSin
 }
 
 // encodeHeader lays out magic, header length, index, term, ConfState and a
-// CRC-32C of what precedes it.
+// CRC-32C of what precedes it. The header is refused unless parseHeader, the
+// reader's own check, accepts it: a file the store writes is a file it can
+// read.
 func encodeHeader(meta raftcore.SnapshotMeta) ([]byte, error) {
 	cs, err := proto.Marshal(cloneConfState(meta.ConfState))
 	if err != nil {
 		return nil, fmt.Errorf("storesnapfile: encoding snapshot %d conf state: %w", meta.Index, err)
+	}
+	if length := 8 + 8 + len(cs); length > maxHeaderLength {
+		return nil, fmt.Errorf("%w: snapshot %d: its ConfState takes %d bytes, the header may hold %d",
+			ErrHeaderTooLarge, meta.Index, length, maxHeaderLength)
 	}
 	header := []byte(snapshotMagic)
 	header = binary.BigEndian.AppendUint32(header, uint32(8+8+len(cs)))
 	header = binary.BigEndian.AppendUint64(header, meta.Index)
 	header = binary.BigEndian.AppendUint64(header, meta.Term)
 	header = append(header, cs...)
-	return binary.BigEndian.AppendUint32(header, crc32.Checksum(header, castagnoli)), nil
+	header = binary.BigEndian.AppendUint32(header, crc32.Checksum(header, castagnoli))
+	if _, _, err := parseHeader(bytes.NewReader(header), int64(len(header))+trailerSize); err != nil {
+		return nil, fmt.Errorf("storesnapfile: snapshot %d: the header would not read back: %w", meta.Index, err)
+	}
+	return header, nil
 }
 
 type snapshotSink struct {
@@ -278,12 +298,21 @@ func (s *SnapshotStore) Open(index uint64) (raftcore.SnapshotMeta, io.ReadCloser
 		f.Close()
 		return raftcore.SnapshotMeta{}, nil, err
 	}
-	zr, err := codec.NewZstdReader(bufio.NewReaderSize(file.body, 256<<10))
+	r, err := file.reader(f, index)
 	if err != nil {
 		f.Close()
 		return raftcore.SnapshotMeta{}, nil, err
 	}
-	return file.meta, &snapshotReader{file: f, zr: zr, index: index, want: file.meta.Size, wantCRC: file.dataCRC, crc: crc32.New(castagnoli)}, nil
+	return file.meta, r, nil
+}
+
+// reader returns a reader of the snapshot's data that closes c when closed.
+func (file snapshotFile) reader(c io.Closer, index uint64) (*snapshotReader, error) {
+	zr, err := codec.NewZstdReader(bufio.NewReaderSize(file.body, 256<<10))
+	if err != nil {
+		return nil, err
+	}
+	return &snapshotReader{file: c, zr: zr, index: index, want: file.meta.Size, wantCRC: file.dataCRC, crc: crc32.New(castagnoli)}, nil
 }
 
 type snapshotFile struct {
@@ -292,33 +321,76 @@ type snapshotFile struct {
 	body    *io.SectionReader
 }
 
-// readSnapshotFile checks the header and trailer of a snapshot file.
+// errMalformed describes why a snapshot file does not parse; readSnapshotFile
+// wraps it in raftcore.ErrCorrupt with the file's name.
+type errMalformed string
+
+func (e errMalformed) Error() string { return string(e) }
+
+// readSnapshotFile checks the header and trailer of the snapshot file f,
+// which must hold the snapshot at index.
 func readSnapshotFile(f *os.File, index uint64) (snapshotFile, error) {
-	corrupt := func(what string) (snapshotFile, error) {
-		return snapshotFile{}, fmt.Errorf("%w: snapshot file %s: %s", raftcore.ErrCorrupt, f.Name(), what)
-	}
 	info, err := f.Stat()
 	if err != nil {
 		return snapshotFile{}, fmt.Errorf("storesnapfile: snapshot %d: %w", index, err)
 	}
+	file, err := parseSnapshotFile(f, info.Size(), index)
+	if err != nil {
+		return snapshotFile{}, fmt.Errorf("%w: snapshot file %s: %w", raftcore.ErrCorrupt, f.Name(), err)
+	}
+	return file, nil
+}
+
+// parseSnapshotFile checks the header and trailer of the size bytes of r.
+// Every error is an errMalformed.
+func parseSnapshotFile(r io.ReaderAt, size int64, index uint64) (snapshotFile, error) {
+	meta, headerEnd, err := parseHeader(r, size)
+	if err != nil {
+		return snapshotFile{}, err
+	}
+	if meta.Index != index {
+		return snapshotFile{}, errMalformed(fmt.Sprintf("holds snapshot %d", meta.Index))
+	}
+	trailer := make([]byte, trailerSize)
+	if _, err := r.ReadAt(trailer, size-trailerSize); err != nil {
+		return snapshotFile{}, errMalformed("short trailer")
+	}
+	if !bytes.Equal(trailer[12:], []byte(trailerMagic)) {
+		return snapshotFile{}, errMalformed("bad trailer")
+	}
+	meta.Size = int64(binary.BigEndian.Uint64(trailer))
+	if meta.Size < 0 {
+		return snapshotFile{}, errMalformed("bad size")
+	}
+	return snapshotFile{
+		meta:    meta,
+		dataCRC: binary.BigEndian.Uint32(trailer[8:]),
+		body:    io.NewSectionReader(r, headerEnd, size-trailerSize-headerEnd),
+	}, nil
+}
+
+// parseHeader checks the header at the start of the size bytes of r and
+// returns the metadata it holds (without Size) and where it ends. Every
+// error is an errMalformed.
+func parseHeader(r io.ReaderAt, size int64) (raftcore.SnapshotMeta, int64, error) {
 	fixed := make([]byte, len(snapshotMagic)+4)
-	if _, err := f.ReadAt(fixed, 0); err != nil {
-		return corrupt("short header")
+	if _, err := r.ReadAt(fixed, 0); err != nil {
+		return raftcore.SnapshotMeta{}, 0, errMalformed("short header")
 	}
 	if string(fixed[:len(snapshotMagic)]) != snapshotMagic {
-		return corrupt("bad magic")
+		return raftcore.SnapshotMeta{}, 0, errMalformed("bad magic")
 	}
 	length := int64(binary.BigEndian.Uint32(fixed[len(snapshotMagic):]))
 	headerEnd := int64(len(fixed)) + length + 4
-	if length < 16 || length > maxHeaderLength || headerEnd+trailerSize > info.Size() {
-		return corrupt("bad header length")
+	if length < 16 || length > maxHeaderLength || headerEnd+trailerSize > size {
+		return raftcore.SnapshotMeta{}, 0, errMalformed("bad header length")
 	}
 	header := make([]byte, headerEnd)
-	if _, err := f.ReadAt(header, 0); err != nil {
-		return corrupt("short header")
+	if _, err := r.ReadAt(header, 0); err != nil {
+		return raftcore.SnapshotMeta{}, 0, errMalformed("short header")
 	}
 	if crc32.Checksum(header[:headerEnd-4], castagnoli) != binary.BigEndian.Uint32(header[headerEnd-4:]) {
-		return corrupt("header checksum mismatch")
+		return raftcore.SnapshotMeta{}, 0, errMalformed("header checksum mismatch")
 	}
 	body := header[len(fixed) : headerEnd-4]
 	meta := raftcore.SnapshotMeta{
@@ -327,33 +399,15 @@ func readSnapshotFile(f *os.File, index uint64) (snapshotFile, error) {
 		ConfState: new(raftpb.ConfState),
 	}
 	if err := proto.Unmarshal(body[16:], meta.ConfState); err != nil {
-		return corrupt("conf state: " + err.Error())
+		return raftcore.SnapshotMeta{}, 0, errMalformed("conf state: " + err.Error())
 	}
-	if meta.Index != index {
-		return corrupt(fmt.Sprintf("holds snapshot %d", meta.Index))
-	}
-	trailer := make([]byte, trailerSize)
-	if _, err := f.ReadAt(trailer, info.Size()-trailerSize); err != nil {
-		return corrupt("short trailer")
-	}
-	if !bytes.Equal(trailer[12:], []byte(trailerMagic)) {
-		return corrupt("bad trailer")
-	}
-	meta.Size = int64(binary.BigEndian.Uint64(trailer))
-	if meta.Size < 0 {
-		return corrupt("bad size")
-	}
-	return snapshotFile{
-		meta:    meta,
-		dataCRC: binary.BigEndian.Uint32(trailer[8:]),
-		body:    io.NewSectionReader(f, headerEnd, info.Size()-trailerSize-headerEnd),
-	}, nil
+	return meta, headerEnd, nil
 }
 
 // snapshotReader decompresses a snapshot's data and checks its length and
 // checksum at the end.
 type snapshotReader struct {
-	file    *os.File
+	file    io.Closer
 	zr      io.ReadCloser
 	index   uint64
 	want    int64
@@ -392,9 +446,14 @@ func (r *snapshotReader) Close() error {
 	return r.file.Close()
 }
 
-// List returns the committed snapshots, newest first. It returns an error
-// wrapping raftcore.ErrCorrupt if a snapshot file's header or trailer is
-// damaged.
+// List returns the committed snapshots, newest first.
+//
+// A snapshot file whose header or trailer is damaged is skipped, with a
+// warning to SnapshotConfig.Logger, when a newer snapshot reads well: one
+// bad old file does not make the whole store unusable. The newest snapshot
+// file is never skipped, since it is the one the log records: if it is
+// damaged, List returns an error wrapping raftcore.ErrCorrupt. Open reports
+// a damaged snapshot whatever its age.
 func (s *SnapshotStore) List() ([]raftcore.SnapshotMeta, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -404,18 +463,30 @@ func (s *SnapshotStore) List() ([]raftcore.SnapshotMeta, error) {
 	}
 	metas := make([]raftcore.SnapshotMeta, 0, len(indexes))
 	for _, index := range indexes {
-		f, err := os.Open(filepath.Join(s.dir, snapshotName(index)))
+		meta, err := s.readMeta(index)
 		if err != nil {
-			return nil, fmt.Errorf("storesnapfile: opening snapshot %d: %w", index, err)
+			if len(metas) == 0 || !errors.Is(err, raftcore.ErrCorrupt) {
+				return nil, err
+			}
+			s.log.Warn("storesnapfile: skipping an unreadable snapshot file older than the newest snapshot",
+				"file", filepath.Join(s.dir, snapshotName(index)), "err", err)
+			continue
 		}
-		file, err := readSnapshotFile(f, index)
-		f.Close()
-		if err != nil {
-			return nil, err
-		}
-		metas = append(metas, file.meta)
+		metas = append(metas, meta)
 	}
 	return metas, nil
+}
+
+// readMeta returns the metadata of the snapshot file at index. The caller
+// holds mu.
+func (s *SnapshotStore) readMeta(index uint64) (raftcore.SnapshotMeta, error) {
+	f, err := os.Open(filepath.Join(s.dir, snapshotName(index)))
+	if err != nil {
+		return raftcore.SnapshotMeta{}, fmt.Errorf("storesnapfile: opening snapshot %d: %w", index, err)
+	}
+	defer f.Close()
+	file, err := readSnapshotFile(f, index)
+	return file.meta, err
 }
 
 // indexes returns the indexes of the snapshot files, newest first. The

@@ -2,6 +2,8 @@ package kvstore
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -63,8 +65,13 @@ type HandlerConfig struct {
 	RetryAfter time.Duration
 	// MaxListLimit bounds the limit parameter of listings. Default: 10000.
 	MaxListLimit int
-	// Logger receives unexpected errors. Default: discard.
+	// Logger receives unexpected errors, with the request id their 500
+	// response carries. Default: discard.
 	Logger *slog.Logger
+	// Auth, when set, makes every route of the API require a credential:
+	// GET and HEAD need ScopeRead, other methods ScopeReadWrite. Default:
+	// nil, every request is allowed.
+	Auth *Auth
 }
 
 func (c HandlerConfig) withDefaults() HandlerConfig {
@@ -117,9 +124,13 @@ func (c HandlerConfig) Validate() error {
 //	GET    /v1/kv?prefix=P&limit=N[&consistency=stale]  200 {"keys": [...], "more": bool}
 //	GET    /v1/status                    200 StatusResponse
 //
-// Errors are JSON ErrorResponse bodies: 400 bad key or parameter, 404, 405,
-// 412, 413 value over the size limit, 503 with Retry-After when there is no
-// leader or quorum, 504 when the request timed out.
+// Errors are JSON ErrorResponse bodies: 400 bad key or parameter, 401
+// without a valid credential and 403 with a read-only one for a write (when
+// HandlerConfig.Auth is set), 404, 405, 412, 413 value over the size limit,
+// 503 with Retry-After when there is no leader or quorum, 504 when the
+// request timed out, and 500 for an unexpected error: its body carries a
+// request id, which the log line with the error also carries, and no
+// internal detail.
 type Handler struct {
 	cfg HandlerConfig
 	mux *http.ServeMux
@@ -139,9 +150,10 @@ func NewHandler(cfg HandlerConfig) (*Handler, error) {
 // Register mounts the API's routes on mux, so that other handlers (metrics,
 // health) can share it. It panics, as http.ServeMux does, on a conflict.
 func (h *Handler) Register(mux *http.ServeMux) {
-	mux.HandleFunc("/v1/kv/{key...}", h.serveKey)
-	mux.HandleFunc("/v1/kv", h.serveList)
-	mux.HandleFunc("/v1/status", h.serveStatus)
+	auth := h.cfg.Auth
+	mux.Handle("/v1/kv/{key...}", auth.Require(http.HandlerFunc(h.serveKey)))
+	mux.Handle("/v1/kv", auth.Require(http.HandlerFunc(h.serveList)))
+	mux.Handle("/v1/status", auth.Require(http.HandlerFunc(h.serveStatus)))
 }
 
 // ServeHTTP serves the API's routes, and a JSON 404 for any other path.
@@ -162,6 +174,9 @@ func NotFound(w http.ResponseWriter, r *http.Request) {
 const (
 	CodeBadRequest       = "bad_request"
 	CodeInvalidKey       = "invalid_key"
+	CodeUnauthorized     = "unauthorized"
+	CodeForbidden        = "forbidden"
+	CodeBadHost          = "bad_host"
 	CodeNotFound         = "not_found"
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeVersionMismatch  = "version_mismatch"
@@ -175,6 +190,8 @@ const (
 type ErrorResponse struct {
 	Error string `json:"error"`
 	Code  string `json:"code"`
+	// RequestID, on a 500, names the log line that holds the error.
+	RequestID string `json:"request_id,omitempty"`
 }
 
 // WriteResponse is the body of a successful PUT or DELETE.
@@ -270,7 +287,7 @@ func (h *Handler) write(w http.ResponseWriter, r *http.Request, cmd Command) {
 	defer cancel()
 	res, err := h.cfg.Node.Propose(ctx, cmd)
 	if err != nil {
-		h.writeNodeError(w, err, true)
+		h.writeNodeError(w, r, err, true)
 		return
 	}
 	if !res.Applied {
@@ -351,7 +368,7 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request, fn func() error) 
 	case "stale":
 		err := h.cfg.Node.ReadStale(fn)
 		if err != nil {
-			h.writeNodeError(w, err, false)
+			h.writeNodeError(w, r, err, false)
 		}
 		return err
 	case "", "linearizable":
@@ -367,7 +384,7 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request, fn func() error) 
 	defer cancel()
 	err := h.cfg.Node.Read(ctx, fn)
 	if err != nil {
-		h.writeNodeError(w, err, false)
+		h.writeNodeError(w, r, err, false)
 	}
 	return err
 }
@@ -444,7 +461,7 @@ func (h *Handler) tooLarge(w http.ResponseWriter, size int64) {
 }
 
 // writeNodeError maps an error of the raft node to a response.
-func (h *Handler) writeNodeError(w http.ResponseWriter, err error, write bool) {
+func (h *Handler) writeNodeError(w http.ResponseWriter, r *http.Request, err error, write bool) {
 	var notLeader *raftcore.NotLeaderError
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
@@ -463,14 +480,39 @@ func (h *Handler) writeNodeError(w http.ResponseWriter, err error, write bool) {
 		errors.As(err, &notLeader):
 		h.unavailable(w, err.Error())
 	default:
-		h.cfg.Logger.Error("kvstore: request failed", "err", err)
-		writeError(w, http.StatusInternalServerError, CodeInternal, err.Error())
+		h.internalError(w, r, err)
 	}
+}
+
+// internalError logs err under a new request id and answers 500 with that
+// id and no detail of err, which may describe the node's internals.
+func (h *Handler) internalError(w http.ResponseWriter, r *http.Request, err error) {
+	id := newRequestID()
+	h.cfg.Logger.Error("kvstore: request failed", "request_id", id, "method", r.Method, "path", r.URL.Path, "err", err)
+	w.Header().Set("X-Request-Id", id)
+	writeJSON(w, http.StatusInternalServerError, ErrorResponse{
+		Error:     "internal error; the server's log has its details under request id " + id,
+		Code:      CodeInternal,
+		RequestID: id,
+	})
+}
+
+// newRequestID returns 16 random hex digits.
+func newRequestID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand's contract since Go 1.24)
+	return hex.EncodeToString(b[:])
 }
 
 func methodNotAllowed(w http.ResponseWriter, r *http.Request, allow string) {
 	w.Header().Set("Allow", allow)
 	writeError(w, http.StatusMethodNotAllowed, CodeMethodNotAllowed, fmt.Sprintf("method %s not allowed; use %s", r.Method, allow))
+}
+
+// WriteError writes an error response in the API's form, for handlers
+// mounted next to it.
+func WriteError(w http.ResponseWriter, status int, code, msg string) {
+	writeError(w, status, code, msg)
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {

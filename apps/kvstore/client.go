@@ -3,6 +3,7 @@ package kvstore
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,12 +16,20 @@ import (
 
 // ClientConfig configures NewClient.
 type ClientConfig struct {
-	// Endpoints are the nodes' HTTP addresses ("127.0.0.1:8001" or
-	// "http://127.0.0.1:8001"). Requests go to the first; on a connection
-	// error or a 503 the next is tried. Required.
+	// Endpoints are the nodes' HTTP addresses ("127.0.0.1:8001",
+	// "http://127.0.0.1:8001" or "https://..."). An address without a
+	// scheme is http, or https when TLS is set. Requests go to the first;
+	// on a connection error or a 503 the next is tried. Required.
 	Endpoints []string
-	// HTTPClient sends the requests. Default: http.DefaultClient.
+	// HTTPClient sends the requests. Default: http.DefaultClient, or a
+	// client of its own when TLS is set.
 	HTTPClient *http.Client
+	// Token, when set, is sent as "Authorization: Bearer Token".
+	Token string
+	// TLS configures a client of its own (RootCAs for a server certificate
+	// of a private CA, Certificates for a client certificate) when
+	// HTTPClient is nil. Default: nil, the system's roots.
+	TLS *tls.Config
 }
 
 // Client calls the HTTP API of a kvstore cluster. Its methods return an
@@ -34,6 +43,7 @@ type ClientConfig struct {
 type Client struct {
 	endpoints []string
 	http      *http.Client
+	token     string
 }
 
 // APIError is an error response of the API.
@@ -42,6 +52,7 @@ type APIError struct {
 	Code       string // ErrorResponse.Code
 	Message    string // ErrorResponse.Error
 	RetryAfter string // Retry-After header of a 503
+	RequestID  string // ErrorResponse.RequestID of a 500
 }
 
 func (e *APIError) Error() string {
@@ -66,14 +77,27 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if len(cfg.Endpoints) == 0 {
 		return nil, fmt.Errorf("%w: ClientConfig.Endpoints is empty", ErrInvalidConfig)
 	}
-	c := &Client{http: cfg.HTTPClient}
-	if c.http == nil {
+	if strings.ContainsAny(cfg.Token, "\r\n") {
+		return nil, fmt.Errorf("%w: ClientConfig.Token holds a line break", ErrInvalidConfig)
+	}
+	c := &Client{http: cfg.HTTPClient, token: cfg.Token}
+	switch {
+	case c.http != nil:
+	case cfg.TLS != nil:
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = cfg.TLS.Clone()
+		c.http = &http.Client{Transport: tr}
+	default:
 		c.http = http.DefaultClient
+	}
+	scheme := "http://"
+	if cfg.TLS != nil {
+		scheme = "https://"
 	}
 	for _, e := range cfg.Endpoints {
 		e = strings.TrimSpace(e)
 		if !strings.Contains(e, "://") {
-			e = "http://" + e
+			e = scheme + e
 		}
 		u, err := url.Parse(e)
 		if err != nil || u.Host == "" {
@@ -83,6 +107,10 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	}
 	return c, nil
 }
+
+// CloseIdleConnections closes the idle connections of the Client's HTTP
+// client.
+func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }
 
 // WriteOptions make a Put or Delete conditional.
 type WriteOptions struct {
@@ -197,6 +225,9 @@ func (c *Client) once(ctx context.Context, method, u string, body []byte, out an
 	if err != nil {
 		return nil, fmt.Errorf("kvstore: %w", err)
 	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	if method == http.MethodPut {
 		req.ContentLength = int64(len(body))
 		req.Header.Set("Content-Type", "application/octet-stream")
@@ -214,7 +245,7 @@ func (c *Client) once(ctx context.Context, method, u string, body []byte, out an
 		apiErr := &APIError{Status: resp.StatusCode, RetryAfter: resp.Header.Get("Retry-After")}
 		var er ErrorResponse
 		if json.Unmarshal(data, &er) == nil && er.Code != "" {
-			apiErr.Code, apiErr.Message = er.Code, er.Error
+			apiErr.Code, apiErr.Message, apiErr.RequestID = er.Code, er.Error, er.RequestID
 		} else {
 			apiErr.Code, apiErr.Message = "http", strings.TrimSpace(string(data))
 		}

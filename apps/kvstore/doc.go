@@ -5,7 +5,9 @@
 //
 // Every write is a raft log entry; its log index is the key's version, which
 // conditional writes compare (if_version). Reads are linearizable by default
-// (raft ReadIndex) or local with consistency=stale.
+// (raft ReadIndex) or local with consistency=stale. HandlerConfig.Auth
+// makes the API require bearer tokens (ParseTokens) or verified TLS client
+// certificates, with read and readwrite scopes.
 //
 //	m := kvstore.NewMachine()
 //	node, err := raftcore.Start(ctx, cfg, m, kvstore.CommandCodec{})

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 
 	"github.com/jangada-io/jangada/apps/kvstore"
 	raftcore "github.com/jangada-io/jangada/raft-core"
@@ -56,4 +57,27 @@ func Example() {
 	// hello at version true
 	// stale version refused: true
 	// deleted: true
+}
+
+// Bearer tokens with read and readwrite scopes guard the API: a read token
+// may read but not write.
+func ExampleParseTokens() {
+	tokens, err := kvstore.ParseTokens(strings.NewReader(`# SCOPE TOKEN
+readwrite writer-token-0123456789abcdef
+read      reader-token-0123456789abcdef
+`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	auth := &kvstore.Auth{Tokens: tokens}
+	put := httptest.NewRequest(http.MethodPut, "/v1/kv/greeting", nil)
+	put.Header.Set("Authorization", "Bearer reader-token-0123456789abcdef")
+	fmt.Println(tokens.Len(), "tokens; the reader's scope:", auth.Scope(put))
+
+	rec := httptest.NewRecorder()
+	fmt.Println("reader may put:", auth.Allow(rec, put), rec.Code)
+	// Output:
+	// 2 tokens; the reader's scope: read
+	// reader may put: false 403
 }

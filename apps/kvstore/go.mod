@@ -14,6 +14,7 @@ replace (
 
 require (
 	github.com/anishathalye/porcupine v1.3.1
+	github.com/google/btree v1.1.3
 	github.com/jangada-io/jangada/observe v0.0.0-00010101000000-000000000000
 	github.com/jangada-io/jangada/raft-core v0.0.0
 	github.com/jangada-io/jangada/store-badger v0.0.0-00010101000000-000000000000

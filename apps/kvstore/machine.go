@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
-	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/google/btree"
 )
 
 // Op is the kind of write a Command makes.
@@ -76,12 +77,29 @@ type KeyVersion struct {
 //
 // Values are never modified in place: a put replaces the stored slice, so a
 // value returned by Get stays valid after the read lock is released.
+//
+// Keys are kept twice: in a map for Get, and in a B-tree in byte order, so
+// that a listing seeks to its prefix and stops at its limit (O(log n +
+// limit) under the read lock) and a snapshot needs no sort.
 type Machine struct {
-	data map[string]Entry
+	data  map[string]Entry
+	order *btree.BTreeG[string]
+	// onListVisit, when set (by tests), is called for each key List looks at.
+	onListVisit func()
 }
 
+// btreeDegree is the B-tree's node fan-out; 32 is google/btree's advice for
+// small items.
+const btreeDegree = 32
+
 // NewMachine returns an empty Machine.
-func NewMachine() *Machine { return &Machine{data: map[string]Entry{}} }
+func NewMachine() *Machine {
+	return &Machine{data: map[string]Entry{}, order: newKeyOrder()}
+}
+
+func newKeyOrder() *btree.BTreeG[string] {
+	return btree.NewG(btreeDegree, func(a, b string) bool { return a < b })
+}
 
 // Apply implements raftcore.StateMachine. index becomes the version of the
 // key a put writes.
@@ -93,8 +111,14 @@ func (m *Machine) Apply(index uint64, c Command) Result {
 	}
 	switch c.Op {
 	case OpPut:
+		if !existed {
+			m.order.ReplaceOrInsert(c.Key)
+		}
 		m.data[c.Key] = Entry{Value: c.Value, Version: index}
 	case OpDelete:
+		if existed {
+			m.order.Delete(c.Key)
+		}
 		delete(m.data, c.Key)
 	default:
 		// The codec refuses unknown operations; an entry that gets here
@@ -115,19 +139,27 @@ func (m *Machine) Get(key string) (Entry, bool) {
 func (m *Machine) Len() int { return len(m.data) }
 
 // List returns up to limit keys starting with prefix, in byte order, and
-// whether more keys matched. It visits every key: listing costs O(n log n)
-// in the number of matching keys.
+// whether more keys matched; a negative limit means no limit. It looks at
+// no more than limit+1 keys: a listing costs O(log n + limit).
 func (m *Machine) List(prefix string, limit int) (keys []KeyVersion, more bool) {
-	for k, e := range m.data {
-		if strings.HasPrefix(k, prefix) {
-			keys = append(keys, KeyVersion{Key: k, Version: e.Version})
+	if limit > 0 {
+		keys = make([]KeyVersion, 0, min(limit, len(m.data)))
+	}
+	m.order.AscendGreaterOrEqual(prefix, func(k string) bool {
+		if m.onListVisit != nil {
+			m.onListVisit()
 		}
-	}
-	slices.SortFunc(keys, func(a, b KeyVersion) int { return strings.Compare(a.Key, b.Key) })
-	if limit >= 0 && len(keys) > limit {
-		return keys[:limit], true
-	}
-	return keys, false
+		if !strings.HasPrefix(k, prefix) {
+			return false
+		}
+		if limit >= 0 && len(keys) == limit {
+			more = true
+			return false
+		}
+		keys = append(keys, KeyVersion{Key: k, Version: m.data[k].Version})
+		return true
+	})
+	return keys, more
 }
 
 // Snapshot format: magic, count, then per key in byte order: version, key
@@ -149,25 +181,21 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 func (m *Machine) Snapshot(w io.Writer) error {
 	crc := crc32.New(castagnoli)
 	bw := bufio.NewWriterSize(io.MultiWriter(w, crc), 64<<10)
-	keys := make([]string, 0, len(m.data))
-	for k := range m.data {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
 	var num [binary.MaxVarintLen64]byte
 	putUvarint := func(v uint64) {
 		_, _ = bw.Write(num[:binary.PutUvarint(num[:], v)])
 	}
 	_, _ = bw.Write(snapshotMagic)
-	putUvarint(uint64(len(keys)))
-	for _, k := range keys {
+	putUvarint(uint64(len(m.data)))
+	m.order.Ascend(func(k string) bool {
 		e := m.data[k]
 		putUvarint(e.Version)
 		putUvarint(uint64(len(k)))
 		_, _ = bw.WriteString(k)
 		putUvarint(uint64(len(e.Value)))
 		_, _ = bw.Write(e.Value)
-	}
+		return true
+	})
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("kvstore: write snapshot: %w", err)
 	}
@@ -200,6 +228,7 @@ func (m *Machine) Restore(r io.Reader) error {
 		return bad("key count", err)
 	}
 	data := make(map[string]Entry, min(count, 1<<16))
+	order := newKeyOrder()
 	prev := ""
 	for i := uint64(0); i < count; i++ {
 		version, err := binary.ReadUvarint(byteReader)
@@ -219,6 +248,7 @@ func (m *Machine) Restore(r io.Reader) error {
 		}
 		prev = string(key)
 		data[prev] = Entry{Value: value, Version: version}
+		order.ReplaceOrInsert(prev)
 	}
 	want := crc.Sum32()
 	var trailer [4]byte
@@ -231,7 +261,7 @@ func (m *Machine) Restore(r io.Reader) error {
 	if n, _ := br.Read(trailer[:1]); n != 0 {
 		return bad("trailing bytes", nil)
 	}
-	m.data = data
+	m.data, m.order = data, order
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -24,7 +25,8 @@ func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 func testConfig(t *testing.T, transport, store string) Config {
 	return Config{
-		DataDir:    t.TempDir(),
+		// t.TempDir is open to others; the graph creates this one 0700.
+		DataDir:    filepath.Join(t.TempDir(), "data"),
 		ListenAddr: "127.0.0.1:0",
 		HTTPAddr:   "127.0.0.1:0",
 		Transport:  transport,

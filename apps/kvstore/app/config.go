@@ -80,7 +80,27 @@ type Config struct {
 	StopTimeout time.Duration
 	// Logger receives the node's logs. Default: text to stderr at Info.
 	Logger *slog.Logger
+
+	// HTTP API security. With none of these set the API is open to anyone
+	// who reaches HTTPAddr: fine on loopback, warned about elsewhere.
+
+	// HTTPTLSCert and HTTPTLSKey are PEM files of the HTTP server's
+	// certificate (chain) and key; both or neither. The key file must not
+	// be accessible to group or others. Default: plain HTTP.
+	HTTPTLSCert, HTTPTLSKey string
+	// HTTPTokensFile names the API's bearer tokens (see
+	// kvstore.ParseTokens for the format); it must not be accessible to
+	// group or others. Setting it makes the API require a credential.
+	HTTPTokensFile string
+	// HTTPClientCA is a PEM file of the CA certificates that sign client
+	// certificates. A request over TLS whose certificate it verifies gets
+	// the readwrite scope. Setting it makes the API require a credential;
+	// it needs HTTPTLSCert.
+	HTTPClientCA string
 }
+
+// httpAuthEnabled reports whether the API requires a credential.
+func (c Config) httpAuthEnabled() bool { return c.HTTPTokensFile != "" || c.HTTPClientCA != "" }
 
 func (c Config) withDefaults() Config {
 	if c.NodeID == 0 {
@@ -128,6 +148,12 @@ func (c Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		return bad("HTTP address %q: %v", c.HTTPAddr, err)
+	}
+	if (c.HTTPTLSCert == "") != (c.HTTPTLSKey == "") {
+		return bad("HTTP TLS needs both a certificate and a key file")
+	}
+	if c.HTTPClientCA != "" && c.HTTPTLSCert == "" {
+		return bad("client certificates (HTTP client CA %s) need HTTP TLS: set the certificate and key files", c.HTTPClientCA)
 	}
 	if c.MaxValueSize < 0 || c.RequestTimeout < 0 || c.StopTimeout < 0 || c.PeerIdleTimeout < 0 {
 		return bad("sizes and durations must not be negative")

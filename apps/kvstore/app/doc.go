@@ -9,6 +9,12 @@
 // stop it gracefully: the HTTP server drains first, then the node hands
 // leadership away and closes its transport and stores.
 //
+// The data directory is created 0700 and refused if group or others may
+// access it. The HTTP server has timeouts, checks the Host header on a
+// loopback bind, and speaks TLS and requires tokens or client certificates
+// when Config's HTTP fields say so (NewAuth); secret files are read with
+// ReadPrivateFile, which refuses files open to group or others.
+//
 //	a, err := app.New(app.Config{
 //		NodeID:        1,
 //		DataDir:       "data/node1",

@@ -20,11 +20,13 @@ func Options(cfg Config) fx.Option {
 	return fx.Options(
 		fx.Supply(cfg),
 		fx.Provide(func() *slog.Logger { return loggerOf(cfg) }),
+		fx.Provide(NewDataDir),
 		transportOption(cfg),
 		storeOption(cfg),
 		fx.Provide(
 			kvstore.NewMachine,
 			fx.Annotate(NewReplica, fx.As(fx.Self()), fx.As(new(kvstore.Node))),
+			NewAuth,
 			NewHandler,
 			NewHTTPServer,
 		),

@@ -33,9 +33,9 @@ func NewObserver() (*observe.Observer, error) { return observe.New(observe.Confi
 func observerRoutes(o *observe.Observer) []Route {
 	h := o.Handler()
 	return []Route{
-		{Pattern: "GET /metrics", Handler: h},
-		{Pattern: "GET /health", Handler: h},
-		{Pattern: "GET /ready", Handler: h},
+		{Pattern: "GET /metrics", Handler: h, Public: true},
+		{Pattern: "GET /health", Handler: h, Public: true},
+		{Pattern: "GET /ready", Handler: h, Public: true},
 		{Pattern: "GET /status", Handler: h},
 	}
 }

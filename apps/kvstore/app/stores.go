@@ -3,6 +3,7 @@ package app
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 
 	"go.uber.org/fx"
@@ -28,6 +29,9 @@ type StoreParams struct {
 	fx.In
 
 	Config Config
+	// DataDir is checked private before a store opens in it.
+	DataDir DataDir
+	Logger  *slog.Logger
 }
 
 // storeOption provides the LogStore and SnapshotStore of the backend
@@ -52,11 +56,11 @@ func NewMemoryStores() StoreResult {
 // NewPebbleStores opens the pebble LogStore in DataDir/raft and the snapshot
 // files in DataDir/snapshots.
 func NewPebbleStores(p StoreParams) (StoreResult, error) {
-	logs, err := storepebble.Open(storepebble.Config{Dir: filepath.Join(p.Config.DataDir, "raft")})
+	logs, err := storepebble.Open(storepebble.Config{Dir: filepath.Join(string(p.DataDir), "raft")})
 	if err != nil {
 		return StoreResult{}, fmt.Errorf("open pebble log store: %w", err)
 	}
-	snaps, err := storepebble.OpenSnapshotStore(storepebble.SnapshotConfig{Dir: filepath.Join(p.Config.DataDir, "snapshots")})
+	snaps, err := storepebble.OpenSnapshotStore(storepebble.SnapshotConfig{Dir: filepath.Join(string(p.DataDir), "snapshots"), Logger: p.Logger})
 	if err != nil {
 		return StoreResult{}, errors.Join(fmt.Errorf("open snapshot store: %w", err), logs.Close())
 	}
@@ -66,11 +70,11 @@ func NewPebbleStores(p StoreParams) (StoreResult, error) {
 // NewBadgerStores opens the badger LogStore in DataDir/raft and the
 // snapshot files in DataDir/snapshots.
 func NewBadgerStores(p StoreParams) (StoreResult, error) {
-	logs, err := storebadger.Open(storebadger.Config{Dir: filepath.Join(p.Config.DataDir, "raft")})
+	logs, err := storebadger.Open(storebadger.Config{Dir: filepath.Join(string(p.DataDir), "raft")})
 	if err != nil {
 		return StoreResult{}, fmt.Errorf("open badger log store: %w", err)
 	}
-	snaps, err := storebadger.OpenSnapshotStore(storebadger.SnapshotConfig{Dir: filepath.Join(p.Config.DataDir, "snapshots")})
+	snaps, err := storebadger.OpenSnapshotStore(storebadger.SnapshotConfig{Dir: filepath.Join(string(p.DataDir), "snapshots"), Logger: p.Logger})
 	if err != nil {
 		return StoreResult{}, errors.Join(fmt.Errorf("open snapshot store: %w", err), logs.Close())
 	}

@@ -29,7 +29,9 @@ type IdentityParams struct {
 	fx.In
 
 	Config Config
-	Logger *slog.Logger
+	// DataDir is checked private before the key is read or made.
+	DataDir DataDir
+	Logger  *slog.Logger
 }
 
 // NewIdentity loads the node's ed25519 identity from DataDir/node.key,

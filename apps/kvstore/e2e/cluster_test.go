@@ -75,8 +75,9 @@ type cluster struct {
 	t      testing.TB
 	store  string
 	peers  string
-	secret string // "" when peers pin keys
+	secret string // file of the cluster secret; "" when peers pin keys
 	extra  []string
+	dir    string // holds the nodes' data directories and logs
 	nodes  []*node
 	http   *http.Client
 	mu     sync.Mutex
@@ -88,7 +89,10 @@ type cluster struct {
 func newCluster(t testing.TB, n int, store string, extra ...string) *cluster {
 	t.Helper()
 	c := prepareCluster(t, n, store, extra...)
-	c.secret = clusterSecret
+	c.secret = filepath.Join(c.dir, "cluster-secret")
+	if err := os.WriteFile(c.secret, []byte(clusterSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, nd := range c.nodes {
 		c.start(nd.id)
 	}
@@ -101,6 +105,7 @@ func prepareCluster(t testing.TB, n int, store string, extra ...string) *cluster
 	httpTransport := &http.Transport{MaxIdleConnsPerHost: 64}
 	c := &cluster{t: t, store: store, extra: extra, http: &http.Client{Transport: httpTransport}}
 	dir := t.TempDir()
+	c.dir = dir
 	var peers []string
 	for id := uint64(1); id <= uint64(n); id++ {
 		nd := &node{
@@ -180,7 +185,7 @@ func (c *cluster) start(id uint64) {
 		"--log-level", "warn",
 	}, c.extra...)
 	if c.secret != "" {
-		args = append(args, "--cluster-secret", c.secret)
+		args = append(args, "--cluster-secret-file", c.secret)
 	}
 	cmd := exec.Command(binary, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile

@@ -73,6 +73,11 @@ func TestServeWithoutFlagsRunsOneNodeInDotData(t *testing.T) {
 			t.Errorf("default data directory: %v", err)
 		}
 	}
+	for _, p := range []string{"data", "data/snapshots"} {
+		if info, err := os.Stat(filepath.Join(dir, p)); err == nil && info.Mode().Perm() != 0o700 {
+			t.Errorf("%s has mode %v, want 0700", p, info.Mode().Perm())
+		}
+	}
 	_ = cmd.Process.Signal(syscall.SIGINT)
 	select {
 	case err := <-done:

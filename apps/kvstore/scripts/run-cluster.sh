@@ -7,6 +7,11 @@
 #
 # Environment: DATA_DIR (default ./data), STORE (pebble, badger or memory;
 # default pebble), PRESET (default development).
+#
+# The HTTP API listens on loopback only and has no authentication (see the
+# README for tokens and TLS); it answers only Host headers of localhost,
+# 127.0.0.1 or [::1]. The data directory holds the cluster secret and the
+# nodes' keys, so it is made private (mode 0700).
 set -euo pipefail
 
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -14,7 +19,8 @@ module_dir="$(dirname "$script_dir")"
 data_dir="${DATA_DIR:-./data}"
 store="${STORE:-pebble}"
 preset="${PRESET:-development}"
-mkdir -p "$data_dir"
+(umask 077 && mkdir -p "$data_dir")
+chmod 700 "$data_dir"
 data_dir="$(cd "$data_dir" && pwd)"
 bin="$data_dir/bin/kvstore"
 
@@ -22,7 +28,8 @@ echo "building kvstore..."
 (cd "$module_dir" && go build -o "$bin" ./cmd/kvstore)
 
 # The members authenticate each other with a shared secret, made on the
-# first run and kept with the data.
+# first run and kept with the data in a file only its owner can read; the
+# nodes read it from there (a secret on the command line shows in ps).
 secret_file="$data_dir/cluster-secret"
 if [[ ! -s "$secret_file" ]]; then
 	(umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$secret_file")
@@ -67,7 +74,8 @@ trap 'stop_all; exit 0' INT TERM
 set -m
 
 for id in 1 2 3; do
-	KVSTORE_CLUSTER_SECRET="$(cat "$secret_file")" "$bin" serve \
+	"$bin" serve \
+		--cluster-secret-file "$secret_file" \
 		--id "$id" \
 		--data-dir "$data_dir/node$id" \
 		--listen "127.0.0.1:700$id" \

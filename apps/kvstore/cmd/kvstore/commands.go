@@ -55,6 +55,7 @@ func newRootCommand(stdin io.Reader, stdout io.Writer) *cobra.Command {
 	for _, c := range newClientCommands(stdin, stdout) {
 		c.Flags().String("endpoints", "127.0.0.1:8001", "comma-separated HTTP addresses of the nodes")
 		c.Flags().Duration("timeout", 10*time.Second, "bound on the whole request")
+		addClientSecurityFlags(c.Flags())
 		root.AddCommand(c)
 	}
 	return root
@@ -73,7 +74,7 @@ func newServeCommand() *cobra.Command {
 	f.String("listen", app.DefaultListenAddr, "raft transport address (UDP for quic)")
 	f.String("http", app.DefaultHTTPAddr, "HTTP API address")
 	f.String("peers", "", "initial members, ID=HOST:PORT or ID=KEY@HOST:PORT, comma-separated; bootstraps a new cluster, ignored once the node has state (default: this node alone)")
-	f.String("cluster-secret", "", "shared secret (32+ bytes) that authenticates members instead of pinned keys")
+	f.String("cluster-secret", "", "shared secret (32+ bytes) that authenticates members instead of pinned keys; visible in ps: prefer --cluster-secret-file")
 	f.String("transport", app.TransportQUIC, "raft transport: quic or mem (one node, one process)")
 	f.String("store", app.StorePebble, "log and snapshot store: "+strings.Join(app.Stores(), ", "))
 	f.String("preset", "production", "raft timing preset: production, development or testing")
@@ -82,6 +83,7 @@ func newServeCommand() *cobra.Command {
 	f.Duration("stop-timeout", app.DefaultStopTimeout, "bound on a graceful stop")
 	f.Duration("peer-idle-timeout", app.DefaultPeerIdle, "a peer connection that receives nothing this long is dialled again (how soon a restarted peer is reached)")
 	f.String("log-level", "info", "log level: debug, info, warn or error")
+	addSecurityServeFlags(f)
 	return cmd
 }
 
@@ -116,15 +118,15 @@ func serveConfig(cmd *cobra.Command) (app.Config, error) {
 		return cfg, fmt.Errorf("log level %q: %w", levelText, err)
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level})).With("node", cfg.NodeID)
+	if err := applySecurityServeFlags(cmd, &cfg); err != nil {
+		return cfg, err
+	}
 	return cfg, cfg.Validate()
 }
 
 func serve(cmd *cobra.Command, _ []string) error {
 	cfg, err := serveConfig(cmd)
 	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return err
 	}
 	fxApp, err := app.New(cfg)
@@ -156,7 +158,7 @@ func newIdentityCommand(stdout io.Writer) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			dir, _ := cmd.Flags().GetString("data-dir")
-			if err := os.MkdirAll(dir, 0o700); err != nil {
+			if _, err := app.NewDataDir(app.DataDirParams{Config: app.Config{DataDir: dir}}); err != nil {
 				return err
 			}
 			key, err := transportquic.LoadOrCreateIdentity(app.Config{DataDir: dir}.IdentityPath())
@@ -174,12 +176,16 @@ func newIdentityCommand(stdout io.Writer) *cobra.Command {
 // withClient runs fn with a client for the command's --endpoints, bounded
 // by --timeout.
 func withClient(cmd *cobra.Command, fn func(ctx context.Context, c *kvstore.Client) error) error {
-	endpoints, _ := cmd.Flags().GetString("endpoints")
 	timeout, _ := cmd.Flags().GetDuration("timeout")
-	c, err := kvstore.NewClient(kvstore.ClientConfig{Endpoints: strings.Split(endpoints, ",")})
+	cfg, err := clientConfig(cmd)
 	if err != nil {
 		return err
 	}
+	c, err := kvstore.NewClient(cfg)
+	if err != nil {
+		return err
+	}
+	defer c.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 	defer cancel()
 	return fn(ctx, c)

@@ -2,12 +2,15 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/jangada-io/jangada/apps/kvstore/app"
 )
 
 // envPrefix starts the environment variable of every flag: --data-dir is
@@ -70,15 +73,15 @@ func applyConfigSources(cmd *cobra.Command) error {
 
 // readConfigFile reads "name = value" (or "name: value") lines, where name
 // is a flag's long name; blank lines and lines starting with # are skipped
-// and values may be quoted.
+// and values may be quoted. The file may hold the cluster secret, so it is
+// refused if group or others may access it.
 func readConfigFile(path string) (map[string]string, error) {
-	f, err := os.Open(path)
+	data, err := app.ReadPrivateFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config file: %w", err)
 	}
-	defer f.Close()
 	out := map[string]string{}
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(bytes.NewReader(data))
 	for line := 1; sc.Scan(); line++ {
 		text := strings.TrimSpace(sc.Text())
 		if text == "" || strings.HasPrefix(text, "#") {
