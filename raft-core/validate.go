@@ -42,7 +42,7 @@ func validateRemote(m *raftpb.Message, self uint64) error {
 		// unchanged, so this node's own come back when it has become the
 		// leader. Nothing else comes from itself.
 		return bad("sender is this node")
-	case raft.IsLocalMsg(typ):
+	case raft.IsLocalMsg(typ) || typ == raftpb.MsgForgetLeader:
 		return bad("local message type")
 	case typ == raftpb.MsgSnap:
 		return bad("snapshots arrive as streams")
@@ -152,17 +152,23 @@ func (e *engine) checkRemote(m *raftpb.Message) error {
 	return nil
 }
 
-// plausible checks a peer's message against this node's log before raft
+// plausible checks a peer's message against this node's state before raft
 // sees it: raft panics on a heartbeat whose commit index is past the end of
 // the log, and an honest leader never sends one (it sends at most what the
 // follower acknowledged); an honest follower never acknowledges an index
-// this leader has not sent. Such messages are dropped.
+// this leader has not sent; a transfer request reaching a node that is no
+// longer the leader would be relayed, which raft panics on. Such messages
+// are dropped.
 func (e *engine) plausible(m *raftpb.Message) bool {
 	from := m.GetFrom()
 	if from == e.id || raft.IsLocalMsgTarget(from) {
 		return true
 	}
 	switch m.GetType() {
+	case raftpb.MsgTransferLeader:
+		// A follower would relay it to its leader, and raft panics when it
+		// relays one that carries a term, as every remote one does.
+		return Role(e.role.Load()) == RoleLeader
 	case raftpb.MsgHeartbeat:
 		return m.GetCommit() <= e.lastIndex
 	case raftpb.MsgAppResp:
