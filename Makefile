@@ -15,13 +15,16 @@ run:
 demo:
 	go run ./examples/cluster
 
-## test: every module's tests with the race detector
+## test: every module's tests with the race detector, then the simulator's search for injected bugs
+## without it (the race build runs it from the seeds the search found)
 test:
 	@set -e; for m in $(MODULES); do \
 		if [ -n "$$(cd $$m && go list ./... 2>/dev/null)" ]; then \
 			echo "==> $$m"; (cd $$m && go test $(GOTEST_FLAGS) ./...); \
 		fi; \
 	done
+	@echo "==> raft-core/sim: injected bugs, full search"
+	cd raft-core && go test -count=1 -run 'TestInjectedBugIsCaught' ./sim
 
 ## check: formatting, vet, go.mod tidiness and the import direction rule
 check: fmt vet tidy-check imports-check

@@ -160,15 +160,16 @@ func (e *engine) checkRemote(m *raftpb.Message) error {
 // longer the leader would be relayed, which raft panics on. Such messages
 // are dropped.
 func (e *engine) plausible(m *raftpb.Message) bool {
+	if m.GetType() == raftpb.MsgTransferLeader && m.GetTerm() != 0 {
+		// A follower would relay it to its leader, and raft panics when it
+		// relays one that carries a term, as every relayed one does.
+		return Role(e.role.Load()) == RoleLeader && m.GetTerm() <= e.term.Load()
+	}
 	from := m.GetFrom()
 	if from == e.id || raft.IsLocalMsgTarget(from) {
-		return true
+		return true // this node's own, through its storage threads
 	}
 	switch m.GetType() {
-	case raftpb.MsgTransferLeader:
-		// A follower would relay it to its leader, and raft panics when it
-		// relays one that carries a term, as every remote one does.
-		return Role(e.role.Load()) == RoleLeader
 	case raftpb.MsgHeartbeat:
 		return m.GetCommit() <= e.lastIndex
 	case raftpb.MsgAppResp:
