@@ -77,8 +77,8 @@ type engine struct {
 	reads   *readTracker
 	events  *eventBus
 
-	proposalBase uint64
-	proposalSeq  atomic.Uint64
+	epoch       atomic.Uint64 // of proposals; see dedup.go
+	proposalSeq atomic.Uint64
 
 	// membership changes proposed but not yet seen appended (raft role)
 	ccProposed []*proposal
@@ -100,10 +100,11 @@ type engine struct {
 
 // proposal is one command or conf change waiting for its entry to apply.
 type proposal struct {
-	id   uint64
-	data []byte
-	cc   *raftpb.ConfChange
-	done chan proposalResult
+	id    uint64 // sequence; the waiters' key
+	epoch uint64
+	data  []byte
+	cc    *raftpb.ConfChange
+	done  chan proposalResult
 }
 
 type proposalResult struct {
@@ -238,7 +239,7 @@ func release(ws []*readWaiter, index uint64, err error) {
 // newEngine opens the node's durable state: it restores the latest snapshot
 // into the state machine, creates the RawNode (bootstrapping a new cluster
 // when the log is empty) and registers known peers with the transport.
-func newEngine(cfg Config, sm machine, proposalBase uint64) (*engine, error) {
+func newEngine(cfg Config, sm machine, epoch uint64) (*engine, error) {
 	e := &engine{
 		cfg:           cfg,
 		id:            cfg.NodeID,
@@ -250,13 +251,13 @@ func newEngine(cfg Config, sm machine, proposalBase uint64) (*engine, error) {
 		leaderChanged: make(chan struct{}),
 		pendingReads:  map[uint64]*readBatch{},
 		members:       newMembership(),
-		proposals:     newAppliedProposals(),
+		proposals:     newAppliedProposals(engineDedupWindow()),
 		entries:       newEntryCache(uint64(max(cfg.EntryCacheSize, 0))),
 		waiters:       &waiters{m: map[uint64]*proposal{}},
 		reads:         &readTracker{},
 		events:        newEventBus(),
-		proposalBase:  proposalBase,
 	}
+	e.epoch.Store(epoch)
 	e.role.Store(int64(RoleFollower))
 
 	snap, err := e.ls.Snapshot()
@@ -391,7 +392,7 @@ func (e *engine) bootstrap() error {
 	rps := make([]raft.Peer, len(peers))
 	for i, p := range peers {
 		pb, _ := p.MarshalBinary()
-		rps[i] = raft.Peer{ID: p.ID, Context: appendEnvelope(nil, 0, 0, pb)}
+		rps[i] = raft.Peer{ID: p.ID, Context: appendEnvelope(nil, 0, proposalID{}, pb)}
 	}
 	if err := e.rn.Bootstrap(rps); err != nil {
 		return fmt.Errorf("raftcore: bootstrap: %w", err)
@@ -412,10 +413,10 @@ func (e *engine) tick() {
 // network, or a deposed leader's uncommitted entry, is gone and its caller
 // would wait for its context. So a proposal still waiting after an election
 // timeout is proposed again, with the same id: appliedProposals applies the
-// first copy that commits and skips the others. Only the most recent
-// maxReproposed proposals are eligible, far fewer than dedupWindow, so a
-// copy can never outlive the memory of its original.
-const maxReproposed = dedupWindow / 8
+// first copy that commits and refuses the others, however late they come
+// (dedup.go). Only the most recent maxReproposed proposals are eligible,
+// which bounds the work, not correctness.
+const maxReproposed = 1024
 
 type sentProposal struct {
 	p    *proposal
@@ -526,7 +527,7 @@ func (e *engine) checkConfChanges(appended []*raftpb.Entry) {
 			continue
 		}
 		if origin, id, _, err := parseEnvelope(cc.GetContext()); err == nil && origin == e.id {
-			e.ccProposed = slices.DeleteFunc(e.ccProposed, func(p *proposal) bool { return p.id == id })
+			e.ccProposed = slices.DeleteFunc(e.ccProposed, func(p *proposal) bool { return p.id == id.seq && p.epoch == id.epoch })
 		}
 	}
 	for _, p := range e.ccProposed {
@@ -948,7 +949,7 @@ func (e *engine) restoreSnapshot(md *raftpb.SnapshotMetadata) error {
 	if err != nil {
 		return fmt.Errorf("raftcore: snapshot %d: %w", idx, err)
 	}
-	proposals, err := readAppliedProposals(rc)
+	proposals, err := readAppliedProposals(rc, e.proposals.window)
 	if err != nil {
 		return fmt.Errorf("raftcore: snapshot %d: %w", idx, err)
 	}
@@ -961,6 +962,7 @@ func (e *engine) restoreSnapshot(md *raftpb.SnapshotMetadata) error {
 	}
 	e.setMembers(mem)
 	e.proposals = proposals
+	e.raiseEpochFromSnapshot()
 	e.appliedTerm = md.GetTerm()
 	e.applied.Store(idx)
 	e.lastSnap.Store(idx)
@@ -1051,8 +1053,10 @@ func (e *engine) applyEntry(ent *raftpb.Entry) (func(), error) {
 		if err != nil {
 			return nil, err
 		}
-		if origin != 0 && !e.proposals.firstTime(origin, id) {
-			return nil, nil // a second copy of a proposal delivered twice
+		if origin != 0 {
+			if apply, fail := e.admit(origin, id); !apply {
+				return fail, nil // a copy of an applied proposal, or one that never may apply
+			}
 		}
 		result, err := e.sm.apply(ent.GetIndex(), payload)
 		if err != nil {
@@ -1061,7 +1065,7 @@ func (e *engine) applyEntry(ent *raftpb.Entry) (func(), error) {
 		if origin != e.id {
 			return nil, nil
 		}
-		if p := e.waiters.remove(id); p != nil {
+		if p := e.waiters.take(id); p != nil {
 			idx := ent.GetIndex()
 			return func() { p.resolve(proposalResult{index: idx, result: result}) }, nil
 		}
@@ -1090,7 +1094,8 @@ func (e *engine) applyEntry(ent *raftpb.Entry) (func(), error) {
 }
 
 func (e *engine) applyConfChange(index uint64, cc *raftpb.ConfChange) (func(), error) {
-	var origin, id uint64
+	var origin uint64
+	var id proposalID
 	var peer Peer
 	hasPeer := false
 	if len(cc.GetContext()) > 0 {
@@ -1108,11 +1113,16 @@ func (e *engine) applyConfChange(index uint64, cc *raftpb.ConfChange) (func(), e
 	}
 	nodeID := cc.GetNodeId()
 	mem := e.membership().clone()
-	if origin != 0 && !e.proposals.firstTime(origin, id) {
-		// A second copy of a change delivered twice: applying it again could
-		// undo a later change (re-adding a promoted learner demotes it).
-		cc = &raftpb.ConfChange{Type: raftpb.ConfChangeAddNode.Enum(), NodeId: new(uint64(0))}
-		nodeID, origin = 0, 0
+	var fail func()
+	if origin != 0 {
+		var apply bool
+		if apply, fail = e.admit(origin, id); !apply {
+			// A copy of an applied change (applying it again could undo a
+			// later change: re-adding a promoted learner demotes it), or a
+			// change that may never apply.
+			cc = &raftpb.ConfChange{Type: raftpb.ConfChangeAddNode.Enum(), NodeId: new(uint64(0))}
+			nodeID, origin = 0, 0
+		}
 	}
 	removesLastVoter := cc.GetType() == raftpb.ConfChangeRemoveNode &&
 		len(mem.confState.GetVoters()) == 1 && mem.confState.GetVoters()[0] == nodeID
@@ -1160,10 +1170,10 @@ func (e *engine) applyConfChange(index uint64, cc *raftpb.ConfChange) (func(), e
 	if ev.Type != 0 {
 		e.events.publish(ev)
 	}
-	if origin != e.id || id == 0 {
-		return nil, nil
+	if origin != e.id || id.seq == 0 {
+		return fail, nil
 	}
-	if p := e.waiters.remove(id); p != nil {
+	if p := e.waiters.take(id); p != nil {
 		return func() { p.resolve(proposalResult{index: index}) }, nil
 	}
 	return nil, nil
