@@ -41,6 +41,11 @@ const (
 	// NemesisWipe stops a node, removes it, and rejoins its machine with
 	// empty storage as a new member with a new id.
 	NemesisWipe Nemesis = "wipe"
+	// NemesisLongDelay holds back a share of the messages that carry entries
+	// (forwarded proposals, appends) for seconds, far more applies than the
+	// engine's dedup window in the simulator, and often delivers them on
+	// time as well: the late copy is then a duplicate.
+	NemesisLongDelay Nemesis = "long-delay"
 
 	NemesisAll Nemesis = "all"
 )
@@ -49,6 +54,7 @@ const (
 var AllNemeses = []Nemesis{
 	NemesisPartition, NemesisLoss, NemesisDelay, NemesisDuplicate, NemesisReorder,
 	NemesisCrash, NemesisSlowDisk, NemesisTransfer, NemesisMembership, NemesisSnapshot, NemesisWipe,
+	NemesisLongDelay,
 }
 
 // Bug names a known bug the simulator injects into the engine under test, to

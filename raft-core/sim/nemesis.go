@@ -15,7 +15,7 @@ type nemesis struct {
 	kinds []Nemesis
 	// generation counters: a fault heals itself only if no later fault of
 	// the same kind replaced it.
-	partitionGen, lossGen, delayGen, dupGen, reorderGen int
+	partitionGen, lossGen, delayGen, dupGen, reorderGen, longDelayGen int
 	// memberBusy is set while a membership task (replace or wipe) runs.
 	memberBusy bool
 	// confIndex is the index of the latest membership change known to have
@@ -154,6 +154,8 @@ func (ns *nemesis) inject(kind Nemesis) {
 		if !ns.memberBusy {
 			ns.wipe()
 		}
+	case NemesisLongDelay:
+		ns.longDelay()
 	}
 }
 

@@ -22,6 +22,9 @@ type network struct {
 	duplicate  float64
 	extraDelay time.Duration
 	jitter     time.Duration
+	// longDelay is the share of messages carrying entries that also arrive
+	// seconds late (see NemesisLongDelay).
+	longDelay float64
 }
 
 const (
@@ -34,7 +37,7 @@ func newNetwork(s *simulation) *network { return &network{s: s, blocked: map[lin
 // heal removes every network fault.
 func (n *network) heal() {
 	clear(n.blocked)
-	n.loss, n.duplicate, n.extraDelay, n.jitter = 0, 0, 0, 0
+	n.loss, n.duplicate, n.extraDelay, n.jitter, n.longDelay = 0, 0, 0, 0, 0
 }
 
 func (n *network) connected(from, to uint64) bool { return !n.blocked[link{from, to}] }
@@ -65,10 +68,18 @@ func (n *network) send(m *raftpb.Message) {
 	if n.duplicate > 0 && s.sched.chance(n.duplicate) {
 		copies = 2
 	}
+	if n.longDelay > 0 && len(m.GetEntries()) > 0 && s.sched.chance(n.longDelay) {
+		// Raft may modify a message it steps; each copy is its own.
+		late := proto.Clone(m).(*raftpb.Message)
+		s.trace.record("late", m.GetFrom(), m.GetTo())
+		s.sched.after(s.sched.between(longDelayMin, longDelayMax), func() { n.deliver(late) })
+		if s.sched.chance(0.5) {
+			copies-- // held back, not duplicated: the sender proposes again meanwhile
+		}
+	}
 	for i := range copies {
 		msg := m
 		if i > 0 {
-			// Raft may modify a message it steps; each copy is its own.
 			msg = proto.Clone(m).(*raftpb.Message)
 		}
 		s.sched.after(n.latency(), func() { n.deliver(msg) })
