@@ -80,6 +80,11 @@ const (
 type appliedProposals struct {
 	window   uint64
 	byOrigin map[uint64]*originProposals
+	// restoredAt is, when the state came from a snapshot installed while
+	// this node ran, the last sequence this node had handed out by then:
+	// its proposals up to it may have applied inside the snapshot, unseen.
+	// Not replicated.
+	restoredAt uint64
 }
 
 type originProposals struct {
@@ -281,6 +286,13 @@ func (e *engine) admit(origin uint64, id proposalID) (apply bool, fail func()) {
 	case duplicate:
 		return false, nil
 	}
+	if id.seq <= e.proposals.restoredAt {
+		// It may have applied inside a snapshot this node installed (its
+		// caller then waits for an outcome it can no longer learn): only
+		// a proposal made since, whose every applied copy this node would
+		// have seen, is known never to have applied.
+		return false, nil
+	}
 	p := e.waiters.take(id)
 	if p == nil {
 		return false, nil
@@ -309,9 +321,11 @@ func (e *engine) raiseEpoch(seen uint64) {
 	}
 }
 
-// raiseEpochFromSnapshot raises this node's epoch above its own highest
-// epoch in a restored snapshot.
-func (e *engine) raiseEpochFromSnapshot() {
+// restoredProposals takes in dedup state restored from a snapshot (under
+// smMu): this node's epoch rises above its own highest epoch in it, and its
+// proposals so far may have applied inside it.
+func (e *engine) restoredProposals() {
+	e.proposals.restoredAt = e.proposalSeq.Load()
 	if o := e.proposals.byOrigin[e.id]; o != nil {
 		e.raiseEpoch(o.epoch)
 	}

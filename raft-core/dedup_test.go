@@ -240,6 +240,37 @@ func TestRefusedProposalFailsItsCall(t *testing.T) {
 	}
 }
 
+// TestProposalThatMayHaveAppliedInASnapshotIsNotFailed: a node that
+// installed a snapshot cannot tell whether its proposals made before then
+// applied inside it; a late copy refused afterwards says nothing about the
+// proposal, so its call must not fail as if it had no effect (simulator seed
+// 50073 at 10s: a new member's first write applied inside the snapshot it
+// joined with, and a copy held back for seconds was refused later).
+func TestProposalThatMayHaveAppliedInASnapshotIsNotFailed(t *testing.T) {
+	e := newTestEngine(t, 5<<epochSaltBits|77)
+	e.proposals = newAppliedProposals(4)
+	before := e.newCommand(nil)
+	e.waiters.add(before)
+	e.restoredProposals() // as a snapshot install does
+	after := e.newCommand(nil)
+	e.waiters.add(after)
+	for range 5 {
+		p := e.newCommand(nil)
+		e.admit(e.id, proposalID{p.epoch, p.id})
+	}
+	for _, p := range []*proposal{before, after} {
+		if apply, _ := e.admit(e.id, proposalID{p.epoch, p.id}); apply {
+			t.Fatalf("proposal %d applied behind the window", p.id)
+		}
+	}
+	if !e.waiters.has(before.id) {
+		t.Fatal("the call of a proposal that may have applied in the snapshot was failed")
+	}
+	if e.waiters.has(after.id) {
+		t.Fatal("the call of a proposal made after the snapshot was not failed")
+	}
+}
+
 // TestEarlierEpochIsRaisedNotLockedOut: an incarnation whose clock went back
 // proposes below its node's epoch already applied. Its proposals made until
 // it applies that epoch fail; from then on it proposes above it, keeping its

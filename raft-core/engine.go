@@ -962,7 +962,7 @@ func (e *engine) restoreSnapshot(md *raftpb.SnapshotMetadata) error {
 	}
 	e.setMembers(mem)
 	e.proposals = proposals
-	e.raiseEpochFromSnapshot()
+	e.restoredProposals()
 	e.appliedTerm = md.GetTerm()
 	e.applied.Store(idx)
 	e.lastSnap.Store(idx)
