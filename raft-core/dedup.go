@@ -267,7 +267,7 @@ func readAppliedProposals(r io.Reader, window uint64) (*appliedProposals, error)
 
 // Errors a proposer's call fails with when its entry is refused.
 var (
-	errStaleEpoch = fmt.Errorf("%w: a later incarnation of this node had a proposal applied first (its clock was ahead); proposals made from now on use a higher epoch", ErrProposalDropped)
+	errStaleEpoch = fmt.Errorf("%w: an earlier incarnation of this node, whose clock was ahead, had proposals applied with a higher epoch; proposals made from now on use a higher one", ErrProposalDropped)
 	errPastWindow = fmt.Errorf("%w: it reached the log after a dedup window's worth of later proposals of this node had applied", ErrProposalDropped)
 )
 
