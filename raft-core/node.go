@@ -141,17 +141,19 @@ func (n *Node[C, R]) checkRunning() error {
 // It works on any member: followers forward to the leader.
 //
 // Errors: ErrTooLarge, ErrBusy (FailFastWhenBusy), ErrProposalDropped (no
-// leader, transfer in progress, uncommitted log full: nothing was appended),
-// ErrStopped, ErrRemoved, or the context's error. After a context error or
-// ErrStopped the outcome is unknown: the command may still commit and apply.
+// leader, transfer in progress, uncommitted log full, or refused as below:
+// the command has no effect), ErrStopped, ErrRemoved, or the context's
+// error. After a context error or ErrStopped the outcome is unknown: the
+// command may still commit and apply.
+//
 // The engine itself never applies one Propose call twice, however late a
 // copy arrives: a proposal lost on its way to the leader (or dropped by a
 // deposed leader) is proposed again after an election timeout under the same
-// id, and only its first committed copy is applied. A copy that commits only
-// after 8,192 later proposals of this node applied is refused (the call gets
-// ErrProposalDropped) rather than risk applying twice. A caller that retries after an error makes a new
-// proposal: commands that must not apply twice then need their own
-// idempotency key.
+// id, and only its first committed copy is applied. A proposal whose first
+// committed copy comes after 8,192 later proposals of this node applied is
+// refused with ErrProposalDropped rather than risk applying it twice. A
+// caller that retries after an error makes a new proposal: commands that
+// must not apply twice then need their own idempotency key.
 func (n *Node[C, R]) Propose(ctx context.Context, cmd C) (R, error) {
 	var zero R
 	if err := n.checkRunning(); err != nil {
