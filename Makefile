@@ -67,7 +67,11 @@ bench-micro:
 		if [ -n "$$(cd $$m && go list ./... 2>/dev/null)" ]; then (cd $$m && go test -run '^$$' -bench . -benchmem ./...); fi; \
 	done
 
-## soak: thousands of simulated seeds (3 and 5 nodes, every nemesis)
+## soak: thousands of simulated seeds (5,000 at 3 nodes, 2,000 at 5, every nemesis) from a fresh random
+## base each run, printed first and last; SOAK_BASE=<n> replays the same seeds
 soak:
-	cd raft-core && go run ./sim/cmd/simulate -seeds 1-5000 -nemesis all -duration 10s
-	cd raft-core && go run ./sim/cmd/simulate -seeds 1-2000 -nodes 5 -nemesis all -duration 10s
+	@base=$${SOAK_BASE:-$$(( $$(od -An -N4 -tu4 /dev/urandom) % 1000000000 + 1 ))}; \
+	echo "soak: SOAK_BASE=$$base (3 nodes: seeds $$base-$$((base+4999)); 5 nodes: seeds $$base-$$((base+1999)))"; \
+	cd raft-core && go run ./sim/cmd/simulate -seeds $$base-$$((base+4999)) -nemesis all -duration 10s \
+		&& go run ./sim/cmd/simulate -seeds $$base-$$((base+1999)) -nodes 5 -nemesis all -duration 10s; \
+	rc=$$?; echo "soak: SOAK_BASE=$$base exit=$$rc"; exit $$rc

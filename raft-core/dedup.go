@@ -5,155 +5,191 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"math/bits"
 	"slices"
+
+	"github.com/jangada-io/jangada/raft-core/internal/knobs"
+	"go.etcd.io/raft/v3/raftpb"
 )
 
-// dedupWindow is how many proposal ids are remembered per proposing node.
+// A proposal is named by its proposing node (the envelope's origin) and a
+// proposalID: the epoch of the proposer's incarnation and a sequence number
+// that the incarnation counts up from 1. A proposal reaches the log more
+// than once when the network delivers a forwarded MsgProp twice, or when
+// the engine proposes it again after an election timeout (reproposeLost)
+// while the first copy was only late; every node must apply it once.
+//
+// Exactly once, for any delay, with bounded memory. Every node applies the
+// same log, and decides from the log alone (and from the state a snapshot
+// carries), so every node decides alike. Per origin it remembers the highest
+// epoch applied, and for that epoch the highest sequence applied (high) and
+// which of the dedupWindow sequences up to high applied. An entry is applied
+// only if its epoch is the highest seen (or higher: a new incarnation), its
+// sequence is above high-dedupWindow, and that sequence has not applied.
+// What the memory forgot is exactly what is refused: sequences of older
+// epochs and sequences at or below high-dedupWindow, whether or not they
+// applied. So no copy applies twice however late it comes, where a window of
+// the most recent ids (the earlier design) forgot an id once dedupWindow
+// later proposals of its node had applied, and applied a copy arriving
+// after that again.
+//
+// The price is that a proposal may be refused without ever having applied:
+// when dedupWindow later proposals of its incarnation applied before it, or
+// a later incarnation's proposal applied first (the incarnation that made it
+// has then restarted, so nobody waits for it). A refused entry can never
+// apply later (high only grows, epochs only rise), so the proposer, which
+// sees the same refusal when it applies the entry, fails the waiting call
+// with ErrProposalDropped: a definite outcome, and retrying is safe.
+//
+// Epochs come from the wall clock (Start), so a restarted node normally
+// proposes above its previous incarnation. If the clock went back, its
+// proposals would all be refused; so when a node applies an entry of its
+// own with a higher epoch than its own, or restores a snapshot that holds
+// one, it raises its epoch above it (raiseEpoch) and only the proposals made
+// before that fail. The low epochSaltBits of an epoch are random per
+// incarnation and kept by a raise, so two incarnations never share an epoch
+// (which would let one's late entry resolve the other's call with the same
+// sequence), even when both raised above the same one.
+
+// dedupWindow is how many sequence numbers are remembered per proposing
+// node. It bounds how far behind its node's latest applied proposal a
+// proposal may apply: a proposal overtaken by that many later ones of its
+// node is refused. Every member must use the same window.
 const dedupWindow = 8192
 
-// appliedProposals remembers, per proposing node, the ids of the proposals
-// applied most recently, so that a proposal the network delivered to the
-// leader twice (and the leader appended twice) is applied once. Every node
-// applies the same log, so every node skips the same copies; the state
-// travels in snapshots so a node restored from one decides alike.
+// epochSaltBits is how many low bits of an epoch identify the incarnation.
+const epochSaltBits = 20
+
+// proposalID names a proposal among those of its proposing node.
+type proposalID struct {
+	epoch uint64 // the proposer's incarnation
+	seq   uint64 // counts up from 1 within the incarnation
+}
+
+// admission is what appliedProposals decides about an entry.
+type admission int
+
+const (
+	admitted   admission = iota // apply it
+	duplicate                   // a copy of a proposal that applied
+	staleEpoch                  // an older incarnation's, after a newer one's applied
+	pastWindow                  // dedupWindow or more behind its node's latest
+)
+
+// appliedProposals is the replicated dedup state: per proposing node, the
+// highest epoch applied and a sliding window of the sequences applied in it.
 type appliedProposals struct {
-	byOrigin map[uint64]*proposalWindow
+	window   uint64
+	byOrigin map[uint64]*originProposals
+	// restoredAt is, when the state came from a snapshot installed while
+	// this node ran, the last sequence this node had handed out by then:
+	// its proposals up to it may have applied inside the snapshot, unseen.
+	// Not replicated.
+	restoredAt uint64
 }
 
-type proposalWindow struct {
-	ids   idSet
-	order []uint64 // a ring once full; head is the oldest
-	head  int
+type originProposals struct {
+	epoch uint64
+	high  uint64   // the highest sequence applied in epoch
+	seen  []uint64 // bit s%window: sequence s in (high-window, high] applied
 }
 
-func newAppliedProposals() *appliedProposals {
-	return &appliedProposals{byOrigin: map[uint64]*proposalWindow{}}
-}
-
-// firstTime records (origin, id) and reports whether it was new.
-func (a *appliedProposals) firstTime(origin, id uint64) bool {
-	w := a.byOrigin[origin]
-	if w == nil {
-		w = &proposalWindow{}
-		a.byOrigin[origin] = w
+// engineDedupWindow is the window a new engine uses.
+func engineDedupWindow() uint64 {
+	if w := knobs.DedupWindow.Load(); w > 0 {
+		return w
 	}
-	if w.ids.has(id) {
-		return false
+	return dedupWindow
+}
+
+func newAppliedProposals(window uint64) *appliedProposals {
+	return &appliedProposals{window: window, byOrigin: map[uint64]*originProposals{}}
+}
+
+// admit decides whether the entry proposed by origin as id applies, and
+// records it if so.
+func (a *appliedProposals) admit(origin uint64, id proposalID) admission {
+	o := a.byOrigin[origin]
+	switch {
+	case o == nil:
+		o = &originProposals{epoch: id.epoch, seen: make([]uint64, (a.window+63)/64)}
+		a.byOrigin[origin] = o
+	case id.epoch < o.epoch:
+		return staleEpoch
+	case id.epoch > o.epoch:
+		o.epoch, o.high = id.epoch, 0
+		clear(o.seen)
 	}
-	if len(w.order) < dedupWindow {
-		w.order = append(w.order, id)
+	if o.high >= a.window && id.seq <= o.high-a.window {
+		return pastWindow
+	}
+	if id.seq <= o.high {
+		if o.has(id.seq, a.window) {
+			return duplicate
+		}
 	} else {
-		w.ids.remove(w.order[w.head])
-		w.order[w.head] = id
-		w.head = (w.head + 1) % dedupWindow
+		o.slide(id.seq, a.window)
 	}
-	w.ids.add(id)
-	return true
+	o.set(id.seq, a.window)
+	return admitted
 }
 
-// idSet is a set of uint64 with open addressing and linear probing, kept at
-// most half full. A Go map used as a sliding window (one delete per insert)
-// fills with tombstones, and every lookup of a new id then probes long
-// chains; removing by backward shift leaves none.
-type idSet struct {
-	slots []uint64 // 0 marks an empty slot; len is a power of two
-	n     int      // ids held in slots
-	zero  bool     // whether id 0 is held
+func (o *originProposals) has(seq, window uint64) bool {
+	b := seq % window
+	return o.seen[b/64]&(1<<(b%64)) != 0
 }
 
-func (s *idSet) home(id uint64) int {
-	// Fibonacci hashing spreads the consecutive ids a node assigns.
-	return int((id * 0x9e3779b97f4a7c15) >> (64 - bits.Len(uint(len(s.slots)-1))))
+func (o *originProposals) set(seq, window uint64) {
+	b := seq % window
+	o.seen[b/64] |= 1 << (b % 64)
 }
 
-// find returns the slot holding id, or the empty slot where it would go.
-func (s *idSet) find(id uint64) (int, bool) {
-	mask := len(s.slots) - 1
-	for i := s.home(id); ; i = (i + 1) & mask {
-		switch s.slots[i] {
-		case id:
-			return i, true
-		case 0:
-			return i, false
+// slide moves high up to to. The bits of the sequences (high, to] are those
+// of the sequences leaving the window, (high-window, to-window]: cleared.
+func (o *originProposals) slide(to, window uint64) {
+	if to-o.high >= window {
+		clear(o.seen)
+	} else {
+		for s := o.high + 1; s <= to; s++ {
+			b := s % window
+			o.seen[b/64] &^= 1 << (b % 64)
 		}
 	}
+	o.high = to
 }
 
-func (s *idSet) has(id uint64) bool {
-	if id == 0 {
-		return s.zero
+// low is the lowest sequence the window still covers.
+func (o *originProposals) low(window uint64) uint64 {
+	if o.high < window {
+		return 0
 	}
-	if s.n == 0 {
-		return false
-	}
-	_, ok := s.find(id)
-	return ok
+	return o.high - window + 1
 }
 
-// add inserts id, which the set must not hold.
-func (s *idSet) add(id uint64) {
-	if id == 0 {
-		s.zero = true
-		return
-	}
-	if 2*(s.n+1) > len(s.slots) {
-		s.grow()
-	}
-	i, _ := s.find(id)
-	s.slots[i] = id
-	s.n++
-}
-
-func (s *idSet) grow() {
-	old := s.slots
-	s.slots = make([]uint64, max(16, 2*len(old)))
-	for _, id := range old {
-		if id != 0 {
-			i, _ := s.find(id)
-			s.slots[i] = id
-		}
-	}
-}
-
-func (s *idSet) remove(id uint64) {
-	if id == 0 {
-		s.zero = false
-		return
-	}
-	if s.n == 0 {
-		return
-	}
-	i, ok := s.find(id)
-	if !ok {
-		return
-	}
-	s.n--
-	// Shift back the ids after i that would no longer be found past the
-	// hole: those whose home is not cyclically within (i, j].
-	mask := len(s.slots) - 1
-	for j := (i + 1) & mask; s.slots[j] != 0; j = (j + 1) & mask {
-		h := s.home(s.slots[j])
-		if (j > i && (h <= i || h > j)) || (j < i && h <= i && h > j) {
-			s.slots[i] = s.slots[j]
-			i = j
-		}
-	}
-	s.slots[i] = 0
-}
-
-// writeTo appends the state in a deterministic order: origins sorted, ids
-// oldest first.
+// writeTo appends the state in a deterministic order: the window, then per
+// origin (sorted) its epoch, high and the sequences of the window that did
+// not apply (few, usually), ascending, each as the gap from the previous.
 func (a *appliedProposals) writeTo(w io.Writer) error {
 	var b []byte
+	b = binary.AppendUvarint(b, a.window)
 	origins := slices.Sorted(maps.Keys(a.byOrigin))
 	b = binary.AppendUvarint(b, uint64(len(origins)))
-	for _, o := range origins {
-		win := a.byOrigin[o]
-		b = binary.AppendUvarint(b, o)
-		b = binary.AppendUvarint(b, uint64(len(win.order)))
-		for i := range win.order {
-			b = binary.AppendUvarint(b, win.order[(win.head+i)%len(win.order)])
+	var missing []uint64
+	for _, origin := range origins {
+		o := a.byOrigin[origin]
+		b = binary.AppendUvarint(b, origin)
+		b = binary.AppendUvarint(b, o.epoch)
+		b = binary.AppendUvarint(b, o.high)
+		missing = missing[:0]
+		for s := o.low(a.window); s <= o.high; s++ {
+			if !o.has(s, a.window) {
+				missing = append(missing, s)
+			}
+		}
+		b = binary.AppendUvarint(b, uint64(len(missing)))
+		prev := o.low(a.window)
+		for _, s := range missing {
+			b = binary.AppendUvarint(b, s-prev)
+			prev = s
 		}
 	}
 	b = append(binary.AppendUvarint(nil, uint64(len(b))), b...)
@@ -161,7 +197,9 @@ func (a *appliedProposals) writeTo(w io.Writer) error {
 	return err
 }
 
-func readAppliedProposals(r io.Reader) (*appliedProposals, error) {
+// readAppliedProposals reads what writeTo wrote. The snapshot's window must
+// be the engine's: nodes with different windows would decide differently.
+func readAppliedProposals(r io.Reader, window uint64) (*appliedProposals, error) {
 	br := byteReader{r}
 	size, err := binary.ReadUvarint(br)
 	if err != nil || size > maxSnapshotHeader {
@@ -179,30 +217,153 @@ func readAppliedProposals(r io.Reader) (*appliedProposals, error) {
 		body = body[n:]
 		return v, nil
 	}
-	a := newAppliedProposals()
+	w, err := next()
+	if err != nil {
+		return nil, err
+	}
+	if w != window {
+		return nil, fmt.Errorf("%w: snapshot written with a dedup window of %d proposals, this node uses %d", ErrCorrupt, w, window)
+	}
+	a := newAppliedProposals(window)
 	origins, err := next()
 	if err != nil || origins > uint64(len(body)) {
 		return nil, fmt.Errorf("%w: snapshot proposal window origins", ErrCorrupt)
 	}
 	for range origins {
-		o, err := next()
-		if err != nil {
-			return nil, err
+		var origin, epoch, high, nMissing uint64
+		for _, v := range []*uint64{&origin, &epoch, &high, &nMissing} {
+			if *v, err = next(); err != nil {
+				return nil, err
+			}
 		}
-		n, err := next()
-		if err != nil || n > dedupWindow {
-			return nil, fmt.Errorf("%w: snapshot proposal window length", ErrCorrupt)
+		if _, dup := a.byOrigin[origin]; dup || nMissing > window || nMissing > uint64(len(body)) {
+			return nil, fmt.Errorf("%w: snapshot proposal window of node %d", ErrCorrupt, origin)
 		}
-		for range n {
-			id, err := next()
+		o := &originProposals{epoch: epoch, high: high, seen: make([]uint64, (window+63)/64)}
+		for s := o.low(window); s <= high; s++ {
+			o.set(s, window)
+		}
+		prev, first := o.low(window), true
+		for range nMissing {
+			gap, err := next()
 			if err != nil {
 				return nil, err
 			}
-			a.firstTime(o, id)
+			s := prev + gap
+			if (!first && gap == 0) || s < prev || s > high {
+				return nil, fmt.Errorf("%w: snapshot proposal window of node %d", ErrCorrupt, origin)
+			}
+			b := s % window
+			o.seen[b/64] &^= 1 << (b % 64)
+			prev, first = s, false
 		}
+		a.byOrigin[origin] = o
 	}
 	if len(body) != 0 {
 		return nil, fmt.Errorf("%w: snapshot proposal window has trailing bytes", ErrCorrupt)
 	}
 	return a, nil
+}
+
+// Errors a proposer's call fails with when its entry is refused.
+var (
+	errStaleEpoch = fmt.Errorf("%w: an earlier incarnation of this node, whose clock was ahead, had proposals applied with a higher epoch; proposals made from now on use a higher one", ErrProposalDropped)
+	errPastWindow = fmt.Errorf("%w: it reached the log after a dedup window's worth of later proposals of this node had applied", ErrProposalDropped)
+)
+
+// admit decides whether an entry proposed by origin as id applies (apply
+// role). For an entry of this node's that can never apply, it returns a
+// function failing the waiting call, to run once smMu is released.
+func (e *engine) admit(origin uint64, id proposalID) (apply bool, fail func()) {
+	verdict := e.proposals.admit(origin, id)
+	if origin != e.id {
+		return verdict == admitted, nil
+	}
+	e.raiseEpoch(id.epoch)
+	switch verdict {
+	case admitted:
+		return true, nil
+	case duplicate:
+		return false, nil
+	}
+	if id.seq <= e.proposals.restoredAt {
+		// It may have applied inside a snapshot this node installed (its
+		// caller then waits for an outcome it can no longer learn): only
+		// a proposal made since, whose every applied copy this node would
+		// have seen, is known never to have applied.
+		return false, nil
+	}
+	p := e.waiters.take(id)
+	if p == nil {
+		return false, nil
+	}
+	err := errPastWindow
+	if verdict == staleEpoch {
+		err = errStaleEpoch
+	}
+	return false, func() { p.resolve(proposalResult{err: err}) }
+}
+
+// raiseEpoch makes this node propose above epoch seen, an epoch of its own
+// found applied, if its own is not already higher (see the comment at the top).
+func (e *engine) raiseEpoch(seen uint64) {
+	for {
+		cur := e.epoch.Load()
+		if cur >= seen {
+			return
+		}
+		const salt = 1<<epochSaltBits - 1
+		next := (seen>>epochSaltBits+1)<<epochSaltBits | cur&salt
+		if e.epoch.CompareAndSwap(cur, next) {
+			e.cfg.Logger.Warn("proposal epoch raised above one of an earlier incarnation of this node (clock went back?)", "epoch", next, "seen", seen)
+			return
+		}
+	}
+}
+
+// restoredProposals takes in dedup state restored from a snapshot (under
+// smMu): this node's epoch rises above its own highest epoch in it, and its
+// proposals so far may have applied inside it.
+func (e *engine) restoredProposals() {
+	e.proposals.restoredAt = e.proposalSeq.Load()
+	if o := e.proposals.byOrigin[e.id]; o != nil {
+		e.raiseEpoch(o.epoch)
+	}
+}
+
+// newProposalID returns the id for this node's next proposal.
+func (e *engine) newProposalID() proposalID {
+	// The sequence first: a call racing a raise may then pair an old epoch
+	// with a new sequence (refused, like any proposal of an old epoch), but
+	// never reuse a sequence.
+	seq := e.proposalSeq.Add(1)
+	return proposalID{epoch: e.epoch.Load(), seq: seq}
+}
+
+// newCommand returns the proposal of a command with payload.
+func (e *engine) newCommand(payload []byte) *proposal {
+	id := e.newProposalID()
+	data := appendEnvelope(make([]byte, 0, envelopeSize(e.id, id, len(payload))), e.id, id, payload)
+	return &proposal{id: id.seq, epoch: id.epoch, data: data, done: make(chan proposalResult, 1)}
+}
+
+// newConfChange returns the proposal of a membership change.
+func (e *engine) newConfChange(typ raftpb.ConfChangeType, nodeID uint64, peer []byte) *proposal {
+	id := e.newProposalID()
+	cc := &raftpb.ConfChange{Type: typ.Enum(), NodeId: new(nodeID), Context: appendEnvelope(nil, e.id, id, peer)}
+	return &proposal{id: id.seq, epoch: id.epoch, cc: cc, done: make(chan proposalResult, 1)}
+}
+
+// take removes and returns the proposal waiting for id, if any. Waiters are
+// keyed by sequence, which an engine never reuses; the epoch tells this
+// incarnation's proposal from an earlier one's with the same sequence.
+func (w *waiters) take(id proposalID) *proposal {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	p := w.m[id.seq]
+	if p == nil || p.epoch != id.epoch {
+		return nil
+	}
+	delete(w.m, id.seq)
+	return p
 }

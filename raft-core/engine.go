@@ -82,8 +82,8 @@ type engine struct {
 	reads   *readTracker
 	events  *eventBus
 
-	proposalBase uint64
-	proposalSeq  atomic.Uint64
+	epoch       atomic.Uint64 // of proposals; see dedup.go
+	proposalSeq atomic.Uint64
 
 	// membership changes proposed but not yet seen appended (raft role)
 	ccProposed []*proposal
@@ -125,10 +125,11 @@ type engine struct {
 
 // proposal is one command or conf change waiting for its entry to apply.
 type proposal struct {
-	id   uint64
-	data []byte
-	cc   *raftpb.ConfChange
-	done chan proposalResult
+	id    uint64 // sequence; the waiters' key
+	epoch uint64
+	data  []byte
+	cc    *raftpb.ConfChange
+	done  chan proposalResult
 }
 
 type proposalResult struct {
@@ -264,7 +265,7 @@ func release(ws []*readWaiter, index uint64, err error) {
 // newEngine opens the node's durable state: it restores the latest snapshot
 // into the state machine, creates the RawNode (bootstrapping a new cluster
 // when the log is empty) and registers known peers with the transport.
-func newEngine(cfg Config, sm machine, proposalBase uint64) (*engine, error) {
+func newEngine(cfg Config, sm machine, epoch uint64) (*engine, error) {
 	e := &engine{
 		cfg:           cfg,
 		id:            cfg.NodeID,
@@ -276,14 +277,14 @@ func newEngine(cfg Config, sm machine, proposalBase uint64) (*engine, error) {
 		leaderChanged: make(chan struct{}),
 		pendingReads:  map[uint64]*readBatch{},
 		members:       newMembership(),
-		proposals:     newAppliedProposals(),
+		proposals:     newAppliedProposals(engineDedupWindow()),
 		entries:       newEntryCache(uint64(max(cfg.EntryCacheSize, 0))),
 		waiters:       &waiters{m: map[uint64]*proposal{}},
 		reads:         &readTracker{},
 		events:        newEventBus(),
-		proposalBase:  proposalBase,
-		nextReadCtx:   proposalBase,
+		nextReadCtx:   epoch,
 	}
+	e.epoch.Store(epoch)
 	e.role.Store(int64(RoleFollower))
 
 	snap, err := e.ls.Snapshot()
@@ -425,7 +426,7 @@ func (e *engine) bootstrap() error {
 	rps := make([]raft.Peer, len(peers))
 	for i, p := range peers {
 		pb, _ := p.MarshalBinary()
-		rps[i] = raft.Peer{ID: p.ID, Context: appendEnvelope(nil, 0, 0, pb)}
+		rps[i] = raft.Peer{ID: p.ID, Context: appendEnvelope(nil, 0, proposalID{}, pb)}
 	}
 	if err := e.rn.Bootstrap(rps); err != nil {
 		return fmt.Errorf("raftcore: bootstrap: %w", err)
@@ -449,10 +450,10 @@ func (e *engine) tick() {
 // network, or a deposed leader's uncommitted entry, is gone and its caller
 // would wait for its context. So a proposal still waiting after an election
 // timeout is proposed again, with the same id: appliedProposals applies the
-// first copy that commits and skips the others. Only the most recent
-// maxReproposed proposals are eligible, far fewer than dedupWindow, so a
-// copy can never outlive the memory of its original.
-const maxReproposed = dedupWindow / 8
+// first copy that commits and refuses the others, however late they come
+// (dedup.go). Only the most recent maxReproposed proposals are eligible,
+// which bounds the work, not correctness.
+const maxReproposed = 1024
 
 type sentProposal struct {
 	p    *proposal
@@ -642,7 +643,7 @@ func (e *engine) checkConfChanges(appended []*raftpb.Entry) {
 			continue
 		}
 		if origin, id, _, err := parseEnvelope(cc.GetContext()); err == nil && origin == e.id {
-			e.ccProposed = slices.DeleteFunc(e.ccProposed, func(p *proposal) bool { return p.id == id })
+			e.ccProposed = slices.DeleteFunc(e.ccProposed, func(p *proposal) bool { return p.id == id.seq && p.epoch == id.epoch })
 		}
 	}
 	for _, p := range e.ccProposed {
@@ -1089,7 +1090,7 @@ func (e *engine) restoreSnapshot(md *raftpb.SnapshotMetadata) error {
 	if err != nil {
 		return fmt.Errorf("raftcore: snapshot %d: %w", idx, err)
 	}
-	proposals, err := readAppliedProposals(rc)
+	proposals, err := readAppliedProposals(rc, e.proposals.window)
 	if err != nil {
 		return fmt.Errorf("raftcore: snapshot %d: %w", idx, err)
 	}
@@ -1102,6 +1103,7 @@ func (e *engine) restoreSnapshot(md *raftpb.SnapshotMetadata) error {
 	}
 	e.setMembers(mem)
 	e.proposals = proposals
+	e.restoredProposals()
 	e.appliedTerm = md.GetTerm()
 	e.applied.Store(idx)
 	raiseTo(&e.lastSnap, idx)
@@ -1292,8 +1294,10 @@ func (e *engine) applyEntry(ent *raftpb.Entry) (func(), error) {
 		if err != nil {
 			return nil, err
 		}
-		if origin != 0 && !e.proposals.firstTime(origin, id) {
-			return nil, nil // a second copy of a proposal delivered twice
+		if origin != 0 {
+			if apply, fail := e.admit(origin, id); !apply {
+				return fail, nil // a copy of an applied proposal, or one that never may apply
+			}
 		}
 		result, err := e.sm.apply(ent.GetIndex(), payload)
 		if err != nil {
@@ -1302,7 +1306,7 @@ func (e *engine) applyEntry(ent *raftpb.Entry) (func(), error) {
 		if origin != e.id {
 			return nil, nil
 		}
-		if p := e.waiters.remove(id); p != nil {
+		if p := e.waiters.take(id); p != nil {
 			idx := ent.GetIndex()
 			return func() { p.resolve(proposalResult{index: idx, result: result}) }, nil
 		}
@@ -1331,7 +1335,8 @@ func (e *engine) applyEntry(ent *raftpb.Entry) (func(), error) {
 }
 
 func (e *engine) applyConfChange(index uint64, cc *raftpb.ConfChange) (func(), error) {
-	var origin, id uint64
+	var origin uint64
+	var id proposalID
 	var peer Peer
 	var rawPayload []byte
 	hasPeer := false
@@ -1350,11 +1355,16 @@ func (e *engine) applyConfChange(index uint64, cc *raftpb.ConfChange) (func(), e
 	}
 	nodeID := cc.GetNodeId()
 	mem := e.membership().clone()
-	if origin != 0 && !e.proposals.firstTime(origin, id) {
-		// A second copy of a change delivered twice: applying it again could
-		// undo a later change (re-adding a promoted learner demotes it).
-		cc = &raftpb.ConfChange{Type: raftpb.ConfChangeAddNode.Enum(), NodeId: new(uint64(0))}
-		nodeID, origin = 0, 0
+	var fail func()
+	if origin != 0 {
+		var apply bool
+		if apply, fail = e.admit(origin, id); !apply {
+			// A copy of an applied change (applying it again could undo a
+			// later change: re-adding a promoted learner demotes it), or a
+			// change that may never apply.
+			cc = &raftpb.ConfChange{Type: raftpb.ConfChangeAddNode.Enum(), NodeId: new(uint64(0))}
+			nodeID, origin = 0, 0
+		}
 	}
 	if cc.GetType() == raftpb.ConfChangeUpdateNode {
 		return e.applyMemberUpdate(index, cc, origin, id, rawPayload)
@@ -1405,10 +1415,10 @@ func (e *engine) applyConfChange(index uint64, cc *raftpb.ConfChange) (func(), e
 	if ev.Type != 0 {
 		e.events.publish(ev)
 	}
-	if origin != e.id || id == 0 {
-		return nil, nil
+	if origin != e.id || id.seq == 0 {
+		return fail, nil
 	}
-	if p := e.waiters.remove(id); p != nil {
+	if p := e.waiters.take(id); p != nil {
 		return func() { p.resolve(proposalResult{index: index}) }, nil
 	}
 	return nil, nil
@@ -1424,7 +1434,7 @@ const (
 // does not change; the member's address or key does, the same on every
 // node. A bind for a member that already has another key, or an update for
 // one that is gone, changes nothing and fails the proposer's call.
-func (e *engine) applyMemberUpdate(index uint64, cc *raftpb.ConfChange, origin, id uint64, payload []byte) (func(), error) {
+func (e *engine) applyMemberUpdate(index uint64, cc *raftpb.ConfChange, origin uint64, id proposalID, payload []byte) (func(), error) {
 	var outcome error
 	var peer Peer
 	if len(payload) < 2 || (payload[0] != memberReplace && payload[0] != memberBindKey) || peer.UnmarshalBinary(payload[1:]) != nil {
@@ -1455,10 +1465,10 @@ func (e *engine) applyMemberUpdate(index uint64, cc *raftpb.ConfChange, origin, 
 		e.setMembers(mem)
 		e.events.publish(Event{Type: EventMemberUpdated, NodeID: e.id, Member: next, Index: index})
 	}
-	if origin != e.id || id == 0 {
+	if origin != e.id || id.seq == 0 {
 		return nil, nil
 	}
-	if p := e.waiters.remove(id); p != nil {
+	if p := e.waiters.take(id); p != nil {
 		return func() { p.resolve(proposalResult{index: index, err: outcome}) }, nil
 	}
 	return nil, nil

@@ -13,7 +13,9 @@ var (
 	ErrStopped = errors.New("raftcore: node stopped")
 	// ErrProposalDropped is returned when raft refused a proposal, typically because
 	// there is no leader, a leadership transfer is in progress, or the uncommitted
-	// log is over its size limit. The proposal was not appended; retrying is safe.
+	// log is over its size limit, and when the engine refused an appended copy
+	// that can never apply (it reached the log too long after later proposals of
+	// its node). Either way the proposal has no effect; retrying is safe.
 	ErrProposalDropped = errors.New("raftcore: proposal dropped")
 	// ErrTooLarge is returned when an encoded command is bigger than Config.MaxCommandSize.
 	ErrTooLarge = errors.New("raftcore: command too large")

@@ -35,7 +35,7 @@ func FuzzPeerUnmarshal(f *testing.F) {
 }
 
 func FuzzParseEnvelope(f *testing.F) {
-	f.Add(appendEnvelope(nil, 3, 99, []byte("cmd")))
+	f.Add(appendEnvelope(nil, 3, proposalID{epoch: 7, seq: 99}, []byte("cmd")))
 	f.Add([]byte{envelopeVersion, 0x80})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		origin, id, payload, err := parseEnvelope(data)

@@ -50,7 +50,11 @@ func (m *membership) isMember(id uint64) bool { return m.isVoter(id) || m.isLear
 // The snapshot data stream starts with this header, then the state machine's
 // own bytes. The header carries the membership so a node restored from a
 // snapshot knows every member's address and key.
-var snapshotMagic = []byte("JGSN\x01")
+//
+// The last byte is the format: 2 since proposal ids carry epochs (the dedup
+// state that follows the header changed with them, see dedup.go). Format 1
+// is refused as corrupt: no release wrote it.
+var snapshotMagic = []byte("JGSN\x02")
 
 const maxSnapshotHeader = 64 << 20
 

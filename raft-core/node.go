@@ -44,9 +44,7 @@ func Start[C, R any](ctx context.Context, cfg Config, sm StateMachine[C, R], cod
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	var seed [8]byte
-	_, _ = rand.Read(seed[:])
-	e, err := newEngine(cfg, typedMachine[C, R]{sm: sm, codec: codec}, binary.LittleEndian.Uint64(seed[:]))
+	e, err := newEngine(cfg, typedMachine[C, R]{sm: sm, codec: codec}, startEpoch())
 	if err != nil {
 		return nil, err
 	}
@@ -55,6 +53,16 @@ func Start[C, R any](ctx context.Context, cfg Config, sm StateMachine[C, R], cod
 		return nil, err
 	}
 	return n, nil
+}
+
+// startEpoch is the epoch of a new incarnation's proposals: the wall clock
+// in milliseconds, so that it normally exceeds the previous incarnation's,
+// above epochSaltBits random bits, so that no two incarnations share one
+// (see dedup.go, which also copes with a clock that went back).
+func startEpoch() uint64 {
+	var salt [4]byte
+	_, _ = rand.Read(salt[:])
+	return uint64(time.Now().UnixMilli())<<epochSaltBits | uint64(binary.LittleEndian.Uint32(salt[:]))&(1<<epochSaltBits-1)
 }
 
 type typedMachine[C, R any] struct {
@@ -139,15 +147,19 @@ func (n *Node[C, R]) checkRunning() error {
 // It works on any member: followers forward to the leader.
 //
 // Errors: ErrTooLarge, ErrBusy (FailFastWhenBusy), ErrProposalDropped (no
-// leader, transfer in progress, uncommitted log full: nothing was appended),
-// ErrStopped, ErrRemoved, or the context's error. After a context error or
-// ErrStopped the outcome is unknown: the command may still commit and apply.
-// The engine itself never applies one Propose call twice: a proposal lost on
-// its way to the leader (or dropped by a deposed leader) is proposed again
-// after an election timeout under the same id, and only its first committed
-// copy is applied. A caller that retries after an error makes a new
-// proposal: commands that must not apply twice then need their own
-// idempotency key.
+// leader, transfer in progress, uncommitted log full, or refused as below:
+// the command has no effect), ErrStopped, ErrRemoved, or the context's
+// error. After a context error or ErrStopped the outcome is unknown: the
+// command may still commit and apply.
+//
+// The engine itself never applies one Propose call twice, however late a
+// copy arrives: a proposal lost on its way to the leader (or dropped by a
+// deposed leader) is proposed again after an election timeout under the same
+// id, and only its first committed copy is applied. A proposal whose first
+// committed copy comes after 8,192 later proposals of this node applied is
+// refused with ErrProposalDropped rather than risk applying it twice. A
+// caller that retries after an error makes a new proposal: commands that
+// must not apply twice then need their own idempotency key.
 func (n *Node[C, R]) Propose(ctx context.Context, cmd C) (R, error) {
 	var zero R
 	if err := n.checkRunning(); err != nil {
@@ -161,13 +173,7 @@ func (n *Node[C, R]) Propose(ctx context.Context, cmd C) (R, error) {
 		return zero, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(payload), n.cfg.MaxCommandSize)
 	}
 	ctx, done := n.e.obs.Propose(ctx, len(payload))
-	id := n.e.proposalBase + n.e.proposalSeq.Add(1)
-	p := &proposal{
-		id:   id,
-		data: appendEnvelope(make([]byte, 0, envelopeSize(n.e.id, id, len(payload))), n.e.id, id, payload),
-		done: make(chan proposalResult, 1),
-	}
-	res, err := n.submit(ctx, p)
+	res, err := n.submit(ctx, n.e.newCommand(payload))
 	done(res.index, err)
 	if err != nil {
 		return zero, err
@@ -409,13 +415,7 @@ func (n *Node[C, R]) changeMembership(ctx context.Context, typ raftpb.ConfChange
 	// on the leader; that lasts one apply round, so retry shortly.
 	backoff := n.cfg.TickInterval
 	for {
-		id := n.e.proposalBase + n.e.proposalSeq.Add(1)
-		cc := &raftpb.ConfChange{
-			Type:    typ.Enum(),
-			NodeId:  new(p.ID),
-			Context: appendEnvelope(nil, n.e.id, id, peerBytes),
-		}
-		_, err := n.submit(ctx, &proposal{id: id, cc: cc, done: make(chan proposalResult, 1)})
+		_, err := n.submit(ctx, n.e.newConfChange(typ, p.ID, peerBytes))
 		if !errors.Is(err, errConfChangeRefused) {
 			return err
 		}

@@ -60,9 +60,11 @@ func (o *StepperOutput) apply(m *raftpb.Message)        { o.Apply = append(o.App
 
 // NewStepper opens a node like Start does (restoring its snapshot,
 // bootstrapping when new) but starts nothing. cfg.Transport is used only for
-// AddPeer and RemovePeer calls and may be a no-op. proposalBase seeds proposal
-// ids; give each incarnation of a node a different one.
-func NewStepper[C, R any](cfg Config, sm StateMachine[C, R], codec Codec[C], proposalBase uint64) (*Stepper[C, R], error) {
+// AddPeer and RemovePeer calls and may be a no-op. epoch names this
+// incarnation's proposals: give each incarnation of a node a higher one than
+// the last, with low 20 bits of its own (Start uses the clock in
+// milliseconds above 20 random bits).
+func NewStepper[C, R any](cfg Config, sm StateMachine[C, R], codec Codec[C], epoch uint64) (*Stepper[C, R], error) {
 	if sm == nil || codec == nil {
 		return nil, fmt.Errorf("%w: state machine and codec are required", ErrInvalidConfig)
 	}
@@ -70,7 +72,7 @@ func NewStepper[C, R any](cfg Config, sm StateMachine[C, R], codec Codec[C], pro
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	e, err := newEngine(cfg, typedMachine[C, R]{sm: sm, codec: codec}, proposalBase)
+	e, err := newEngine(cfg, typedMachine[C, R]{sm: sm, codec: codec}, epoch)
 	if err != nil {
 		return nil, err
 	}
@@ -124,8 +126,7 @@ func (s *Stepper[C, R]) Propose(cmd C, done func(result R, index uint64, err err
 		done(zero, 0, err)
 		return
 	}
-	id := s.e.proposalBase + s.e.proposalSeq.Add(1)
-	p := &proposal{id: id, data: appendEnvelope(nil, s.e.id, id, payload), done: make(chan proposalResult, 1)}
+	p := s.e.newCommand(payload)
 	s.e.waiters.add(p)
 	s.pending = append(s.pending, pendingCall{prop: p, onProp: func(r proposalResult) {
 		res, _ := r.result.(R)
@@ -140,13 +141,11 @@ func (s *Stepper[C, R]) Propose(cmd C, done func(result R, index uint64, err err
 // fails with a *NotLeaderError on a non-leader and with an error if raft
 // refused it because another change is still being applied.
 func (s *Stepper[C, R]) ProposeConfChange(typ raftpb.ConfChangeType, p Peer, done func(index uint64, err error)) {
-	id := s.e.proposalBase + s.e.proposalSeq.Add(1)
 	var peerBytes []byte
 	if typ != raftpb.ConfChangeRemoveNode {
 		peerBytes, _ = p.MarshalBinary()
 	}
-	cc := &raftpb.ConfChange{Type: typ.Enum(), NodeId: new(p.ID), Context: appendEnvelope(nil, s.e.id, id, peerBytes)}
-	prop := &proposal{id: id, cc: cc, done: make(chan proposalResult, 1)}
+	prop := s.e.newConfChange(typ, p.ID, peerBytes)
 	s.e.waiters.add(prop)
 	s.pending = append(s.pending, pendingCall{prop: prop, onProp: func(r proposalResult) { done(r.index, r.err) }})
 	s.e.propose(prop)

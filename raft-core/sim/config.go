@@ -43,6 +43,11 @@ const (
 	// NemesisWipe stops a node, removes it, and rejoins its machine with
 	// empty storage as a new member with a new id.
 	NemesisWipe Nemesis = "wipe"
+	// NemesisLongDelay holds back a share of the messages that carry entries
+	// (forwarded proposals, appends) for seconds, far more applies than the
+	// engine's dedup window in the simulator, and often delivers them on
+	// time as well: the late copy is then a duplicate.
+	NemesisLongDelay Nemesis = "long-delay"
 
 	// NemesisRestart crashes a node and restarts it within milliseconds,
 	// while messages addressed to its previous incarnation are still in
@@ -71,6 +76,7 @@ var AllNemeses = []Nemesis{
 	NemesisPartition, NemesisLoss, NemesisDelay, NemesisDuplicate, NemesisReorder,
 	NemesisCrash, NemesisSlowDisk, NemesisTransfer, NemesisMembership, NemesisSnapshot, NemesisWipe,
 	NemesisRestart, NemesisApplyBacklog, NemesisPause, NemesisStaleSnapshot, NemesisHostile,
+	NemesisLongDelay,
 }
 
 // Bug names a known bug the simulator injects into the engine under test, to

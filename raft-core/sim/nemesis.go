@@ -15,16 +15,21 @@ type nemesis struct {
 	kinds []Nemesis
 	// generation counters: a fault heals itself only if no later fault of
 	// the same kind replaced it.
-	partitionGen, lossGen, delayGen, dupGen, reorderGen int
+	partitionGen, lossGen, delayGen, dupGen, reorderGen, longDelayGen int
 	// memberBusy is set while a membership task (replace or wipe) runs.
 	memberBusy bool
 	// backlogArmed: the next membership change gets an apply backlog on a
 	// follower (NemesisApplyBacklog).
 	backlogArmed bool
+	// confIndex is the index of the latest membership change known to have
+	// applied (the bootstrap's, then each change the nemesis made).
+	confIndex uint64
 }
 
 func newNemesis(s *simulation) *nemesis {
-	return &nemesis{s: s, kinds: slices.Clone(s.cfg.Nemeses)}
+	// The bootstrap writes one conf change per initial member, at indexes
+	// 1 to Nodes.
+	return &nemesis{s: s, kinds: slices.Clone(s.cfg.Nemeses), confIndex: uint64(s.cfg.Nodes)}
 }
 
 func (ns *nemesis) start() {
@@ -163,6 +168,8 @@ func (ns *nemesis) inject(kind Nemesis) {
 		ns.staleSnapshot()
 	case NemesisHostile:
 		ns.hostile()
+	case NemesisLongDelay:
+		ns.longDelay()
 	}
 }
 
@@ -303,6 +310,7 @@ func (ns *nemesis) confChange(typ raftpb.ConfChangeType, id uint64, then func(in
 				return
 			}
 			attempt++ // no timeout retry after success
+			ns.confIndex = max(ns.confIndex, index)
 			s.trace.record("confchanged", uint64(typ), id)
 			s.trace.logf("%v %d applied at %d", typ, id, index)
 			then(index)
@@ -365,7 +373,7 @@ func (ns *nemesis) victim(exclude uint64) uint64 {
 // leader) and stops it for good.
 func (ns *nemesis) replaceVoter() {
 	s := ns.s
-	if s.leader() == nil {
+	if leader := s.leader(); leader == nil || !ns.settled(leader) {
 		return
 	}
 	ns.memberBusy = true
@@ -395,13 +403,11 @@ func (ns *nemesis) wipe() {
 	if leader == nil {
 		return
 	}
-	// Removing a member that is already gone needs a quorum without it:
-	// with fewer than three voters, that quorum does not exist.
-	if voters, _ := leader.stepper.Members(); len(voters) < 3 {
+	if !ns.settled(leader) {
 		return
 	}
 	old := ns.victim(0)
-	if old == 0 {
+	if old == 0 || !ns.survives(leader, old) {
 		return
 	}
 	ns.memberBusy = true
@@ -432,4 +438,76 @@ func (ns *nemesis) retireWhenKnown(id, index uint64, then func()) {
 		then()
 	}
 	wait()
+}
+
+// settled reports whether every member agrees on the membership the leader
+// has applied, in memory and on disk. Only then may a membership task take a
+// node away for good.
+//
+// etcd raft moves a node to a new configuration when the node applies the
+// change, and a node learns that a change committed only from the leader.
+// Until then, and again after a crash that loses a commit index its disk had
+// not saved yet, it campaigns and counts votes in the older configuration.
+// The wipes that killed seeds 20020, 23261 and 24004 of the soak struck right
+// after a promotion had applied on the leader alone: the survivors still
+// counted the wiped voter in their quorum (one of them as a learner that
+// cannot campaign), so no election could ever succeed.
+func (ns *nemesis) settled(leader *simNode) bool {
+	s := ns.s
+	if leader.stepper.AppliedIndex() < ns.confIndex {
+		return false
+	}
+	voters, learners := leader.stepper.Members()
+	for _, id := range s.ids {
+		n := s.nodes[id]
+		if n.retired {
+			continue
+		}
+		if n.up {
+			v, l := n.stepper.Members()
+			if n.stepper.AppliedIndex() < ns.confIndex || !slices.Equal(v, voters) || !slices.Equal(l, learners) {
+				return false
+			}
+		}
+		// What the node restarts with after a crash.
+		if durableCommit(n.disk) < ns.confIndex {
+			return false
+		}
+	}
+	return true
+}
+
+// survives reports whether the cluster keeps a quorum of voters that are up
+// once voter victim is gone for good: at least three voters (a two-voter
+// cluster cannot remove a dead member, as the removal itself needs it), and
+// a majority of them running apart from the victim. Nodes down after a
+// crash come back, so they only delay progress, never end it; they are not
+// counted, so that the removal can commit at once.
+func (ns *nemesis) survives(leader *simNode, victim uint64) bool {
+	voters, _ := leader.stepper.Members()
+	if len(voters) < 3 {
+		return false
+	}
+	up := 0
+	for _, id := range voters {
+		if n := ns.s.nodes[id]; id != victim && n != nil && n.up && !n.retired {
+			up++
+		}
+	}
+	return up >= len(voters)/2+1
+}
+
+// durableCommit is the commit index a node restarted from d would find: the
+// saved commit, or its snapshot's index if higher (see the engine's
+// raftStorage.InitialState).
+func durableCommit(d *diskStore) uint64 {
+	hs, _, err := d.durable.InitialState()
+	if err != nil {
+		return 0
+	}
+	snap, err := d.durable.Snapshot()
+	if err != nil {
+		return 0
+	}
+	return max(hs.GetCommit(), snap.GetMetadata().GetIndex())
 }

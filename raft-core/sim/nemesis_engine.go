@@ -275,9 +275,9 @@ func forgedMessages(from, to, term uint64) []forgedMessage {
 	snap := msg(raftpb.MsgSnap, from)
 	snap.Snapshot = &raftpb.Snapshot{Metadata: &raftpb.SnapshotMetadata{Index: new(uint64(1 << 40)), Term: new(term)}}
 	unknown := msg(raftpb.MessageType(99), from)
-	// The engine's entry envelope (version 1, origin, proposal id as
+	// The engine's entry envelope (version 2; origin, epoch and sequence as
 	// uvarints) naming the receiver as the proposer; ids here are < 128.
-	othersEnvelope := []byte{1, byte(to), 1}
+	othersEnvelope := []byte{2, byte(to), 1, 1}
 	ccData, _ := proto.Marshal(&raftpb.ConfChange{Type: raftpb.ConfChangeRemoveNode.Enum(), NodeId: new(to)})
 	return []forgedMessage{
 		{"a read index request in the node's own name, without entries", readFromSelf},

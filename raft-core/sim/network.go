@@ -30,6 +30,9 @@ type network struct {
 	// nemeses that replay or forge them.
 	recent    []*raftpb.Message
 	snapshots []sentSnapshot
+	// longDelay is the share of messages carrying entries that also arrive
+	// seconds late (see NemesisLongDelay).
+	longDelay float64
 }
 
 // held describes the messages sent to a node before it restarted
@@ -87,7 +90,7 @@ func newNetwork(s *simulation) *network {
 func (n *network) heal() {
 	clear(n.blocked)
 	clear(n.holdTo)
-	n.loss, n.duplicate, n.extraDelay, n.jitter = 0, 0, 0, 0
+	n.loss, n.duplicate, n.extraDelay, n.jitter, n.longDelay = 0, 0, 0, 0, 0
 }
 
 func (n *network) connected(from, to uint64) bool { return !n.blocked[link{from, to}] }
@@ -124,10 +127,19 @@ func (n *network) send(m *raftpb.Message) {
 	if n.duplicate > 0 && s.sched.chance(n.duplicate) {
 		copies = 2
 	}
+	if n.longDelay > 0 && len(m.GetEntries()) > 0 && s.sched.chance(n.longDelay) {
+		// Raft may modify a message it steps; each copy is its own.
+		late := proto.Clone(m).(*raftpb.Message)
+		s.trace.record("late", m.GetFrom(), m.GetTo())
+		sent := s.sched.now
+		s.sched.after(s.sched.between(longDelayMin, longDelayMax), func() { n.deliver(late, sent) })
+		if s.sched.chance(0.5) {
+			copies-- // held back, not duplicated: the sender proposes again meanwhile
+		}
+	}
 	for i := range copies {
 		msg := m
 		if i > 0 {
-			// Raft may modify a message it steps; each copy is its own.
 			msg = proto.Clone(m).(*raftpb.Message)
 		}
 		sent := s.sched.now

@@ -108,9 +108,8 @@ func (n *simNode) start() {
 		}
 		n.s.check.appliedCommand(n, index, cmd)
 	}
-	base := n.id<<48 | n.incarnation<<32
 	n.s.active = n
-	st, err := raftcore.NewStepper(n.config(), n.kv, kvCodec{}, base)
+	st, err := raftcore.NewStepper(n.config(), n.kv, kvCodec{}, n.proposalEpoch())
 	if err != nil {
 		n.s.violationf("node %d: restart failed: %v", n.id, err)
 		n.retired = true

@@ -126,7 +126,10 @@ func simulate(ctx context.Context, cfg Config, verbose bool) (outcome, error) {
 	s.nemesis = newNemesis(s)
 	s.sched.onPanic = s.enginePanicked
 	var err error
-	withSeededRand(cfg.Seed, func() { err = s.run() })
+	withSeededRand(cfg.Seed, func() {
+		defer useEngineKnobs()()
+		err = s.run()
+	})
 	if err != nil {
 		return outcome{}, err
 	}
