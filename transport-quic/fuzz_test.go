@@ -2,6 +2,7 @@ package transportquic
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -75,7 +76,8 @@ func FuzzSnapshotStream(f *testing.F) {
 	f.Add(codec.AppendFrame(nil, appendSnapshotEnd(nil, 0, 0)))
 	f.Add(codec.AppendFrame(nil, []byte{snapshotEnd}))
 	f.Fuzz(func(t *testing.T, stream []byte) {
-		r := &snapshotReader{fr: codec.NewFrameReader(bytes.NewReader(stream), 4<<10)}
+		fr := codec.NewFrameReader(bytes.NewReader(stream), 4<<10)
+		r := &snapshotReader{read: fr.ReadFrame, max: 1 << 20}
 		got, err := io.ReadAll(r)
 		if err != nil {
 			if r.done {
@@ -126,7 +128,8 @@ func FuzzPeerCertificate(f *testing.F) {
 		}
 		f.Add(cert.Certificate[0])
 	}
-	store := newTrustStore(nil, PublicKey(ca))
+	self, _ := GenerateIdentity()
+	store := newTrustStore(7, PublicKey(self), nil, []ed25519.PublicKey{PublicKey(ca)})
 	f.Fuzz(func(t *testing.T, der []byte) {
 		leaf, err := x509.ParseCertificate(der)
 		if err != nil {

@@ -34,19 +34,21 @@ var (
 // separate streams with their own bounded queues, and every snapshot on a
 // stream of its own, so nothing small waits behind something large.
 type Transport struct {
-	cfg    Config
-	log    *slog.Logger
-	pub    ed25519.PublicKey
-	trust  *trustStore
-	cert   tls.Certificate
-	qconf  *quic.Config
-	pconn  net.PacketConn
-	qt     *quic.Transport
-	ln     *quic.Listener
-	stats  counters
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	cfg   Config
+	log   *slog.Logger
+	pub   ed25519.PublicKey
+	trust *trustStore
+	cert  tls.Certificate
+	qconf *quic.Config
+	pconn net.PacketConn
+	qt    *quic.Transport
+	ln    *quic.Listener
+	stats counters
+	// frameGauge measures the inbound frame memory held (MaxFrameBytesPerPeer).
+	frameGauge frameGauge
+	ctx        context.Context
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
 
 	handler atomic.Pointer[handlerBox]
 
@@ -54,7 +56,14 @@ type Transport struct {
 	closed         bool
 	peers          map[uint64]*peer
 	streamHandlers map[string]raftcore.StreamHandler
-	inbound        map[*quic.Conn]remoteIdentity
+	inbound        map[*quic.Conn]*inboundConn
+	// inboundByKey holds, per remote identity with an inbound connection,
+	// its connection count and frame memory budget.
+	inboundByKey map[string]*remoteLimits
+	// inboundSeq orders inbound connections by admission.
+	inboundSeq uint64
+	// nonMemberConns counts the inbound connections of remotes with id 0.
+	nonMemberConns int
 	// inboundSnapshots holds the remotes whose snapshot is being received.
 	inboundSnapshots map[uint64]struct{}
 	streamConns      map[string]*quic.Conn
@@ -71,13 +80,20 @@ func New(cfg Config) (*Transport, error) {
 	}
 	cfg = cfg.withDefaults()
 	var caKey ed25519.PrivateKey
-	var caPub ed25519.PublicKey
+	var cas []ed25519.PublicKey
 	if cfg.ClusterSecret != nil {
 		var err error
 		if caKey, err = deriveClusterCA(cfg.ClusterSecret); err != nil {
 			return nil, err
 		}
-		caPub = PublicKey(caKey)
+		cas = append(cas, PublicKey(caKey))
+		for _, secret := range cfg.AcceptedClusterSecrets {
+			ca, err := deriveClusterCA(secret)
+			if err != nil {
+				return nil, err
+			}
+			cas = append(cas, PublicKey(ca))
+		}
 	}
 	cert, err := newCertificate(cfg.Identity, cfg.NodeID, caKey)
 	if err != nil {
@@ -98,7 +114,7 @@ func New(cfg Config) (*Transport, error) {
 		cfg:              cfg,
 		log:              cfg.Logger,
 		pub:              PublicKey(cfg.Identity),
-		trust:            newTrustStore(cfg.TrustedKeys, caPub),
+		trust:            newTrustStore(cfg.NodeID, PublicKey(cfg.Identity), cfg.TrustedKeys, cas),
 		cert:             cert,
 		pconn:            pconn,
 		qt:               &quic.Transport{Conn: pconn, StatelessResetKey: statelessResetKey(cfg.Identity)},
@@ -106,7 +122,8 @@ func New(cfg Config) (*Transport, error) {
 		cancel:           cancel,
 		peers:            make(map[uint64]*peer),
 		streamHandlers:   make(map[string]raftcore.StreamHandler),
-		inbound:          make(map[*quic.Conn]remoteIdentity),
+		inbound:          make(map[*quic.Conn]*inboundConn),
+		inboundByKey:     make(map[string]*remoteLimits),
 		inboundSnapshots: make(map[uint64]struct{}),
 		streamConns:      make(map[string]*quic.Conn),
 	}
@@ -114,7 +131,7 @@ func New(cfg Config) (*Transport, error) {
 		HandshakeIdleTimeout:           cfg.HandshakeTimeout,
 		MaxIdleTimeout:                 cfg.IdleTimeout,
 		KeepAlivePeriod:                cfg.IdleTimeout / 3,
-		MaxIncomingStreams:             256,
+		MaxIncomingStreams:             int64(cfg.MaxStreamsPerConnection),
 		MaxIncomingUniStreams:          -1,
 		InitialStreamReceiveWindow:     1 << 20,
 		MaxStreamReceiveWindow:         8 << 20,
@@ -243,7 +260,8 @@ func (t *Transport) AddPeer(p raftcore.Peer) error {
 	}
 	// Connections authenticated under the old identity of p.ID, or under
 	// p.Key before it belonged to p.ID, must authenticate again.
-	for c, remote := range t.inbound {
+	for c, in := range t.inbound {
+		remote := in.remote
 		if (known && remote.ID == p.ID) || (len(p.Key) > 0 && string(remote.Key) == string(p.Key) && remote.ID != p.ID) {
 			_ = c.CloseWithError(codeRemoved, "peer identity changed")
 		}
@@ -265,8 +283,8 @@ func (t *Transport) RemovePeer(id uint64) {
 }
 
 func (t *Transport) closeInboundLocked(id uint64, code quic.ApplicationErrorCode, reason string) {
-	for c, remote := range t.inbound {
-		if remote.ID == id {
+	for c, in := range t.inbound {
+		if in.remote.ID == id {
 			_ = c.CloseWithError(code, reason)
 		}
 	}
