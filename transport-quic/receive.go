@@ -23,7 +23,7 @@ const maxRetainedFrameBuffer = 1 << 20
 
 // serveRaftStream reads one stream of an inbound jangada/raft/1 connection.
 func (t *Transport) serveRaftStream(conn *quic.Conn, in *inboundConn, stream *quic.Stream) {
-	src := t.newFrameSource(stream, in.limits.frames)
+	src := t.newFrameSource(conn.Context(), stream, in.limits.frames)
 	defer src.close()
 	remote := in.remote
 	src.arm(true)
@@ -128,6 +128,7 @@ var errFrameBudget = errors.New("transportquic: frame memory of the remote exhau
 // remote's frame memory budget and the read deadlines.
 type frameSource struct {
 	t      *Transport
+	ctx    context.Context // the connection's: the wait for memory ends with it
 	stream *quic.Stream
 	dr     *deadlineReader
 	r      *bufio.Reader
@@ -137,11 +138,12 @@ type frameSource struct {
 	bufCap int   // capacity of the frame reader's buffer after the last frame
 }
 
-func (t *Transport) newFrameSource(stream *quic.Stream, budget *byteBudget) *frameSource {
+func (t *Transport) newFrameSource(ctx context.Context, stream *quic.Stream, budget *byteBudget) *frameSource {
 	dr := &deadlineReader{s: stream, timeout: t.cfg.ReadTimeout}
 	r := bufio.NewReaderSize(dr, 32<<10)
 	return &frameSource{
 		t:      t,
+		ctx:    ctx,
 		stream: stream,
 		dr:     dr,
 		r:      r,
@@ -172,7 +174,7 @@ func (f *frameSource) next(idleOK bool) ([]byte, error) {
 		f.bufCap = 0
 		f.budget.release(f.held)
 		f.held = 0
-		ctx, cancel := context.WithTimeoutCause(f.stream.Context(), f.t.cfg.ReadTimeout, errFrameBudget)
+		ctx, cancel := context.WithTimeoutCause(f.ctx, f.t.cfg.ReadTimeout, errFrameBudget)
 		err := f.budget.acquire(ctx, size)
 		cancel()
 		if err != nil {

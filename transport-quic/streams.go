@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 
 	"github.com/quic-go/quic-go"
 
@@ -129,16 +130,19 @@ func (t *Transport) serveProtocolStream(conn *quic.Conn, remote remoteIdentity, 
 		s.CancelWrite(codeProtocolError)
 		return
 	}
+	// The opener sends its first byte at once; a stream that never does
+	// must not hold a goroutine and a stream slot for ever.
 	var opened [1]byte
+	_ = s.SetReadDeadline(time.Now().Add(t.cfg.ReadTimeout))
 	if _, err := io.ReadFull(s, opened[:]); err != nil || opened[0] != streamOpened {
 		if err == nil {
 			t.protocolViolation(s, remote, fmt.Errorf("%w: bad stream opening byte", ErrProtocol))
 		} else {
-			s.CancelRead(codeCanceled)
-			s.CancelWrite(codeCanceled)
+			t.streamFailed(s, remote, err)
 		}
 		return
 	}
+	_ = s.SetReadDeadline(time.Time{})
 	ctx, cancel := context.WithCancel(t.ctx)
 	defer cancel()
 	stop := context.AfterFunc(conn.Context(), cancel)
