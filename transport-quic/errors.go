@@ -38,8 +38,8 @@ var (
 	// when MaxNonMemberConnections are open (see Config).
 	ErrTooManyConnections = errors.New("transportquic: too many connections")
 	// ErrSnapshotTooLarge is returned by the body of an inbound snapshot
-	// that grows beyond Config.MaxSnapshotSize, and by SendSnapshot when the
-	// receiver refused it for that reason.
+	// that grows beyond Config.MaxSnapshotSize; the sender's SendSnapshot
+	// then returns ErrSnapshotRejected with this reason.
 	ErrSnapshotTooLarge = errors.New("transportquic: snapshot too large")
 	// ErrNoHandler is returned by OpenStream when the remote has no handler for
 	// the requested protocol (its handshake refuses the ALPN id).

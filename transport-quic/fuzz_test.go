@@ -8,11 +8,15 @@ import (
 	"errors"
 	"hash/crc32"
 	"io"
+	"net"
+	"strings"
 	"testing"
 
+	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/jangada-io/jangada/codec"
+	raftcore "github.com/jangada-io/jangada/raft-core"
 	"github.com/jangada-io/jangada/raft-core/transporttest"
 )
 
@@ -108,39 +112,214 @@ func FuzzNodeIDExtension(f *testing.F) {
 }
 
 // FuzzPeerCertificate checks what a remote's certificate can do to the
-// trust decision: parse failures are refusals, never panics, and nothing
-// but a member key or a CA signature is ever accepted.
+// trust decision: parse failures are refusals, never panics; nothing carrying
+// this node's id or key is accepted; a raft id is proved only by a member's
+// pinned key or by a CA signature for a current keyless member; a removed id
+// is never proved; and no raft connection is admitted without a member id.
 func FuzzPeerCertificate(f *testing.F) {
 	secret := bytes.Repeat([]byte{1}, 32)
 	ca, err := deriveClusterCA(secret)
 	if err != nil {
 		f.Fatal(err)
 	}
-	key, _ := GenerateIdentity()
-	for _, signer := range []any{nil, ca} {
-		var caKey []byte
-		if signer != nil {
-			caKey = ca
-		}
-		cert, err := newCertificate(key, 3, caKey)
+	const (
+		self    = 7
+		keyless = 3
+		pinned  = 4
+		removed = 5
+	)
+	selfKey, _ := GenerateIdentity()
+	pinnedKey, _ := GenerateIdentity()
+	other, _ := GenerateIdentity()
+	for _, c := range []struct {
+		key ed25519.PrivateKey
+		id  uint64
+		ca  ed25519.PrivateKey
+	}{
+		{other, keyless, ca}, {other, keyless, nil}, {other, self, ca}, {selfKey, self, nil},
+		{pinnedKey, pinned, nil}, {pinnedKey, pinned, ca}, {other, removed, ca}, {other, 99, ca},
+	} {
+		cert, err := newCertificate(c.key, c.id, c.ca)
 		if err != nil {
 			f.Fatal(err)
 		}
-		f.Add(cert.Certificate[0])
+		f.Add(cert.Certificate[0], true)
+		f.Add(cert.Certificate[0], false)
 	}
-	self, _ := GenerateIdentity()
-	store := newTrustStore(7, PublicKey(self), nil, []ed25519.PublicKey{PublicKey(ca)})
-	f.Fuzz(func(t *testing.T, der []byte) {
+	f.Fuzz(func(t *testing.T, der []byte, raft bool) {
 		leaf, err := x509.ParseCertificate(der)
 		if err != nil {
 			return
 		}
-		remote, err := store.identify(tls.ConnectionState{PeerCertificates: []*x509.Certificate{leaf}}, nil)
+		store := newTrustStore(self, PublicKey(selfKey), nil, []ed25519.PublicKey{PublicKey(ca)})
+		store.setMember(raftcore.Peer{ID: keyless, Addr: "127.0.0.1:1"})
+		store.setMember(raftcore.Peer{ID: pinned, Addr: "127.0.0.1:1", Key: PublicKey(pinnedKey)})
+		store.setMember(raftcore.Peer{ID: removed, Addr: "127.0.0.1:1"})
+		store.removeMember(removed)
+		cs := tls.ConnectionState{PeerCertificates: []*x509.Certificate{leaf}}
+		if raft {
+			cs.NegotiatedProtocol = raftcore.ProtocolRaft
+		}
+		checked, checkErr := store.identify(cs, nil)
+		remote, _, err := store.admit(cs, nil)
+		if (checkErr == nil) != (err == nil) || checked.ID != remote.ID {
+			t.Fatalf("identify (%d, %v) and admit (%d, %v) disagree", checked.ID, checkErr, remote.ID, err)
+		}
+		if err != nil {
+			if !errors.Is(err, ErrUntrustedPeer) {
+				t.Fatalf("refusal %v does not wrap ErrUntrustedPeer", err)
+			}
+			return
+		}
+		key := leaf.PublicKey.(ed25519.PublicKey)
+		signedID, signed := signedNodeID(leaf, PublicKey(ca))
+		switch {
+		case key.Equal(PublicKey(selfKey)) || (signed && signedID == self):
+			t.Fatalf("accepted a certificate carrying this node's own identity")
+		case remote.ID == pinned && !key.Equal(PublicKey(pinnedKey)):
+			t.Fatalf("member %d proved without its pinned key", pinned)
+		case remote.ID == keyless && !(signed && signedID == keyless):
+			t.Fatalf("keyless member %d proved without a CA signature for it", keyless)
+		case remote.ID != 0 && remote.ID != pinned && remote.ID != keyless:
+			t.Fatalf("proved id %d, which is no current member", remote.ID)
+		case remote.ID == 0 && !signed:
+			t.Fatalf("accepted a certificate that is neither a member key, allowed nor CA-signed")
+		case raft && remote.ID == 0:
+			t.Fatalf("admitted a raft connection without a member id")
+		}
+		// A second certificate for the same id with another key is now
+		// refused.
+		if remote.ID == keyless {
+			impostor, _ := newCertificate(other, keyless, ca)
+			if key.Equal(PublicKey(other)) {
+				impostor, _ = newCertificate(pinnedKey, keyless, ca)
+			}
+			cs2 := tls.ConnectionState{PeerCertificates: []*x509.Certificate{impostor.Leaf}}
+			if _, err := store.identify(cs2, nil); err == nil {
+				t.Fatalf("a second key proved the bound member %d", keyless)
+			}
+		}
+	})
+}
+
+// FuzzParseKey checks the printable key form: what parses is a key that
+// formats back to the same text, modulo case and surrounding space.
+func FuzzParseKey(f *testing.F) {
+	key, _ := GenerateIdentity()
+	f.Add(FormatKey(PublicKey(key)))
+	f.Add(strings.ToUpper(FormatKey(PublicKey(key))) + "\n")
+	f.Add("")
+	f.Add(strings.Repeat("a", 52))
+	f.Add(strings.Repeat("7", 53))
+	f.Fuzz(func(t *testing.T, s string) {
+		k, err := ParseKey(s)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidKey) {
+				t.Fatalf("error %v does not wrap ErrInvalidKey", err)
+			}
+			return
+		}
+		if len(k) != ed25519.PublicKeySize {
+			t.Fatalf("parsed a key of %d bytes", len(k))
+		}
+		if again, err := ParseKey(FormatKey(k)); err != nil || !again.Equal(k) {
+			t.Fatalf("%q parses to a key that does not round-trip: %v", s, err)
+		}
+	})
+}
+
+// FuzzParseIdentity checks the key file parser: anything it accepts is an
+// ed25519 key that marshals and parses back to itself.
+func FuzzParseIdentity(f *testing.F) {
+	key, _ := GenerateIdentity()
+	good, err := MarshalIdentity(key)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add(good[:len(good)/2])
+	f.Add([]byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"))
+	f.Add([]byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		priv, err := ParseIdentity(data)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidKey) {
+				t.Fatalf("error %v does not wrap ErrInvalidKey", err)
+			}
+			return
+		}
+		again, err := MarshalIdentity(priv)
+		if err != nil {
+			t.Fatalf("parsed key does not marshal: %v", err)
+		}
+		back, err := ParseIdentity(again)
+		if err != nil || !back.Equal(priv) {
+			t.Fatalf("parsed key does not round-trip: %v", err)
+		}
+	})
+}
+
+// FuzzCheckPeer checks AddPeer's validation of a peer: it never panics, and
+// what it accepts has a non-zero id, a key of the right size or none, and a
+// host:port address with a port.
+func FuzzCheckPeer(f *testing.F) {
+	key, _ := GenerateIdentity()
+	f.Add(uint64(1), "127.0.0.1:7001", []byte(PublicKey(key)))
+	f.Add(uint64(2), "[::1]:7001", []byte(nil))
+	f.Add(uint64(0), "node:1", []byte{1})
+	f.Add(uint64(3), "no-port", []byte(nil))
+	f.Add(uint64(4), "[::1", []byte(nil))
+	f.Fuzz(func(t *testing.T, id uint64, addr string, key []byte) {
+		err := checkPeer(raftcore.Peer{ID: id, Addr: addr, Key: key})
 		if err != nil {
 			return
 		}
-		if id, ok := signedNodeID(leaf, PublicKey(ca)); !ok || id != remote.ID {
-			t.Fatalf("accepted a certificate the CA did not sign for node %d", remote.ID)
+		_, port, splitErr := net.SplitHostPort(addr)
+		if id == 0 || (len(key) != 0 && len(key) != ed25519.PublicKeySize) || splitErr != nil || port == "" {
+			t.Fatalf("accepted peer %d %q with a %d-byte key", id, addr, len(key))
+		}
+	})
+}
+
+// FuzzSnapshotHeader feeds arbitrary bytes to the parser of a snapshot
+// stream's first frame.
+func FuzzSnapshotHeader(f *testing.F) {
+	good, err := proto.Marshal(transporttest.NewSnapshotMessage(1, 2, 5))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	hb, _ := proto.Marshal(heartbeat(1, 2, 3))
+	f.Add(hb)
+	f.Add([]byte{0xff, 0xff})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		msg, err := decodeSnapshotHeader(b)
+		if err != nil {
+			if !errors.Is(err, ErrProtocol) {
+				t.Fatalf("error %v does not wrap ErrProtocol", err)
+			}
+			return
+		}
+		if msg.GetType() != raftpb.MessageType_MsgSnap {
+			t.Fatalf("accepted a %v as snapshot header", msg.GetType())
+		}
+	})
+}
+
+// FuzzSnapshotVerdict feeds arbitrary bytes to the sender's parser of the
+// receiver's verdict: only the one-byte acceptance accepts.
+func FuzzSnapshotVerdict(f *testing.F) {
+	f.Add([]byte{snapshotAccepted})
+	f.Add(append([]byte{snapshotRefused}, "no"...))
+	f.Add([]byte{})
+	f.Add([]byte{snapshotAccepted, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		err := decodeVerdict(b)
+		switch {
+		case err == nil && !bytes.Equal(b, []byte{snapshotAccepted}):
+			t.Fatalf("%x accepted as a verdict of acceptance", b)
+		case err != nil && !errors.Is(err, ErrSnapshotRejected) && !errors.Is(err, ErrProtocol):
+			t.Fatalf("error %v wraps neither ErrSnapshotRejected nor ErrProtocol", err)
 		}
 	})
 }

@@ -96,15 +96,43 @@ func (t *Transport) SendSnapshot(ctx context.Context, msg *raftpb.Message, body 
 		return fmt.Errorf("transportquic: snapshot to %d: %w", p.id, context.Cause(ctx))
 	case err != nil:
 		return fmt.Errorf("transportquic: snapshot to %d: no verdict: %w", p.id, errors.Join(werr, err))
+	}
+	verdict := decodeVerdict(resp)
+	if werr != nil && !errors.Is(verdict, ErrSnapshotRejected) {
+		return fmt.Errorf("transportquic: snapshot to %d: %w", p.id, werr)
+	}
+	return verdict
+}
+
+// decodeVerdict parses the receiver's answer to a snapshot: nil if it
+// accepted, an error wrapping ErrSnapshotRejected with its reason if it
+// refused, and one wrapping ErrProtocol for anything else.
+func decodeVerdict(resp []byte) error {
+	switch {
 	case len(resp) >= 1 && resp[0] == snapshotRefused:
 		return fmt.Errorf("%w: %q", ErrSnapshotRejected, resp[1:])
-	case werr != nil:
-		return fmt.Errorf("transportquic: snapshot to %d: %w", p.id, werr)
 	case len(resp) == 1 && resp[0] == snapshotAccepted:
 		return nil
 	default:
 		return fmt.Errorf("%w: malformed snapshot verdict", ErrProtocol)
 	}
+}
+
+// decodeSnapshotHeader parses the first frame of a snapshot stream: a
+// MsgSnap whose ConfState the snapshot store can read back. It returns an
+// error wrapping ErrProtocol for anything else.
+func decodeSnapshotHeader(header []byte) (*raftpb.Message, error) {
+	msg := new(raftpb.Message)
+	if err := proto.Unmarshal(header, msg); err != nil {
+		return nil, fmt.Errorf("%w: bad snapshot header: %w", ErrProtocol, err)
+	}
+	if msg.GetType() != raftpb.MessageType_MsgSnap {
+		return nil, fmt.Errorf("%w: snapshot header is a %v", ErrProtocol, msg.GetType())
+	}
+	if n := proto.Size(msg.GetSnapshot().GetMetadata().GetConfState()); n > maxSnapshotConfStateSize {
+		return nil, fmt.Errorf("%w: snapshot ConfState of %d bytes", ErrProtocol, n)
+	}
+	return msg, nil
 }
 
 // writeSnapshot sends the header, the data chunks and the end frame, then
@@ -160,15 +188,10 @@ func (t *Transport) receiveSnapshot(conn *quic.Conn, remote remoteIdentity, stre
 		t.streamFailed(stream, remote, err)
 		return
 	}
-	msg := new(raftpb.Message)
-	err = proto.Unmarshal(header, msg)
+	msg, err := decodeSnapshotHeader(header)
 	src.settle()
-	if err != nil || msg.GetType() != raftpb.MessageType_MsgSnap {
-		t.protocolViolation(stream, remote, fmt.Errorf("%w: bad snapshot header", ErrProtocol))
-		return
-	}
-	if n := proto.Size(msg.GetSnapshot().GetMetadata().GetConfState()); n > maxSnapshotConfStateSize {
-		t.protocolViolation(stream, remote, fmt.Errorf("%w: snapshot ConfState of %d bytes", ErrProtocol, n))
+	if err != nil {
+		t.protocolViolation(stream, remote, err)
 		return
 	}
 	var verdict error

@@ -234,20 +234,14 @@ func (t *Transport) reportUnreachable(ids ...uint64) {
 func (t *Transport) AddPeer(p raftcore.Peer) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	switch {
-	case t.closed:
+	if t.closed {
 		return raftcore.ErrClosed
-	case p.ID == 0:
-		return fmt.Errorf("transportquic: AddPeer: id 0")
-	case p.ID == t.cfg.NodeID:
-		return nil
-	case len(p.Key) != 0 && len(p.Key) != ed25519.PublicKeySize:
-		return fmt.Errorf("%w: peer %d key has %d bytes", ErrInvalidKey, p.ID, len(p.Key))
 	}
-	// Only the form is checked here; names are resolved when dialling, so
-	// AddPeer never waits for DNS.
-	if _, port, err := net.SplitHostPort(p.Addr); err != nil || port == "" {
-		return fmt.Errorf("transportquic: AddPeer %d: address %q is not host:port", p.ID, p.Addr)
+	if p.ID == t.cfg.NodeID {
+		return nil
+	}
+	if err := checkPeer(p); err != nil {
+		return err
 	}
 	changed, known := t.trust.setMember(p)
 	if !changed {
@@ -265,6 +259,22 @@ func (t *Transport) AddPeer(p raftcore.Peer) error {
 		if (known && remote.ID == p.ID) || (len(p.Key) > 0 && string(remote.Key) == string(p.Key) && remote.ID != p.ID) {
 			_ = c.CloseWithError(codeRemoved, "peer identity changed")
 		}
+	}
+	return nil
+}
+
+// checkPeer checks the form of a peer given to AddPeer. Only the form of the
+// address is checked; names are resolved when dialling, so AddPeer never
+// waits for DNS.
+func checkPeer(p raftcore.Peer) error {
+	switch {
+	case p.ID == 0:
+		return fmt.Errorf("transportquic: AddPeer: id 0")
+	case len(p.Key) != 0 && len(p.Key) != ed25519.PublicKeySize:
+		return fmt.Errorf("%w: peer %d key has %d bytes", ErrInvalidKey, p.ID, len(p.Key))
+	}
+	if _, port, err := net.SplitHostPort(p.Addr); err != nil || port == "" {
+		return fmt.Errorf("transportquic: AddPeer %d: address %q is not host:port", p.ID, p.Addr)
 	}
 	return nil
 }
