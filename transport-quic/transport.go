@@ -66,7 +66,7 @@ type Transport struct {
 	nonMemberConns int
 	// inboundSnapshots holds the remotes whose snapshot is being received.
 	inboundSnapshots map[uint64]struct{}
-	streamConns      map[string]*quic.Conn
+	streamConns      map[string]streamConn
 }
 
 type handlerBox struct{ h raftcore.Handler }
@@ -125,7 +125,7 @@ func New(cfg Config) (*Transport, error) {
 		inbound:          make(map[*quic.Conn]*inboundConn),
 		inboundByKey:     make(map[string]*remoteLimits),
 		inboundSnapshots: make(map[uint64]struct{}),
-		streamConns:      make(map[string]*quic.Conn),
+		streamConns:      make(map[string]streamConn),
 	}
 	t.qconf = &quic.Config{
 		HandshakeIdleTimeout:           cfg.HandshakeTimeout,
@@ -279,8 +279,10 @@ func checkPeer(p raftcore.Peer) error {
 	return nil
 }
 
-// RemovePeer forgets id: queued messages are dropped, its connections closed,
-// and it is refused from now on.
+// RemovePeer forgets id: queued messages are dropped, its connections (raft,
+// inbound, and those OpenStream dialled) closed, and it is refused from now
+// on. In cluster-secret mode it is refused on a CA certificate for good, even
+// if added back; only a pinned Key can prove it again.
 func (t *Transport) RemovePeer(id uint64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -290,6 +292,12 @@ func (t *Transport) RemovePeer(id uint64) {
 		p.stop()
 	}
 	t.closeInboundLocked(id, codeRemoved, "peer removed")
+	for k, c := range t.streamConns {
+		if c.id == id {
+			delete(t.streamConns, k)
+			_ = c.conn.CloseWithError(codeRemoved, "peer removed")
+		}
+	}
 }
 
 func (t *Transport) closeInboundLocked(id uint64, code quic.ApplicationErrorCode, reason string) {
@@ -319,7 +327,7 @@ func (t *Transport) Close() error {
 	}
 	for k, c := range t.streamConns {
 		delete(t.streamConns, k)
-		_ = c.CloseWithError(codeShutdown, "shutting down")
+		_ = c.conn.CloseWithError(codeShutdown, "shutting down")
 	}
 	t.mu.Unlock()
 	err := t.ln.Close()

@@ -5,9 +5,11 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"io"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"go.etcd.io/raft/v3/raftpb"
 
@@ -279,5 +281,39 @@ func TestRemovalDuringAdmissionClosesTheConnection(t *testing.T) {
 	}
 	if n := len(rb.Messages()); n != 0 {
 		t.Fatalf("%d messages delivered", n)
+	}
+}
+
+func TestRemovePeerClosesStreamsOpenedToIt(t *testing.T) {
+	a, _ := newTestTransport(t, 1, nil)
+	b, _ := newTestTransport(t, 2, nil)
+	link(t, a, b)
+	recorder(t, a)
+	recorder(t, b)
+	if err := b.HandleStream(raftcore.ProtocolMgmt, transporttest.EchoHandler(nil)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
+	defer cancel()
+	s, err := a.OpenStream(ctx, b.Self(), raftcore.ProtocolMgmt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	a.RemovePeer(2)
+	readErr := make(chan error, 1)
+	go func() {
+		_, err := io.ReadAll(s)
+		readErr <- err
+	}()
+	select {
+	case err := <-readErr:
+		if err == nil {
+			t.Fatal("stream to a removed peer ended cleanly, want it aborted")
+		}
+	case <-time.After(waitTimeout):
+		s.Close() // ends the reader
+		<-readErr
+		t.Fatal("stream to a removed peer still open")
 	}
 }
