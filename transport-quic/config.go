@@ -54,9 +54,8 @@ type Config struct {
 	// ClusterSecret, when set, enables cluster-secret trust for small
 	// clusters: a CA key is derived from the secret, this node's certificate
 	// is signed by it and carries NodeID, and remotes whose certificate the
-	// CA signed are accepted as the node id they carry (unless that id was
-	// removed or is a member with a different key). At least 32 bytes.
-	// Keys pinned through membership and TrustedKeys stay trusted.
+	// CA signed are accepted under the rules below. At least 32 bytes. Keys
+	// pinned through membership and TrustedKeys stay trusted.
 	//
 	// A CA certificate proves a raft id only for a current member (given to
 	// AddPeer and not removed since): for a member with a Key it must carry

@@ -325,3 +325,124 @@ func FuzzSnapshotVerdict(f *testing.F) {
 }
 
 func crc32Of(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
+
+// FuzzTrustDecisions runs a sequence of membership changes and handshakes
+// (fresh keys or not, certificates signed by the cluster CA, another CA or
+// nobody, for any id, raft or not) against a trust store and checks each
+// decision against a model of the rules.
+func FuzzTrustDecisions(f *testing.F) {
+	const self = 1
+	secret := bytes.Repeat([]byte{1}, 32)
+	ca, err := deriveClusterCA(secret)
+	if err != nil {
+		f.Fatal(err)
+	}
+	otherCA, err := deriveClusterCA(bytes.Repeat([]byte{2}, 32))
+	if err != nil {
+		f.Fatal(err)
+	}
+	var keys [4]ed25519.PrivateKey // keys[0] is this node's
+	for i := range keys {
+		keys[i], _ = GenerateIdentity()
+	}
+	// certs[key][id][signer]; signer 0: self-signed, 1: cluster CA, 2: another CA.
+	var certs [4][6][3]*x509.Certificate
+	for k := range keys {
+		for id := 1; id <= 5; id++ {
+			for signer, signerKey := range []ed25519.PrivateKey{nil, ca, otherCA} {
+				c, err := newCertificate(keys[k], uint64(id), signerKey)
+				if err != nil {
+					f.Fatal(err)
+				}
+				certs[k][id][signer] = c.Leaf
+			}
+		}
+	}
+	f.Add([]byte{0, 0x02, 2, 0x29, 2, 0x2a, 1, 0x00, 2, 0x29}) // keyless 2: bound, impostor, removed, back
+	f.Add([]byte{0, 0x33, 2, 0x07, 2, 0xa7, 2, 0x87, 0, 0x13}) // pinned 5, own id, raft
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		store := newTrustStore(self, PublicKey(keys[0]), nil, []ed25519.PublicKey{PublicKey(ca)})
+		members := map[uint64]int{} // id → pinned key index, or -1
+		learned := map[uint64]int{}
+		removed := map[uint64]bool{}
+		keyHolder := func(k int, except uint64) bool { // k pinned or learned by another member
+			for id, pk := range members {
+				if id != except && (pk == k || learned[id] == k) {
+					return true
+				}
+			}
+			return false
+		}
+		for len(ops) >= 2 {
+			op, arg := ops[0]%3, ops[1]
+			ops = ops[2:]
+			switch op {
+			case 0: // AddPeer
+				id := uint64(2 + arg%4)
+				key := -1
+				if arg&0x10 != 0 {
+					key = 1 + int(arg>>5)%3
+					if keyHolder(key, id) {
+						continue // a key belongs to one member at most
+					}
+				}
+				p := raftcore.Peer{ID: id, Addr: "127.0.0.1:1"}
+				if key >= 0 {
+					p.Key = PublicKey(keys[key])
+					delete(learned, id)
+				}
+				store.setMember(p)
+				members[id] = key
+			case 1: // RemovePeer
+				id := uint64(2 + arg%4)
+				store.removeMember(id)
+				delete(members, id)
+				delete(learned, id)
+				removed[id] = true
+			case 2: // an inbound handshake
+				k, id, signer, raft := int(arg%4), uint64(1+(arg>>2)%5), int(arg>>5)%3, arg&0x80 != 0
+				cs := tls.ConnectionState{PeerCertificates: []*x509.Certificate{certs[k][id][signer]}}
+				if raft {
+					cs.NegotiatedProtocol = raftcore.ProtocolRaft
+				}
+				remote, bound, err := store.admit(cs, nil)
+				byCA := signer == 1
+				// What the model says must happen.
+				var want uint64
+				ok := false
+				switch {
+				case k == 0 || (byCA && id == self):
+				default:
+					for m, pk := range members {
+						if pk == k && (!byCA || id == m) {
+							want, ok = m, true
+						}
+						if l, has := learned[m]; has && l == k && (!byCA || id == m) {
+							want, ok = m, true
+						}
+					}
+					if !ok && byCA && !removed[id] && !keyHolder(k, 0) {
+						pk, isMember := members[id]
+						l, has := learned[id]
+						switch {
+						case isMember && pk < 0 && (!has || l == k):
+							want, ok = id, true
+						case !isMember && !raft:
+							want, ok = 0, true
+						}
+					}
+				}
+				if ok != (err == nil) || (ok && remote.ID != want) {
+					t.Fatalf("key %d, cert for %d signer %d, raft %v: got id %d, err %v; model: ok %v, id %d (members %v learned %v removed %v)",
+						k, id, signer, raft, remote.ID, err, ok, want, members, learned, removed)
+				}
+				if bound {
+					if _, had := learned[remote.ID]; had || members[remote.ID] >= 0 {
+						t.Fatalf("bound member %d again", remote.ID)
+					}
+					learned[remote.ID] = k
+				}
+			}
+		}
+	})
+}

@@ -44,6 +44,9 @@ func (t *Transport) admitLocked(conn *quic.Conn, remote remoteIdentity) (*inboun
 				oldest, oldestSeq = c, in.seq
 			}
 		}
+		if oldest == nil {
+			break
+		}
 		t.releaseLocked(oldest)
 		t.stats.limitsHit.Add(1)
 		_ = oldest.CloseWithError(codeTooMany, "too many connections from this identity")

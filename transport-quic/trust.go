@@ -202,8 +202,11 @@ func (s *trustStore) decideLocked(key ed25519.PublicKey, signedID uint64, signed
 			return remoteIdentity{}, fmt.Errorf("%w: node %d presented key %s, member key is %s",
 				ErrUntrustedPeer, signedID, FormatKey(key), FormatKey(m.Key))
 		case isMember && len(s.learned[signedID]) > 0:
-			return remoteIdentity{}, fmt.Errorf("%w: node %d presented key %s, it proved key %s first",
-				ErrUntrustedPeer, signedID, FormatKey(key), FormatKey(s.learned[signedID]))
+			if !s.learned[signedID].Equal(key) {
+				return remoteIdentity{}, fmt.Errorf("%w: node %d presented key %s, it proved key %s first",
+					ErrUntrustedPeer, signedID, FormatKey(key), FormatKey(s.learned[signedID]))
+			}
+			remote.ID = signedID
 		case isMember:
 			remote.ID, remote.bind = signedID, true
 		case want != nil && want.ID == signedID && len(want.Key) == 0:
