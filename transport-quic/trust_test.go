@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
 	"sync"
@@ -315,5 +317,30 @@ func TestRemovePeerClosesStreamsOpenedToIt(t *testing.T) {
 		s.Close() // ends the reader
 		<-readErr
 		t.Fatal("stream to a removed peer still open")
+	}
+}
+
+func TestLearnedKeyOutlivesItsIndexEntry(t *testing.T) {
+	ca, err := deriveClusterCA(testSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	self, key := mustKey(t), mustKey(t)
+	store := newTrustStore(1, PublicKey(self), nil, []ed25519.PublicKey{PublicKey(ca)})
+	cert, err := newCertificate(key, 4, ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := tls.ConnectionState{PeerCertificates: []*x509.Certificate{cert.Leaf}}
+	store.setMember(raftcore.Peer{ID: 4, Addr: "127.0.0.1:1"})
+	if _, learned, err := store.admit(cs, nil); err != nil || !learned {
+		t.Fatalf("first proof of member 4: learned %v, %v", learned, err)
+	}
+	// Another member briefly pinned the same key, which moves the key's
+	// index entry to it and then drops it.
+	store.setMember(raftcore.Peer{ID: 5, Addr: "127.0.0.1:1", Key: PublicKey(key)})
+	store.removeMember(5)
+	if remote, _, err := store.admit(cs, nil); err != nil || remote.ID != 4 {
+		t.Fatalf("member 4 with the key it proved first: id %d, %v", remote.ID, err)
 	}
 }
