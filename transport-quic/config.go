@@ -146,7 +146,8 @@ type Config struct {
 	// node waits for it: the first byte of a new stream, the rest of a frame
 	// whose header has arrived, every byte of a snapshot (the snapshot's
 	// progress deadline), or memory under MaxFrameBytesPerPeer. A stream
-	// that stalls longer is closed. Message streams may stay idle between
+	// that stalls that long is closed (after at least three quarters of it:
+	// the deadline is moved in steps). Message streams may stay idle between
 	// frames: keep-alives on their connection show the peer is alive. The
 	// default is 30s.
 	ReadTimeout time.Duration

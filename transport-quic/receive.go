@@ -209,23 +209,27 @@ func (f *frameSource) close() {
 	f.held = 0
 }
 
-// deadlineReader sets the stream's read deadline before every read while
-// armed, so the deadline bounds the wait for progress, not the whole stream.
+// deadlineReader sets the stream's read deadline before reads while armed,
+// so the deadline bounds the wait for progress, not the whole stream. It
+// moves the deadline only once a quarter of the timeout has passed, so a
+// busy stream does not pay for a deadline update on every read.
 type deadlineReader struct {
-	s       *quic.Stream
-	timeout time.Duration
-	armed   bool
-	set     bool // a deadline is set on s
+	s        *quic.Stream
+	timeout  time.Duration
+	armed    bool
+	deadline time.Time // set on s; zero when none is
 }
 
 func (d *deadlineReader) Read(p []byte) (int, error) {
 	switch {
 	case d.armed:
-		_ = d.s.SetReadDeadline(time.Now().Add(d.timeout))
-		d.set = true
-	case d.set:
-		_ = d.s.SetReadDeadline(time.Time{})
-		d.set = false
+		if now := time.Now(); d.deadline.IsZero() || d.deadline.Sub(now) < d.timeout*3/4 {
+			d.deadline = now.Add(d.timeout)
+			_ = d.s.SetReadDeadline(d.deadline)
+		}
+	case !d.deadline.IsZero():
+		d.deadline = time.Time{}
+		_ = d.s.SetReadDeadline(d.deadline)
 	}
 	return d.s.Read(p)
 }
