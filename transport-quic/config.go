@@ -48,8 +48,8 @@ type Config struct {
 	// TrustedKeys are keys accepted in addition to the members' keys
 	// (raftcore.Peer.Key given to AddPeer): operators' tools or nodes about
 	// to join. A remote trusted only through this list has raft id 0: it may
-	// open management and discovery streams, but its raft messages are
-	// dropped until a member with its key is added.
+	// open management and discovery streams, but its raft connections are
+	// refused until a member with its key is added.
 	TrustedKeys []ed25519.PublicKey
 	// ClusterSecret, when set, enables cluster-secret trust for small
 	// clusters: a CA key is derived from the secret, this node's certificate
@@ -121,7 +121,7 @@ type Config struct {
 	MaxSnapshotSize int64
 
 	// MaxConnectionsPerPeer bounds the inbound connections open at once
-	// from one remote identity (key). A further connection is admitted and
+	// from one remote identity (key), whatever their protocol. A further connection is admitted and
 	// the oldest one of that identity closed, so a restarted peer is never
 	// locked out by its own dead connections. The default is 8.
 	MaxConnectionsPerPeer int
