@@ -30,6 +30,21 @@ func TestConfigValidate(t *testing.T) {
 		{"MinRedialAboveMax", func(c *Config) { c.MinRedialDelay = time.Minute }, false},
 		{"BadTrustedKey", func(c *Config) { c.TrustedKeys = []ed25519.PublicKey{{1, 2}} }, false},
 		{"TrustedKey", func(c *Config) { c.TrustedKeys = []ed25519.PublicKey{PublicKey(key)} }, true},
+		{"AcceptedSecretsWithoutSecret", func(c *Config) { c.AcceptedClusterSecrets = [][]byte{make([]byte, 32)} }, false},
+		{"ShortAcceptedSecret", func(c *Config) {
+			c.ClusterSecret = make([]byte, 32)
+			c.AcceptedClusterSecrets = [][]byte{make([]byte, 8)}
+		}, false},
+		{"AcceptedSecret", func(c *Config) {
+			c.ClusterSecret = make([]byte, 32)
+			c.AcceptedClusterSecrets = [][]byte{make([]byte, 32)}
+		}, true},
+		{"FrameBudgetBelowFrameSize", func(c *Config) { c.MaxFrameSize = 1 << 20; c.MaxFrameBytesPerPeer = 1 << 19 }, false},
+		{"FrameBudgetOfOneFrame", func(c *Config) { c.MaxFrameSize = 1 << 20; c.MaxFrameBytesPerPeer = 1 << 20 }, true},
+		{"NegativeConnectionLimit", func(c *Config) { c.MaxConnectionsPerPeer = -1 }, false},
+		{"NegativeStreamLimit", func(c *Config) { c.MaxStreamsPerConnection = -1 }, false},
+		{"NegativeSnapshotSize", func(c *Config) { c.MaxSnapshotSize = -1 }, false},
+		{"NegativeReadTimeout", func(c *Config) { c.ReadTimeout = -time.Second }, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

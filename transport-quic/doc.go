@@ -6,9 +6,17 @@
 // self-signed certificates carrying the node key; the remote's key is checked
 // in tls.Config.VerifyConnection against the membership (raftcore.Peer.Key of
 // the peers given to AddPeer), Config.TrustedKeys, or, with
-// Config.ClusterSecret, a cluster CA derived from the shared secret. Session
-// tickets are off, so no handshake skips the check. A raft message whose From
-// is not the authenticated sender's id is dropped and counted.
+// Config.ClusterSecret, a cluster CA derived from the shared secret, which
+// proves only the id of a current member, bound to the first key that proved
+// it (Config.OnKeyLearned). Nothing that carries this node's own id or key is
+// accepted, and only members may open raft connections. Session tickets are
+// off, so no handshake skips the check; the check is repeated when a
+// connection is admitted, atomically with membership changes. A raft message
+// whose From is not the authenticated sender's id is dropped and counted.
+//
+// Every inbound connection, stream, frame and snapshot is bounded (see the
+// limits in Config), so an authenticated remote cannot make a node hold
+// unbounded memory. SECURITY.md at the repository root has the threat model.
 //
 // One UDP socket serves every protocol by ALPN: jangada/raft/1 (messages and
 // snapshots) and whatever is registered with HandleStream

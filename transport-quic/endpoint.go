@@ -1,6 +1,7 @@
 package transportquic
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -72,14 +73,12 @@ func (t *Transport) dial(ctx context.Context, want raftcore.Peer, proto string) 
 	if err != nil {
 		return nil, remoteIdentity{}, fmt.Errorf("transportquic: dial %v: %w", want, err)
 	}
-	var remote remoteIdentity
 	conf := t.baseTLSConfig()
 	conf.InsecureSkipVerify = true
 	conf.NextProtos = []string{proto}
 	conf.ServerName = "jangada"
 	conf.VerifyConnection = func(cs tls.ConnectionState) error {
-		id, err := t.trust.identify(cs, &want)
-		remote = id
+		_, err := t.trust.identify(cs, &want)
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, t.cfg.HandshakeTimeout)
@@ -104,7 +103,25 @@ func (t *Transport) dial(ctx context.Context, want raftcore.Peer, proto string) 
 		}
 		return nil, remoteIdentity{}, fmt.Errorf("%w: dial %v: %w", ErrPeerUnreachable, want, errors.Join(err, context.Cause(ctx)))
 	}
+	// Check again now that the handshake proved the key, and bind a keyless
+	// member to it on first use.
+	remote, learned, err := t.trust.admit(conn.ConnectionState().TLS, &want)
+	if err != nil {
+		_ = conn.CloseWithError(codeUntrusted, "untrusted")
+		return nil, remoteIdentity{}, fmt.Errorf("transportquic: dial %v: %w", want, err)
+	}
+	if learned {
+		t.keyLearned(remote)
+	}
 	return conn, remote, nil
+}
+
+// keyLearned reports a new trust-on-first-use binding.
+func (t *Transport) keyLearned(remote remoteIdentity) {
+	t.log.Info("bound keyless member to the key that proved it first", "peer", remote.ID, "key", FormatKey(remote.Key))
+	if fn := t.cfg.OnKeyLearned; fn != nil {
+		fn(remote.ID, bytes.Clone(remote.Key))
+	}
 }
 
 // awaitWelcome waits for the stream a server opens once it has verified the
@@ -162,14 +179,14 @@ func (t *Transport) acceptLoop() {
 }
 
 // serveConn accepts the streams of one inbound connection until it closes.
+// The handshake's identity check runs again when the connection is
+// admitted, under t.mu: a RemovePeer or AddPeer that raced with the
+// handshake either happens before (and the check sees it) or after (and
+// closes the registered connection).
 func (t *Transport) serveConn(conn *quic.Conn) {
 	state := conn.ConnectionState()
-	remote, err := t.trust.identify(state.TLS, nil)
-	if err != nil {
-		// Membership changed between the handshake and now.
-		t.log.Warn("closing connection of a peer no longer trusted", "error", err)
-		_ = conn.CloseWithError(codeUntrusted, "untrusted")
-		return
+	if hook := t.cfg.testHookBeforeAdmit; hook != nil {
+		hook()
 	}
 	t.mu.Lock()
 	if t.closed {
@@ -177,15 +194,36 @@ func (t *Transport) serveConn(conn *quic.Conn) {
 		_ = conn.CloseWithError(codeShutdown, "shutting down")
 		return
 	}
-	t.inbound[conn] = remote
+	remote, learned, err := t.trust.admit(state.TLS, nil)
+	var in *inboundConn
+	if err == nil {
+		in, err = t.admitLocked(conn, remote)
+	}
+	if err != nil {
+		t.mu.Unlock()
+		t.stats.handshakesRefused.Add(1)
+		t.log.Warn("refused connection after its handshake", "error", err)
+		code := quic.ApplicationErrorCode(codeUntrusted)
+		if errors.Is(err, ErrTooManyConnections) {
+			code = codeTooMany
+			t.stats.limitsHit.Add(1)
+		}
+		_ = conn.CloseWithError(code, "refused")
+		return
+	}
 	p := t.peers[remote.ID]
 	t.mu.Unlock()
+	if learned {
+		t.keyLearned(remote)
+	}
 	if p != nil {
 		p.resetBackoff()
 	}
 	defer func() {
 		t.mu.Lock()
-		delete(t.inbound, conn)
+		if t.inbound[conn] == in {
+			t.releaseLocked(conn)
+		}
 		t.mu.Unlock()
 		_ = conn.CloseWithError(codeNormal, "")
 	}()
@@ -201,7 +239,7 @@ func (t *Transport) serveConn(conn *quic.Conn) {
 		}
 		var serve func()
 		if proto == raftcore.ProtocolRaft {
-			serve = func() { t.serveRaftStream(conn, remote, stream) }
+			serve = func() { t.serveRaftStream(conn, in, stream) }
 		} else {
 			serve = func() { t.serveProtocolStream(conn, remote, proto, stream) }
 		}

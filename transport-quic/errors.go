@@ -34,6 +34,13 @@ var (
 	// ErrProtocol is returned when a peer violates the wire protocol: a
 	// malformed, oversized or truncated frame, or an unknown stream kind.
 	ErrProtocol = errors.New("transportquic: protocol violation")
+	// ErrTooManyConnections is the reason an inbound connection is refused
+	// when MaxNonMemberConnections are open (see Config).
+	ErrTooManyConnections = errors.New("transportquic: too many connections")
+	// ErrSnapshotTooLarge is returned by the body of an inbound snapshot
+	// that grows beyond Config.MaxSnapshotSize; the sender's SendSnapshot
+	// then returns ErrSnapshotRejected with this reason.
+	ErrSnapshotTooLarge = errors.New("transportquic: snapshot too large")
 	// ErrNoHandler is returned by OpenStream when the remote has no handler for
 	// the requested protocol (its handshake refuses the ALPN id).
 	ErrNoHandler = errors.New("transportquic: no handler for protocol")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"os"
 
 	"github.com/quic-go/quic-go"
 	"go.etcd.io/raft/v3/raftpb"
@@ -95,15 +96,43 @@ func (t *Transport) SendSnapshot(ctx context.Context, msg *raftpb.Message, body 
 		return fmt.Errorf("transportquic: snapshot to %d: %w", p.id, context.Cause(ctx))
 	case err != nil:
 		return fmt.Errorf("transportquic: snapshot to %d: no verdict: %w", p.id, errors.Join(werr, err))
+	}
+	verdict := decodeVerdict(resp)
+	if werr != nil && !errors.Is(verdict, ErrSnapshotRejected) {
+		return fmt.Errorf("transportquic: snapshot to %d: %w", p.id, werr)
+	}
+	return verdict
+}
+
+// decodeVerdict parses the receiver's answer to a snapshot: nil if it
+// accepted, an error wrapping ErrSnapshotRejected with its reason if it
+// refused, and one wrapping ErrProtocol for anything else.
+func decodeVerdict(resp []byte) error {
+	switch {
 	case len(resp) >= 1 && resp[0] == snapshotRefused:
 		return fmt.Errorf("%w: %q", ErrSnapshotRejected, resp[1:])
-	case werr != nil:
-		return fmt.Errorf("transportquic: snapshot to %d: %w", p.id, werr)
 	case len(resp) == 1 && resp[0] == snapshotAccepted:
 		return nil
 	default:
 		return fmt.Errorf("%w: malformed snapshot verdict", ErrProtocol)
 	}
+}
+
+// decodeSnapshotHeader parses the first frame of a snapshot stream: a
+// MsgSnap whose ConfState the snapshot store can read back. It returns an
+// error wrapping ErrProtocol for anything else.
+func decodeSnapshotHeader(header []byte) (*raftpb.Message, error) {
+	msg := new(raftpb.Message)
+	if err := proto.Unmarshal(header, msg); err != nil {
+		return nil, fmt.Errorf("%w: bad snapshot header: %w", ErrProtocol, err)
+	}
+	if msg.GetType() != raftpb.MessageType_MsgSnap {
+		return nil, fmt.Errorf("%w: snapshot header is a %v", ErrProtocol, msg.GetType())
+	}
+	if n := proto.Size(msg.GetSnapshot().GetMetadata().GetConfState()); n > maxSnapshotConfStateSize {
+		return nil, fmt.Errorf("%w: snapshot ConfState of %d bytes", ErrProtocol, n)
+	}
+	return msg, nil
 }
 
 // writeSnapshot sends the header, the data chunks and the end frame, then
@@ -143,23 +172,26 @@ func (t *Transport) writeSnapshot(stream *quic.Stream, header []byte, body io.Re
 	return stream.Close()
 }
 
+// maxSnapshotConfStateSize is the largest encoded ConfState accepted in a
+// snapshot header: the snapshot file store (store-snapfile) refuses to read
+// back a header of more than 1 MiB (16 bytes of index and term plus the
+// ConfState), so a larger one would be stored and then break its listing.
+const maxSnapshotConfStateSize = 1<<20 - 16
+
 // receiveSnapshot serves a snapshot stream: it checks the header, hands the
-// data to the handler and sends back the verdict.
-func (t *Transport) receiveSnapshot(conn *quic.Conn, remote remoteIdentity, stream *quic.Stream, r io.Reader) {
-	fr := codec.NewFrameReader(r, t.cfg.MaxFrameSize)
-	header, err := fr.ReadFrame()
+// data to the handler and sends back the verdict. Every read must make
+// progress within ReadTimeout, and a body beyond MaxSnapshotSize is cut off
+// before the handler sees the excess.
+func (t *Transport) receiveSnapshot(conn *quic.Conn, remote remoteIdentity, stream *quic.Stream, src *frameSource) {
+	header, err := src.next(false)
 	if err != nil {
-		if isProtocolError(err) {
-			t.protocolViolation(stream, remote, err)
-		} else {
-			stream.CancelRead(codeCanceled)
-			stream.CancelWrite(codeCanceled)
-		}
+		t.streamFailed(stream, remote, err)
 		return
 	}
-	msg := new(raftpb.Message)
-	if err := proto.Unmarshal(header, msg); err != nil || msg.GetType() != raftpb.MessageType_MsgSnap {
-		t.protocolViolation(stream, remote, fmt.Errorf("%w: bad snapshot header", ErrProtocol))
+	msg, err := decodeSnapshotHeader(header)
+	src.settle()
+	if err != nil {
+		t.protocolViolation(stream, remote, err)
 		return
 	}
 	var verdict error
@@ -183,7 +215,13 @@ func (t *Transport) receiveSnapshot(conn *quic.Conn, remote remoteIdentity, stre
 		ctx, cancel := context.WithCancel(t.ctx)
 		stopConn := context.AfterFunc(conn.Context(), cancel)
 		stopStream := context.AfterFunc(stream.Context(), cancel)
-		body := &snapshotReader{fr: fr}
+		body := &snapshotReader{
+			read: func() ([]byte, error) {
+				src.settle()
+				return src.next(false)
+			},
+			max: t.cfg.MaxSnapshotSize,
+		}
 		verdict = h.HandleSnapshot(ctx, msg, body)
 		t.endInboundSnapshot(remote.ID)
 		stopConn()
@@ -192,8 +230,12 @@ func (t *Transport) receiveSnapshot(conn *quic.Conn, remote remoteIdentity, stre
 		if verdict == nil && !body.done {
 			verdict = errors.Join(errors.New("snapshot body not read to the end"), body.err)
 		}
-		if body.err != nil && isProtocolError(body.err) {
+		switch {
+		case body.err == nil:
+		case isProtocolError(body.err):
 			t.stats.malformedFrames.Add(1)
+		case errors.Is(body.err, ErrSnapshotTooLarge), errors.Is(body.err, os.ErrDeadlineExceeded), errors.Is(body.err, errFrameBudget):
+			t.stats.limitsHit.Add(1)
 		}
 	}
 	resp := []byte{snapshotAccepted}
@@ -236,10 +278,12 @@ func (t *Transport) endInboundSnapshot(id uint64) {
 
 // snapshotReader yields the data of a snapshot stream and checks its end
 // frame: Read returns io.EOF only after the total length and checksum
-// matched, and an error wrapping ErrProtocol or io.ErrUnexpectedEOF if the
-// stream was cut or corrupted.
+// matched, an error wrapping ErrProtocol or io.ErrUnexpectedEOF if the
+// stream was cut or corrupted, and one wrapping ErrSnapshotTooLarge as soon
+// as the data would exceed max.
 type snapshotReader struct {
-	fr    *codec.FrameReader
+	read  func() ([]byte, error) // the next frame; its payload is valid until the next call
+	max   int64
 	cur   []byte
 	total uint64
 	sum   uint32
@@ -288,13 +332,15 @@ func (s *snapshotReader) next() error {
 	if s.err != nil {
 		return s.err
 	}
-	payload, err := s.fr.ReadFrame()
+	payload, err := s.read()
 	switch {
 	case err == io.EOF:
 		err = fmt.Errorf("transportquic: snapshot stream ended without end frame: %w", io.ErrUnexpectedEOF)
 	case err != nil:
 	case len(payload) == 0:
 		err = fmt.Errorf("%w: empty snapshot frame", ErrProtocol)
+	case payload[0] == snapshotData && s.total+uint64(len(payload)-1) > uint64(s.max):
+		err = fmt.Errorf("%w: more than %d bytes", ErrSnapshotTooLarge, s.max)
 	case payload[0] == snapshotData:
 		s.cur = payload[1:]
 		s.total += uint64(len(s.cur))

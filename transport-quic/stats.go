@@ -22,6 +22,11 @@ type Stats struct {
 	// HandshakesRefused counts inbound connections refused because the
 	// remote could not prove a trusted identity.
 	HandshakesRefused uint64
+	// LimitsHit counts connections and streams closed or refused because a
+	// remote exceeded a limit: MaxConnectionsPerPeer,
+	// MaxNonMemberConnections, MaxFrameBytesPerPeer, ReadTimeout or
+	// MaxSnapshotSize.
+	LimitsHit uint64
 	// SnapshotsSent and SnapshotsReceived count snapshots the receiver
 	// accepted; SnapshotsFailed counts outbound snapshots that did not.
 	SnapshotsSent     uint64
@@ -32,7 +37,7 @@ type Stats struct {
 type counters struct {
 	messagesSent, messagesReceived, messagesDropped   atomic.Uint64
 	spoofedDropped, misaddressedDropped               atomic.Uint64
-	malformedFrames, handshakesRefused                atomic.Uint64
+	malformedFrames, handshakesRefused, limitsHit     atomic.Uint64
 	snapshotsSent, snapshotsReceived, snapshotsFailed atomic.Uint64
 }
 
@@ -45,6 +50,7 @@ func (c *counters) snapshot() Stats {
 		MisaddressedDropped: c.misaddressedDropped.Load(),
 		MalformedFrames:     c.malformedFrames.Load(),
 		HandshakesRefused:   c.handshakesRefused.Load(),
+		LimitsHit:           c.limitsHit.Load(),
 		SnapshotsSent:       c.snapshotsSent.Load(),
 		SnapshotsReceived:   c.snapshotsReceived.Load(),
 		SnapshotsFailed:     c.snapshotsFailed.Load(),

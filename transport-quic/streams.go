@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 
 	"github.com/quic-go/quic-go"
 
@@ -77,7 +78,7 @@ func (t *Transport) streamConn(ctx context.Context, key string, to raftcore.Peer
 		t.mu.Unlock()
 		return nil, remoteIdentity{}, raftcore.ErrClosed
 	}
-	if c := t.streamConns[key]; c != nil && c.Context().Err() == nil {
+	if c := t.streamConns[key].conn; c != nil && c.Context().Err() == nil {
 		t.mu.Unlock()
 		remote, err := t.trust.identify(c.ConnectionState().TLS, &to)
 		if err != nil {
@@ -100,18 +101,30 @@ func (t *Transport) streamConn(ctx context.Context, key string, to raftcore.Peer
 		_ = conn.CloseWithError(codeShutdown, "shutting down")
 		return nil, remoteIdentity{}, raftcore.ErrClosed
 	}
-	if old := t.streamConns[key]; old != nil && old.Context().Err() == nil {
+	// Check again under t.mu: a RemovePeer since the handshake has either
+	// been seen here, or will find the connection registered and close it.
+	if _, err := t.trust.identify(conn.ConnectionState().TLS, &to); err != nil {
+		_ = conn.CloseWithError(codeUntrusted, "untrusted")
+		return nil, remoteIdentity{}, fmt.Errorf("transportquic: dial %v: %w", to, err)
+	}
+	if old := t.streamConns[key].conn; old != nil && old.Context().Err() == nil {
 		// Another caller dialled concurrently; keep one connection.
 		_ = conn.CloseWithError(codeNormal, "duplicate")
 		return old, remote, nil
 	}
-	t.streamConns[key] = conn
+	t.streamConns[key] = streamConn{conn: conn, id: remote.ID}
 	return conn, remote, nil
+}
+
+// streamConn is a pooled outbound connection of OpenStream.
+type streamConn struct {
+	conn *quic.Conn
+	id   uint64 // the raft id the remote proved, or 0
 }
 
 func (t *Transport) dropStreamConn(key string, conn *quic.Conn) {
 	t.mu.Lock()
-	if t.streamConns[key] == conn {
+	if t.streamConns[key].conn == conn {
 		delete(t.streamConns, key)
 	}
 	t.mu.Unlock()
@@ -129,16 +142,19 @@ func (t *Transport) serveProtocolStream(conn *quic.Conn, remote remoteIdentity, 
 		s.CancelWrite(codeProtocolError)
 		return
 	}
+	// The opener sends its first byte at once; a stream that never does
+	// must not hold a goroutine and a stream slot for ever.
 	var opened [1]byte
+	_ = s.SetReadDeadline(time.Now().Add(t.cfg.ReadTimeout))
 	if _, err := io.ReadFull(s, opened[:]); err != nil || opened[0] != streamOpened {
 		if err == nil {
 			t.protocolViolation(s, remote, fmt.Errorf("%w: bad stream opening byte", ErrProtocol))
 		} else {
-			s.CancelRead(codeCanceled)
-			s.CancelWrite(codeCanceled)
+			t.streamFailed(s, remote, err)
 		}
 		return
 	}
+	_ = s.SetReadDeadline(time.Time{})
 	ctx, cancel := context.WithCancel(t.ctx)
 	defer cancel()
 	stop := context.AfterFunc(conn.Context(), cancel)

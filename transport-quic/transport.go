@@ -34,19 +34,21 @@ var (
 // separate streams with their own bounded queues, and every snapshot on a
 // stream of its own, so nothing small waits behind something large.
 type Transport struct {
-	cfg    Config
-	log    *slog.Logger
-	pub    ed25519.PublicKey
-	trust  *trustStore
-	cert   tls.Certificate
-	qconf  *quic.Config
-	pconn  net.PacketConn
-	qt     *quic.Transport
-	ln     *quic.Listener
-	stats  counters
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	cfg   Config
+	log   *slog.Logger
+	pub   ed25519.PublicKey
+	trust *trustStore
+	cert  tls.Certificate
+	qconf *quic.Config
+	pconn net.PacketConn
+	qt    *quic.Transport
+	ln    *quic.Listener
+	stats counters
+	// frameGauge measures the inbound frame memory held (MaxFrameBytesPerPeer).
+	frameGauge frameGauge
+	ctx        context.Context
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
 
 	handler atomic.Pointer[handlerBox]
 
@@ -54,10 +56,17 @@ type Transport struct {
 	closed         bool
 	peers          map[uint64]*peer
 	streamHandlers map[string]raftcore.StreamHandler
-	inbound        map[*quic.Conn]remoteIdentity
+	inbound        map[*quic.Conn]*inboundConn
+	// inboundByKey holds, per remote identity with an inbound connection,
+	// its connection count and frame memory budget.
+	inboundByKey map[string]*remoteLimits
+	// inboundSeq orders inbound connections by admission.
+	inboundSeq uint64
+	// nonMemberConns counts the inbound connections of remotes with id 0.
+	nonMemberConns int
 	// inboundSnapshots holds the remotes whose snapshot is being received.
 	inboundSnapshots map[uint64]struct{}
-	streamConns      map[string]*quic.Conn
+	streamConns      map[string]streamConn
 }
 
 type handlerBox struct{ h raftcore.Handler }
@@ -71,13 +80,20 @@ func New(cfg Config) (*Transport, error) {
 	}
 	cfg = cfg.withDefaults()
 	var caKey ed25519.PrivateKey
-	var caPub ed25519.PublicKey
+	var cas []ed25519.PublicKey
 	if cfg.ClusterSecret != nil {
 		var err error
 		if caKey, err = deriveClusterCA(cfg.ClusterSecret); err != nil {
 			return nil, err
 		}
-		caPub = PublicKey(caKey)
+		cas = append(cas, PublicKey(caKey))
+		for _, secret := range cfg.AcceptedClusterSecrets {
+			ca, err := deriveClusterCA(secret)
+			if err != nil {
+				return nil, err
+			}
+			cas = append(cas, PublicKey(ca))
+		}
 	}
 	cert, err := newCertificate(cfg.Identity, cfg.NodeID, caKey)
 	if err != nil {
@@ -98,7 +114,7 @@ func New(cfg Config) (*Transport, error) {
 		cfg:              cfg,
 		log:              cfg.Logger,
 		pub:              PublicKey(cfg.Identity),
-		trust:            newTrustStore(cfg.TrustedKeys, caPub),
+		trust:            newTrustStore(cfg.NodeID, PublicKey(cfg.Identity), cfg.TrustedKeys, cas),
 		cert:             cert,
 		pconn:            pconn,
 		qt:               &quic.Transport{Conn: pconn, StatelessResetKey: statelessResetKey(cfg.Identity)},
@@ -106,15 +122,16 @@ func New(cfg Config) (*Transport, error) {
 		cancel:           cancel,
 		peers:            make(map[uint64]*peer),
 		streamHandlers:   make(map[string]raftcore.StreamHandler),
-		inbound:          make(map[*quic.Conn]remoteIdentity),
+		inbound:          make(map[*quic.Conn]*inboundConn),
+		inboundByKey:     make(map[string]*remoteLimits),
 		inboundSnapshots: make(map[uint64]struct{}),
-		streamConns:      make(map[string]*quic.Conn),
+		streamConns:      make(map[string]streamConn),
 	}
 	t.qconf = &quic.Config{
 		HandshakeIdleTimeout:           cfg.HandshakeTimeout,
 		MaxIdleTimeout:                 cfg.IdleTimeout,
 		KeepAlivePeriod:                cfg.IdleTimeout / 3,
-		MaxIncomingStreams:             256,
+		MaxIncomingStreams:             int64(cfg.MaxStreamsPerConnection),
 		MaxIncomingUniStreams:          -1,
 		InitialStreamReceiveWindow:     1 << 20,
 		MaxStreamReceiveWindow:         8 << 20,
@@ -217,20 +234,14 @@ func (t *Transport) reportUnreachable(ids ...uint64) {
 func (t *Transport) AddPeer(p raftcore.Peer) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	switch {
-	case t.closed:
+	if t.closed {
 		return raftcore.ErrClosed
-	case p.ID == 0:
-		return fmt.Errorf("transportquic: AddPeer: id 0")
-	case p.ID == t.cfg.NodeID:
-		return nil
-	case len(p.Key) != 0 && len(p.Key) != ed25519.PublicKeySize:
-		return fmt.Errorf("%w: peer %d key has %d bytes", ErrInvalidKey, p.ID, len(p.Key))
 	}
-	// Only the form is checked here; names are resolved when dialling, so
-	// AddPeer never waits for DNS.
-	if _, port, err := net.SplitHostPort(p.Addr); err != nil || port == "" {
-		return fmt.Errorf("transportquic: AddPeer %d: address %q is not host:port", p.ID, p.Addr)
+	if p.ID == t.cfg.NodeID {
+		return nil
+	}
+	if err := checkPeer(p); err != nil {
+		return err
 	}
 	changed, known := t.trust.setMember(p)
 	if !changed {
@@ -243,7 +254,8 @@ func (t *Transport) AddPeer(p raftcore.Peer) error {
 	}
 	// Connections authenticated under the old identity of p.ID, or under
 	// p.Key before it belonged to p.ID, must authenticate again.
-	for c, remote := range t.inbound {
+	for c, in := range t.inbound {
+		remote := in.remote
 		if (known && remote.ID == p.ID) || (len(p.Key) > 0 && string(remote.Key) == string(p.Key) && remote.ID != p.ID) {
 			_ = c.CloseWithError(codeRemoved, "peer identity changed")
 		}
@@ -251,8 +263,26 @@ func (t *Transport) AddPeer(p raftcore.Peer) error {
 	return nil
 }
 
-// RemovePeer forgets id: queued messages are dropped, its connections closed,
-// and it is refused from now on.
+// checkPeer checks the form of a peer given to AddPeer. Only the form of the
+// address is checked; names are resolved when dialling, so AddPeer never
+// waits for DNS.
+func checkPeer(p raftcore.Peer) error {
+	switch {
+	case p.ID == 0:
+		return fmt.Errorf("transportquic: AddPeer: id 0")
+	case len(p.Key) != 0 && len(p.Key) != ed25519.PublicKeySize:
+		return fmt.Errorf("%w: peer %d key has %d bytes", ErrInvalidKey, p.ID, len(p.Key))
+	}
+	if _, port, err := net.SplitHostPort(p.Addr); err != nil || port == "" {
+		return fmt.Errorf("transportquic: AddPeer %d: address %q is not host:port", p.ID, p.Addr)
+	}
+	return nil
+}
+
+// RemovePeer forgets id: queued messages are dropped, its connections (raft,
+// inbound, and those OpenStream dialled) closed, and it is refused from now
+// on. In cluster-secret mode it is refused on a CA certificate for good, even
+// if added back; only a pinned Key can prove it again.
 func (t *Transport) RemovePeer(id uint64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -262,11 +292,17 @@ func (t *Transport) RemovePeer(id uint64) {
 		p.stop()
 	}
 	t.closeInboundLocked(id, codeRemoved, "peer removed")
+	for k, c := range t.streamConns {
+		if c.id == id {
+			delete(t.streamConns, k)
+			_ = c.conn.CloseWithError(codeRemoved, "peer removed")
+		}
+	}
 }
 
 func (t *Transport) closeInboundLocked(id uint64, code quic.ApplicationErrorCode, reason string) {
-	for c, remote := range t.inbound {
-		if remote.ID == id {
+	for c, in := range t.inbound {
+		if in.remote.ID == id {
 			_ = c.CloseWithError(code, reason)
 		}
 	}
@@ -291,7 +327,7 @@ func (t *Transport) Close() error {
 	}
 	for k, c := range t.streamConns {
 		delete(t.streamConns, k)
-		_ = c.CloseWithError(codeShutdown, "shutting down")
+		_ = c.conn.CloseWithError(codeShutdown, "shutting down")
 	}
 	t.mu.Unlock()
 	err := t.ln.Close()

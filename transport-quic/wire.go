@@ -55,6 +55,8 @@ const (
 	codeRemoved       = 3
 	codeShutdown      = 4
 	codeCanceled      = 5
+	codeTooMany       = 6 // a connection or stream limit was exceeded
+	codeTimeout       = 7 // a stream made no progress within ReadTimeout
 )
 
 // appendMessage appends m to a batch. size must be proto.Size(m), which also
