@@ -1,0 +1,515 @@
+package mgmt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	raftcore "github.com/jangada-io/jangada/raft-core"
+)
+
+// Defaults for ClientConfig's zero values.
+const (
+	DefaultRetryBackoff = 100 * time.Millisecond
+	DefaultMaxRetries   = 5
+)
+
+// ClientConfig configures a Client.
+type ClientConfig struct {
+	// Transport opens the client's streams and carries its credentials: the
+	// identity key (pinned-key mode) or the cluster secret it proves to the
+	// nodes. Required.
+	Transport raftcore.StreamTransport
+	// MaxFrameSize bounds a frame from a server. Default: DefaultMaxFrameSize.
+	MaxFrameSize int
+	// RetryBackoff is the first pause between two rounds over the endpoints;
+	// it doubles up to one second. Default: 100ms.
+	RetryBackoff time.Duration
+	// MaxRetries bounds the rounds over the endpoints of one call (and the
+	// leader redirections of a mutating call). Default: 5.
+	MaxRetries int
+	// Logger receives a line per failed attempt. Default: discard.
+	Logger *slog.Logger
+}
+
+// Validate reports the first problem with c as an error wrapping
+// ErrInvalidConfig.
+func (c ClientConfig) Validate() error {
+	switch {
+	case c.Transport == nil:
+		return fmt.Errorf("%w: ClientConfig.Transport is required", ErrInvalidConfig)
+	case c.MaxFrameSize < 0 || c.RetryBackoff < 0 || c.MaxRetries < 0:
+		return fmt.Errorf("%w: MaxFrameSize, RetryBackoff and MaxRetries must not be negative", ErrInvalidConfig)
+	}
+	return nil
+}
+
+func (c ClientConfig) withDefaults() ClientConfig {
+	if c.MaxFrameSize == 0 {
+		c.MaxFrameSize = DefaultMaxFrameSize
+	}
+	if c.RetryBackoff == 0 {
+		c.RetryBackoff = DefaultRetryBackoff
+	}
+	if c.MaxRetries == 0 {
+		c.MaxRetries = DefaultMaxRetries
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Client calls the management servers of a cluster. It tries its endpoints
+// in turn, sends mutating calls to the leader (following not-leader answers)
+// and retries reads on another endpoint. It is safe for concurrent use.
+type Client struct {
+	cfg       ClientConfig
+	endpoints []raftcore.Peer
+
+	mu        sync.Mutex
+	preferred int           // index of the endpoint that answered last
+	leader    raftcore.Peer // the leader as last learnt, ID 0 if unknown
+}
+
+// Dial returns a client of the cluster whose members listen on endpoints,
+// once one of them answered a Status call. It returns an error wrapping
+// ErrInvalidConfig, ErrUnauthorized when the caller's credentials are
+// refused, or ErrNoEndpoint when no endpoint answered before ctx is done
+// or the retries ran out.
+func Dial(ctx context.Context, endpoints []raftcore.Peer, cfg ClientConfig) (*Client, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if len(endpoints) == 0 {
+		return nil, fmt.Errorf("%w: no endpoints", ErrInvalidConfig)
+	}
+	c := &Client{cfg: cfg.withDefaults(), endpoints: append([]raftcore.Peer(nil), endpoints...)}
+	if _, err := c.read(ctx, request{Op: opStatus}); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// ParseEndpoints parses a comma-separated list of endpoints, each
+// "HOST:PORT", "KEY@HOST:PORT" or "ID=KEY@HOST:PORT" (KEY as FormatKey prints
+// it). A key is needed to reach a node that proves its identity by a pinned
+// key; in cluster-secret mode the address alone suffices.
+func ParseEndpoints(s string) ([]raftcore.Peer, error) {
+	var out []raftcore.Peer
+	for part := range strings.SplitSeq(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		var p raftcore.Peer
+		if id, rest, ok := strings.Cut(part, "="); ok {
+			n, err := strconv.ParseUint(id, 10, 64)
+			if err != nil || n == 0 {
+				return nil, fmt.Errorf("%w: endpoint %q: bad id", ErrInvalid, part)
+			}
+			p.ID, part = n, rest
+		}
+		if key, addr, ok := strings.Cut(part, "@"); ok {
+			k, err := ParseKey(key)
+			if err != nil {
+				return nil, fmt.Errorf("endpoint %q: %w", part, err)
+			}
+			p.Key, part = k, addr
+		}
+		if !strings.Contains(part, ":") {
+			return nil, fmt.Errorf("%w: endpoint %q: want HOST:PORT", ErrInvalid, part)
+		}
+		p.Addr = part
+		out = append(out, p)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w: no endpoints in %q", ErrInvalid, s)
+	}
+	return out, nil
+}
+
+// Status returns the cluster's status as the leader reports it (with every
+// member's match index and lag), or, when the leader cannot be reached, as
+// the first endpoint that answers reports it (Member.Progress false).
+func (c *Client) Status(ctx context.Context) (Status, error) {
+	resp, err := c.read(ctx, request{Op: opStatus})
+	if err != nil {
+		return Status{}, err
+	}
+	if resp.Status == nil {
+		return Status{}, fmt.Errorf("%w: status response without a status", ErrProtocol)
+	}
+	st := *resp.Status
+	if st.Leader == 0 || st.Leader == st.ID {
+		return st, nil
+	}
+	for _, m := range st.Members {
+		if m.ID == st.Leader {
+			if lst, err := c.NodeStatus(ctx, raftcore.Peer{ID: m.ID, Addr: m.Address, Key: m.Key}); err == nil && lst.Role == "leader" {
+				return lst, nil
+			}
+		}
+	}
+	return st, nil
+}
+
+// NodeStatus returns the status of the node at endpoint, whatever its role.
+func (c *Client) NodeStatus(ctx context.Context, endpoint raftcore.Peer) (Status, error) {
+	resp, err := c.roundTrip(ctx, endpoint, request{Op: opStatus})
+	if err != nil {
+		return Status{}, err
+	}
+	if resp.Status == nil {
+		return Status{}, fmt.Errorf("%w: status response without a status", ErrProtocol)
+	}
+	return *resp.Status, nil
+}
+
+// MemberList returns the members as the leader sees them, or as any node
+// does when the leader cannot be reached.
+func (c *Client) MemberList(ctx context.Context) ([]Member, error) {
+	st, err := c.Status(ctx)
+	return st.Members, err
+}
+
+// MemberAdd adds a member with raft id id, listening on address, proving key
+// (nil when members authenticate by cluster secret), as a learner or a
+// voter. It returns once the change is applied on the leader. Errors:
+// ErrConflict (the id is or was a member, another change is in progress),
+// ErrUnauthorized, ErrUnavailable, ErrNotLeader when the leader could not be
+// reached, ErrNoEndpoint, the context's error.
+func (c *Client) MemberAdd(ctx context.Context, id uint64, address string, key []byte, learner bool) error {
+	_, err := c.mutate(ctx, request{Op: opMemberAdd, ID: id, Address: address, Key: key, Learner: learner})
+	return err
+}
+
+// MemberPromote makes learner id a voter. Errors as MemberAdd, and
+// ErrNotFound if id is not a learner.
+func (c *Client) MemberPromote(ctx context.Context, id uint64) error {
+	_, err := c.mutate(ctx, request{Op: opMemberPromote, ID: id})
+	return err
+}
+
+// MemberRemove removes member id, which may be the leader: it hands
+// leadership to its most caught-up voter first, and the new leader removes
+// it. A removed id can never be added again. Errors as MemberAdd, and
+// ErrNotFound if id is not a member.
+func (c *Client) MemberRemove(ctx context.Context, id uint64) error {
+	_, err := c.mutate(ctx, request{Op: opMemberRemove, ID: id})
+	return err
+}
+
+// LeaderTransfer hands leadership to voter to, or, when to is 0, to the
+// voter with the highest match index, and returns the new leader's id once
+// it leads. Errors as MemberAdd, and ErrNotFound if to is not a voter.
+func (c *Client) LeaderTransfer(ctx context.Context, to uint64) (uint64, error) {
+	resp, err := c.mutate(ctx, request{Op: opLeaderTransfer, ID: to})
+	if err != nil {
+		return 0, err
+	}
+	c.mu.Lock()
+	c.leader = raftcore.Peer{}
+	c.mu.Unlock()
+	return resp.Leader, nil
+}
+
+// Snapshot makes the first endpoint that answers take a snapshot now, and
+// returns that node's id and the snapshot's log index.
+func (c *Client) Snapshot(ctx context.Context) (node, index uint64, err error) {
+	resp, err := c.first(ctx, request{Op: opSnapshot}, false)
+	return resp.Node, resp.Index, err
+}
+
+// Health returns the health checks of the node at endpoint.
+func (c *Client) Health(ctx context.Context, endpoint raftcore.Peer) ([]HealthCheck, error) {
+	resp, err := c.roundTrip(ctx, endpoint, request{Op: opHealth})
+	return resp.Health, err
+}
+
+// Endpoints returns the endpoints the client was given.
+func (c *Client) Endpoints() []raftcore.Peer { return append([]raftcore.Peer(nil), c.endpoints...) }
+
+// EventsOptions selects the events of a Client.Events call.
+type EventsOptions struct {
+	// Since resumes after the cluster event with this Seq: every later
+	// cluster event is delivered exactly once, in order, from whichever
+	// endpoint serves the stream. 0 starts with the history the node holds.
+	Since uint64
+	// Follow keeps the stream open for new events, moving to another
+	// endpoint (resuming after the last cluster event delivered) when a node
+	// stops or cannot serve the stream. Without it, Events returns once the
+	// node's history is replayed.
+	Follow bool
+}
+
+// Events calls fn for each event until fn returns an error (which Events
+// returns), ctx is done, or, without opts.Follow, the history is replayed.
+//
+// Cluster events (Seq > 0) are membership changes, numbered by their log
+// index, which every node reports alike: a stream that moves to another
+// node resumes after the last Seq delivered and misses none and repeats
+// none. Node events (Seq 0) are what the serving node saw; after a move the
+// new node's are delivered from then on.
+func (c *Client) Events(ctx context.Context, opts EventsOptions, fn func(Event) error) error {
+	since := opts.Since
+	var lastErr error
+	for attempt := 0; ; attempt++ {
+		endpoint := c.endpoint(attempt)
+		done, err := c.eventsFrom(ctx, endpoint, request{Op: opEvents, Since: since, Follow: opts.Follow}, &since, fn)
+		if done {
+			return err
+		}
+		lastErr = err
+		c.cfg.Logger.Debug("event stream ended", "endpoint", endpoint.Addr, "err", err, "since", since)
+		if attempt+1 >= len(c.endpoints)*c.cfg.MaxRetries {
+			return fmt.Errorf("%w: %w", ErrNoEndpoint, lastErr)
+		}
+		if (attempt+1)%len(c.endpoints) == 0 {
+			if err := c.pause(ctx, attempt/len(c.endpoints)); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// eventsFrom runs one event stream. done reports that the call is over
+// (successfully, by fn's error or the context); otherwise the stream should
+// resume elsewhere after *since.
+func (c *Client) eventsFrom(ctx context.Context, endpoint raftcore.Peer, req request, since *uint64, fn func(Event) error) (done bool, err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st, err := c.cfg.Transport.OpenStream(ctx, endpoint, Protocol)
+	if err != nil {
+		return ctx.Err() != nil, err
+	}
+	defer st.Close()
+	stop := context.AfterFunc(ctx, func() { st.Close() })
+	defer stop()
+	frame, err := encodeFrame(kindRequest, req)
+	if err != nil {
+		return true, err
+	}
+	if _, err := st.Write(frame); err != nil {
+		return ctx.Err() != nil, err
+	}
+	fr := newFrameReader(st, c.cfg.MaxFrameSize)
+	var first response
+	if err := fr.read(kindResponse, &first); err != nil {
+		return ctx.Err() != nil, c.ctxErr(ctx, err)
+	}
+	if err := first.err(); err != nil {
+		return !retryable(err), err
+	}
+	for {
+		kind, payload, err := fr.readAny()
+		if err != nil {
+			if ctx.Err() != nil {
+				return true, ctx.Err()
+			}
+			return false, err
+		}
+		switch kind {
+		case kindResponse:
+			var end response
+			if err := decodePayload(payload, kindResponse, &end); err != nil {
+				return false, err
+			}
+			if err := end.err(); err != nil {
+				return !retryable(err), err
+			}
+			return true, nil
+		case kindEvent:
+			var ev Event
+			if err := decodePayload(payload, kindEvent, &ev); err != nil {
+				return false, err
+			}
+			if ev.Cluster() {
+				if ev.Seq <= *since {
+					continue
+				}
+				*since = ev.Seq
+			}
+			if err := fn(ev); err != nil {
+				return true, err
+			}
+		default:
+			return false, fmt.Errorf("%w: frame kind %d in an event stream", ErrProtocol, kind)
+		}
+	}
+}
+
+// read runs an idempotent call on the first endpoint that answers, retrying
+// on the others.
+func (c *Client) read(ctx context.Context, req request) (response, error) {
+	return c.first(ctx, req, true)
+}
+
+// first runs req on the endpoints in turn until one answers. Only when
+// retry is set does it try again after a call that reached a node and
+// failed as unavailable.
+func (c *Client) first(ctx context.Context, req request, retry bool) (response, error) {
+	var lastErr error
+	for attempt := 0; attempt < len(c.endpoints)*c.cfg.MaxRetries; attempt++ {
+		if attempt > 0 && attempt%len(c.endpoints) == 0 {
+			if err := c.pause(ctx, attempt/len(c.endpoints)-1); err != nil {
+				return response{}, err
+			}
+		}
+		endpoint := c.endpoint(attempt)
+		resp, err := c.roundTrip(ctx, endpoint, req)
+		if err == nil {
+			c.prefer(endpoint)
+			return resp, nil
+		}
+		lastErr = err
+		c.cfg.Logger.Debug("call failed", "op", req.Op, "endpoint", endpoint.Addr, "err", err)
+		var re *RemoteError
+		if ctx.Err() != nil || errors.As(err, &re) && (!retry || !retryable(err)) {
+			return response{}, err
+		}
+	}
+	return response{}, fmt.Errorf("%w: %s: %w", ErrNoEndpoint, req.Op, lastErr)
+}
+
+// mutate runs req on the leader, following not-leader answers.
+func (c *Client) mutate(ctx context.Context, req request) (response, error) {
+	var lastErr error
+	attempt := 0
+	for hop := 0; hop < len(c.endpoints)*c.cfg.MaxRetries; hop++ {
+		c.mu.Lock()
+		target := c.leader
+		c.mu.Unlock()
+		if target.Addr == "" {
+			target = c.endpoint(attempt)
+			attempt++
+		}
+		resp, err := c.roundTrip(ctx, target, req)
+		if err == nil {
+			c.setLeader(target)
+			return resp, nil
+		}
+		lastErr = err
+		c.cfg.Logger.Debug("call failed", "op", req.Op, "endpoint", target.Addr, "err", err)
+		if ctx.Err() != nil {
+			return response{}, err
+		}
+		var nl *NotLeaderError
+		var re *RemoteError
+		switch {
+		case errors.As(err, &nl) && nl.LeaderAddr != "" && nl.LeaderAddr != target.Addr:
+			c.setLeader(raftcore.Peer{ID: nl.LeaderID, Addr: nl.LeaderAddr, Key: nl.LeaderKey})
+			continue
+		case errors.As(err, &nl):
+			// No leader known yet (an election): wait, then ask around.
+			c.setLeader(raftcore.Peer{})
+		case errors.As(err, &re):
+			return response{}, err
+		default:
+			// Not reached: forget the leader, try the next endpoint.
+			c.setLeader(raftcore.Peer{})
+		}
+		if attempt%len(c.endpoints) == 0 || errors.As(err, &nl) {
+			if err := c.pause(ctx, hop/len(c.endpoints)); err != nil {
+				return response{}, err
+			}
+		}
+	}
+	return response{}, lastErr
+}
+
+// roundTrip runs one call on one endpoint.
+func (c *Client) roundTrip(ctx context.Context, endpoint raftcore.Peer, req request) (response, error) {
+	st, err := c.cfg.Transport.OpenStream(ctx, endpoint, Protocol)
+	if err != nil {
+		return response{}, fmt.Errorf("mgmt: %s on %s: %w", req.Op, endpoint.Addr, err)
+	}
+	defer st.Close()
+	stop := context.AfterFunc(ctx, func() { st.Close() })
+	defer stop()
+	frame, err := encodeFrame(kindRequest, req)
+	if err != nil {
+		return response{}, err
+	}
+	if _, err := st.Write(frame); err != nil {
+		return response{}, c.ctxErr(ctx, fmt.Errorf("mgmt: %s on %s: %w", req.Op, endpoint.Addr, err))
+	}
+	if err := st.CloseWrite(); err != nil {
+		return response{}, c.ctxErr(ctx, fmt.Errorf("mgmt: %s on %s: %w", req.Op, endpoint.Addr, err))
+	}
+	var resp response
+	if err := newFrameReader(st, c.cfg.MaxFrameSize).read(kindResponse, &resp); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return response{}, c.ctxErr(ctx, fmt.Errorf("mgmt: %s on %s: %w", req.Op, endpoint.Addr, err))
+	}
+	return resp, resp.err()
+}
+
+// err returns the Go error of a response's error, or nil.
+func (r response) err() error {
+	e := r.Error
+	if e == nil {
+		return nil
+	}
+	if e.Code == CodeNotLeader {
+		return &NotLeaderError{LeaderID: e.LeaderID, LeaderAddr: e.LeaderAddr, LeaderKey: e.LeaderKey}
+	}
+	return &RemoteError{Code: e.Code, Message: e.Message, Node: r.Node}
+}
+
+// retryable reports whether a call that failed with err may succeed on
+// another node or later.
+func retryable(err error) bool {
+	return errors.Is(err, ErrUnavailable) || errors.Is(err, ErrNotLeader) || errors.Is(err, ErrInternal)
+}
+
+// ctxErr prefers the context's error when the context ended the call.
+func (c *Client) ctxErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("%w (%v)", ctx.Err(), err)
+	}
+	return err
+}
+
+func (c *Client) endpoint(attempt int) raftcore.Peer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.endpoints[(c.preferred+attempt)%len(c.endpoints)]
+}
+
+func (c *Client) prefer(p raftcore.Peer) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, e := range c.endpoints {
+		if e.Addr == p.Addr {
+			c.preferred = i
+		}
+	}
+}
+
+func (c *Client) setLeader(p raftcore.Peer) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.leader = p
+}
+
+// pause waits before the next round of attempts.
+func (c *Client) pause(ctx context.Context, round int) error {
+	d := min(c.cfg.RetryBackoff<<min(round, 10), time.Second)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
