@@ -2,6 +2,7 @@ package mgmt
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	raftcore "github.com/jangada-io/jangada/raft-core"
@@ -133,4 +134,30 @@ type Call struct {
 	Op       string `json:"op"`
 	Target   uint64 `json:"target,omitempty"`
 	Error    string `json:"error,omitempty"`
+}
+
+// String describes e on one line.
+func (e Event) String() string {
+	s := fmt.Sprintf("seq=%d node=%d %s", e.Seq, e.Node, e.Type)
+	switch {
+	case e.Member != nil:
+		s += fmt.Sprintf(" member=%d address=%s", e.Member.ID, e.Member.Address)
+		if e.Member.Role != "" {
+			s += " role=" + e.Member.Role
+		}
+	case e.Call != nil:
+		s += fmt.Sprintf(" op=%s target=%d caller=%s", e.Call.Op, e.Call.Target, e.Call.Caller)
+		if e.Call.Error != "" {
+			s += " error=" + e.Call.Error
+		}
+	case e.Type == EventLeaderElected:
+		s += fmt.Sprintf(" leader=%d term=%d", e.Leader, e.Term)
+	case e.Type == EventRoleChanged:
+		s += fmt.Sprintf(" role=%s term=%d", e.Role, e.Term)
+	case e.Type == EventSnapshotCreated || e.Type == EventSnapshotInstalled:
+		s += fmt.Sprintf(" index=%d", e.Index)
+	case e.Type == EventsLost:
+		s += fmt.Sprintf(" lost=%d", e.Lost)
+	}
+	return s
 }
