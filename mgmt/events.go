@@ -2,6 +2,7 @@ package mgmt
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -107,12 +108,20 @@ func (h *history) follow(since uint64) (*cursor, error) {
 	return &cursor{h: h, pos: h.base, live: end, since: since, lastSeq: since}, nil
 }
 
+// errEndOfHistory ends a stream that does not follow once the history it
+// began with is replayed.
+var errEndOfHistory = errors.New("mgmt: end of history")
+
 // next returns the next event for the stream, waiting for one until ctx is
-// done. It fails with ErrUnavailable when the stream fell behind the
-// history's bound or crossed a gap it had not passed, and with ErrClosed
-// when the history closed.
-func (c *cursor) next(ctx context.Context) (Event, error) {
+// done. Without follow it returns errEndOfHistory once the events held when
+// the stream began are replayed. It fails with ErrUnavailable when the
+// stream fell behind the history's bound or crossed a gap it had not
+// passed, and with ErrClosed when the history closed.
+func (c *cursor) next(ctx context.Context, follow bool) (Event, error) {
 	for {
+		if !follow && c.pos >= c.live {
+			return Event{}, errEndOfHistory
+		}
 		c.h.mu.Lock()
 		if c.pos < c.h.base {
 			c.h.mu.Unlock()

@@ -20,22 +20,24 @@ func nodeEvent() historyEntry { return historyEntry{ev: Event{Type: EventLeaderE
 func drain(t *testing.T, c *cursor) []uint64 {
 	t.Helper()
 	var seqs []uint64
-	for c.pos < c.live {
+	for {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		ev, err := c.next(ctx)
+		ev, err := c.next(ctx, false)
 		cancel()
+		if errors.Is(err, errEndOfHistory) {
+			return seqs
+		}
 		if err != nil {
 			t.Fatalf("next: %v", err)
 		}
 		seqs = append(seqs, ev.Seq)
 	}
-	return seqs
 }
 
 func TestResumeDeliversOnlyLaterClusterEvents(t *testing.T) {
 	h := newHistory(100)
 	h.coveredFrom = 3
-	for _, e := range []historyEntry{clusterEvent(4), nodeEvent(), clusterEvent(6), clusterEvent(9)} {
+	for _, e := range []historyEntry{clusterEvent(4), nodeEvent(), clusterEvent(6), clusterEvent(9), nodeEvent()} {
 		h.append(e)
 	}
 	c, err := h.follow(4)
@@ -46,8 +48,8 @@ func TestResumeDeliversOnlyLaterClusterEvents(t *testing.T) {
 		t.Errorf("resume after 4 replayed %v, want [6 9] (node events are not replayed on resume)", got)
 	}
 	c, _ = h.follow(0)
-	if got := drain(t, c); len(got) != 4 {
-		t.Errorf("a stream from the start replayed %v, want all 4 events", got)
+	if got := drain(t, c); len(got) != 5 {
+		t.Errorf("a stream from the start replayed %v, want all 5 events", got)
 	}
 }
 
@@ -88,11 +90,11 @@ func TestLiveGapEndsStreamsThatHadNotPassedIt(t *testing.T) {
 	h.append(clusterEvent(9))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	if _, err := behind.next(ctx); !errors.Is(err, ErrUnavailable) {
+	if _, err := behind.next(ctx, true); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("a stream at seq 5 crossing a gap to 8: %v, want ErrUnavailable", err)
 	}
 	ahead.lastSeq = 8 // as if it had seen 8 elsewhere
-	if ev, err := ahead.next(ctx); err != nil || ev.Seq != 9 {
+	if ev, err := ahead.next(ctx, true); err != nil || ev.Seq != 9 {
 		t.Errorf("a stream past the gap: %v, %v; want seq 9", ev, err)
 	}
 }
@@ -104,7 +106,7 @@ func TestFollowWaitsForNewEvents(t *testing.T) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		ev, _ := c.next(ctx)
+		ev, _ := c.next(ctx, true)
 		got <- ev.Seq
 	}()
 	h.append(clusterEvent(7))

@@ -367,11 +367,11 @@ func (s *Server) streamEvents(ctx context.Context, cancel context.CancelFunc, st
 		<-watching
 	}()
 	for {
-		if !req.Follow && cur.pos >= cur.live {
+		ev, err := cur.next(ctx, req.Follow)
+		if errors.Is(err, errEndOfHistory) {
 			s.reply(st, response{Node: s.node.ID()})
 			return
 		}
-		ev, err := cur.next(ctx)
 		if err != nil {
 			if errors.Is(err, ErrUnavailable) || errors.Is(err, ErrClosed) {
 				s.reply(st, errorResponse(fmt.Errorf("%w: %w", ErrUnavailable, err)))

@@ -164,6 +164,10 @@ func TestCommandsWithClusterSecret(t *testing.T) {
 	if code, out := ctl(t, append(global, "events", "--json")...); code != exitOK || !strings.Contains(out, `"type":"call"`) {
 		t.Errorf("events: exit %d\n%s", code, out)
 	}
+	// Resuming replays only cluster events, and still ends.
+	if code, out := ctl(t, append(global, "events", "--since", "1")...); code != exitOK || strings.Contains(out, "seq=1 ") || !strings.Contains(out, "seq=3 ") {
+		t.Errorf("events --since 1: exit %d\n%s", code, out)
+	}
 
 	// Exit codes scripts rely on.
 	if code, _ := ctl(t, append(global, "member", "promote", "99")...); code != exitNotFound {
