@@ -208,15 +208,29 @@ func (c *Client) MemberRemove(ctx context.Context, id uint64) error {
 
 // LeaderTransfer hands leadership to voter to, or, when to is 0, to the
 // voter with the highest match index, and returns the new leader's id once
-// it leads. Errors as MemberAdd, and ErrNotFound if to is not a voter.
+// it leads. Raft abandons a transfer whose target does not catch up within
+// an election timeout (a busy leader keeps appending); since asking again
+// is harmless, a transfer that failed as unavailable is retried, up to
+// MaxRetries times. Errors as MemberAdd, and ErrNotFound if to is not a
+// voter.
 func (c *Client) LeaderTransfer(ctx context.Context, to uint64) (uint64, error) {
-	resp, err := c.mutate(ctx, request{Op: opLeaderTransfer, ID: to})
+	var resp response
+	var err error
+	for attempt := 0; attempt < c.cfg.MaxRetries; attempt++ {
+		if attempt > 0 {
+			if err := c.pause(ctx, attempt-1); err != nil {
+				return 0, err
+			}
+		}
+		resp, err = c.mutate(ctx, request{Op: opLeaderTransfer, ID: to})
+		if err == nil || !errors.Is(err, ErrUnavailable) {
+			break
+		}
+	}
+	c.setLeader(raftcore.Peer{})
 	if err != nil {
 		return 0, err
 	}
-	c.mu.Lock()
-	c.leader = raftcore.Peer{}
-	c.mu.Unlock()
 	return resp.Leader, nil
 }
 
