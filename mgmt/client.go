@@ -396,7 +396,8 @@ func (c *Client) first(ctx context.Context, req request, retry bool) (response, 
 func (c *Client) mutate(ctx context.Context, req request) (response, error) {
 	var lastErr error
 	attempt := 0
-	for hop := 0; hop < len(c.endpoints)*c.cfg.MaxRetries; hop++ {
+	// Each round may try every endpoint and follow a few redirections.
+	for hop := 0; hop < (len(c.endpoints)+3)*c.cfg.MaxRetries; hop++ {
 		c.mu.Lock()
 		target := c.leader
 		c.mu.Unlock()

@@ -294,17 +294,24 @@ func (s *Server) removeMember(ctx context.Context, id uint64, st raftcore.Status
 }
 
 // transferLeadership hands leadership to to, or to the most caught-up voter
-// when to is 0 (which only the leader knows).
+// when to is 0 (which only the leader knows). It runs on the leader only:
+// raft-core's TransferLeadership on a follower forwards raft's
+// MsgTransferLeader, whose From is the transferee rather than the sender,
+// and transport-quic drops such a message as spoofed. A follower answers
+// not-leader and the client asks the leader.
 func (s *Server) transferLeadership(ctx context.Context, to uint64, st raftcore.Status) response {
-	if to == 0 {
-		if st.Role != raftcore.RoleLeader {
-			return errorResponse(notLeader(st))
+	if st.Role != raftcore.RoleLeader {
+		if to != 0 && to == st.Leader {
+			return response{Leader: to}
 		}
+		return errorResponse(notLeader(st))
+	}
+	if to == 0 {
 		if to = mostCaughtUpVoter(st); to == 0 {
 			return errorResponse(fmt.Errorf("%w: no other voter to transfer leadership to", ErrConflict))
 		}
 	}
-	if to == st.Leader && st.Leader != 0 {
+	if to == st.ID {
 		return response{Leader: to}
 	}
 	if err := s.node.TransferLeadership(ctx, to); err != nil {

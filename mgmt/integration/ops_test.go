@@ -233,6 +233,24 @@ func TestMutatingCallsFollowTheLeader(t *testing.T) {
 			if _, ok := memberOf(mustStatus(t, cl), 4); !ok {
 				t.Fatal("member 4 missing after MemberAdd")
 			}
+			// A transfer asked of a follower, to another follower.
+			var other uint64
+			for _, m := range c.running() {
+				if m.id != lead.id && m.id != follower && m.id <= 3 {
+					other = m.id
+				}
+			}
+			// A new client, which has not learnt who leads.
+			cl, err = mgmt.Dial(ctx, c.endpoints(follower), mgmt.ClientConfig{Transport: c.clientTransport(c.admin, true), MaxRetries: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if to, err := cl.LeaderTransfer(ctx, other); err != nil || to != other {
+				t.Fatalf("LeaderTransfer(%d) through follower %d = %d, %v", other, follower, to, err)
+			}
+			if lead := c.leader(); lead.id != other {
+				t.Fatalf("leader %d after transfer to %d", lead.id, other)
+			}
 		})
 	}
 }
