@@ -181,9 +181,18 @@ func (s *Server) serve(ctx context.Context, st raftcore.Stream) {
 	status := s.node.Status()
 	acc := s.authorize(remote, status)
 	if acc == accessNone || mutating(req.Op) && acc != accessAdmin {
-		s.log.Warn("call refused", "op", req.Op, "caller", FormatKey(remote.Key), "caller_id", remote.ID)
-		s.reply(st, response{Node: s.node.ID(), Error: &wireError{Code: CodeUnauthorized,
-			Message: fmt.Sprintf("%s needs %s credentials; caller key %s", req.Op, map[bool]string{true: "admin", false: "member or admin"}[mutating(req.Op)], FormatKey(remote.Key))}})
+		need := "member or admin"
+		if mutating(req.Op) {
+			need = "admin"
+		}
+		resp := response{Node: s.node.ID(), Error: &wireError{Code: CodeUnauthorized,
+			Message: fmt.Sprintf("%s needs %s credentials; caller key %s", req.Op, need, FormatKey(remote.Key))}}
+		if mutating(req.Op) {
+			s.audit(remote, req, resp)
+		} else {
+			s.log.Warn("call refused", "op", req.Op, "caller", FormatKey(remote.Key), "caller_id", remote.ID)
+		}
+		s.reply(st, resp)
 		return
 	}
 	if req.Op == opEvents {
@@ -219,13 +228,23 @@ func (s *Server) reply(st raftcore.Stream, resp response) {
 	_, _ = st.Write(frame)
 }
 
-// audit logs a mutating call and records it as a node event.
+// audit logs a mutating call and records it as a node event. A call
+// answered not-leader changed nothing here and is served again by the
+// leader, which audits it: it is logged at debug level only.
 func (s *Server) audit(remote raftcore.Peer, req request, resp response) {
 	c := &Call{Caller: FormatKey(remote.Key), CallerID: remote.ID, Op: req.Op, Target: req.ID}
 	if resp.Error != nil {
 		c.Error = string(resp.Error.Code) + ": " + resp.Error.Message
+		if resp.Error.Code == CodeNotLeader {
+			s.log.Debug("mutating call redirected", "op", req.Op, "target", req.ID, "caller", c.Caller, "caller_id", c.CallerID, "leader", resp.Error.LeaderID)
+			return
+		}
 	}
-	s.log.Info("mutating call", "op", req.Op, "target", req.ID, "caller", c.Caller, "caller_id", c.CallerID, "error", c.Error)
+	level := slog.LevelInfo
+	if resp.Error != nil && resp.Error.Code == CodeUnauthorized {
+		level = slog.LevelWarn
+	}
+	s.log.Log(context.Background(), level, "mutating call", "op", req.Op, "target", req.ID, "caller", c.Caller, "caller_id", c.CallerID, "error", c.Error)
 	s.history.append(historyEntry{ev: Event{Type: EventCall, Node: s.node.ID(), Time: time.Now().UTC(), Call: c}})
 }
 
