@@ -183,7 +183,9 @@ func (c *Client) MemberList(ctx context.Context) ([]Member, error) {
 // (nil when members authenticate by cluster secret), as a learner or a
 // voter. It returns once the change is applied on the leader. Errors:
 // ErrConflict (the id is or was a member, another change is in progress),
-// ErrUnauthorized, ErrUnavailable, ErrNotLeader when the leader could not be
+// ErrUnauthorized, ErrUnavailable (also when the request reached a node but
+// no answer came back: the change may have been made, and is not sent
+// again; check with Status), ErrNotLeader when the leader could not be
 // reached, ErrNoEndpoint, the context's error.
 func (c *Client) MemberAdd(ctx context.Context, id uint64, address string, key []byte, learner bool) error {
 	_, err := c.mutate(ctx, request{Op: opMemberAdd, ID: id, Address: address, Key: key, Learner: learner})
@@ -393,9 +395,17 @@ func (c *Client) first(ctx context.Context, req request, retry bool) (response, 
 }
 
 // mutate runs req on the leader, following not-leader answers.
+//
+// A request that went out without an answer (the node stopped, the
+// connection broke) may or may not have been applied. Every mutating
+// operation names the state it wants (member 4 exists, is a voter, is gone;
+// node 4 leads), so the client asks again, and when the second answer is a
+// conflict or not-found it checks whether the wanted state holds: if it
+// does, the first request did its work.
 func (c *Client) mutate(ctx context.Context, req request) (response, error) {
 	var lastErr error
 	attempt := 0
+	unknown := false
 	// Each round may try every endpoint and follow a few redirections.
 	for hop := 0; hop < (len(c.endpoints)+3)*c.cfg.MaxRetries; hop++ {
 		c.mu.Lock()
@@ -413,10 +423,14 @@ func (c *Client) mutate(ctx context.Context, req request) (response, error) {
 		lastErr = err
 		c.cfg.Logger.Debug("call failed", "op", req.Op, "endpoint", target.Addr, "err", err)
 		if ctx.Err() != nil {
+			if unknown {
+				return response{}, fmt.Errorf("%w: %s: outcome unknown: %w", ErrUnavailable, req.Op, err)
+			}
 			return response{}, err
 		}
 		var nl *NotLeaderError
 		var re *RemoteError
+		var notSent errNotSent
 		switch {
 		case errors.As(err, &nl) && nl.LeaderAddr != "" && nl.LeaderAddr != target.Addr:
 			c.setLeader(raftcore.Peer{ID: nl.LeaderID, Addr: nl.LeaderAddr, Key: nl.LeaderKey})
@@ -425,9 +439,16 @@ func (c *Client) mutate(ctx context.Context, req request) (response, error) {
 			// No leader known yet (an election): wait, then ask around.
 			c.setLeader(raftcore.Peer{})
 		case errors.As(err, &re):
+			if unknown && (errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound)) && c.holds(ctx, req) {
+				return response{}, nil
+			}
 			return response{}, err
-		default:
+		case errors.As(err, &notSent):
 			// Not reached: forget the leader, try the next endpoint.
+			c.setLeader(raftcore.Peer{})
+		default:
+			// Sent, but no answer: ask again (see above).
+			unknown = true
 			c.setLeader(raftcore.Peer{})
 		}
 		if attempt%len(c.endpoints) == 0 || errors.As(err, &nl) {
@@ -436,28 +457,62 @@ func (c *Client) mutate(ctx context.Context, req request) (response, error) {
 			}
 		}
 	}
+	if unknown {
+		return response{}, fmt.Errorf("%w: %s: outcome unknown: %w", ErrUnavailable, req.Op, lastErr)
+	}
 	return response{}, lastErr
 }
 
-// roundTrip runs one call on one endpoint.
-func (c *Client) roundTrip(ctx context.Context, endpoint raftcore.Peer, req request) (response, error) {
-	st, err := c.cfg.Transport.OpenStream(ctx, endpoint, Protocol)
+// holds reports whether the state a membership request asks for holds now.
+func (c *Client) holds(ctx context.Context, req request) bool {
+	st, err := c.Status(ctx)
 	if err != nil {
-		return response{}, fmt.Errorf("mgmt: %s on %s: %w", req.Op, endpoint.Addr, err)
+		return false
 	}
-	defer st.Close()
-	stop := context.AfterFunc(ctx, func() { st.Close() })
-	defer stop()
+	var m *Member
+	for i := range st.Members {
+		if st.Members[i].ID == req.ID {
+			m = &st.Members[i]
+		}
+	}
+	switch req.Op {
+	case opMemberAdd:
+		return m != nil && m.Address == req.Address
+	case opMemberPromote:
+		return m != nil && m.Role == RoleVoter
+	case opMemberRemove:
+		return m == nil
+	}
+	return false
+}
+
+// errNotSent marks a call that failed before its request reached the
+// server: retrying it anywhere is safe.
+type errNotSent struct{ error }
+
+func (e errNotSent) Unwrap() error { return e.error }
+
+// roundTrip runs one call on one endpoint. A failure before the request was
+// written is an errNotSent; after, the outcome of a mutating call is
+// unknown.
+func (c *Client) roundTrip(ctx context.Context, endpoint raftcore.Peer, req request) (response, error) {
 	frame, err := encodeFrame(kindRequest, req)
 	if err != nil {
 		return response{}, err
 	}
+	st, err := c.cfg.Transport.OpenStream(ctx, endpoint, Protocol)
+	if err != nil {
+		return response{}, errNotSent{fmt.Errorf("mgmt: %s on %s: %w", req.Op, endpoint.Addr, err)}
+	}
+	defer st.Close()
+	stop := context.AfterFunc(ctx, func() { st.Close() })
+	defer stop()
 	if _, err := st.Write(frame); err != nil {
 		return response{}, c.ctxErr(ctx, fmt.Errorf("mgmt: %s on %s: %w", req.Op, endpoint.Addr, err))
 	}
-	if err := st.CloseWrite(); err != nil {
-		return response{}, c.ctxErr(ctx, fmt.Errorf("mgmt: %s on %s: %w", req.Op, endpoint.Addr, err))
-	}
+	// The server may answer, and close its side, as soon as it has read the
+	// request: ending ours can then fail, and the answer still counts.
+	_ = st.CloseWrite()
 	var resp response
 	if err := newFrameReader(st, c.cfg.MaxFrameSize).read(kindResponse, &resp); err != nil {
 		if err == io.EOF {

@@ -303,7 +303,7 @@ func (s *Server) removeMember(ctx context.Context, id uint64, st raftcore.Status
 	}
 	if id == st.ID && st.Role == raftcore.RoleLeader {
 		if to := mostCaughtUpVoter(st); to != 0 {
-			if err := s.node.TransferLeadership(ctx, to); err != nil {
+			if err := s.transfer(ctx, to); err != nil {
 				return errorResponse(err)
 			}
 			return errorResponse(notLeader(s.node.Status()))
@@ -333,10 +333,36 @@ func (s *Server) transferLeadership(ctx context.Context, to uint64, st raftcore.
 	if to == st.ID {
 		return response{Leader: to}
 	}
-	if err := s.node.TransferLeadership(ctx, to); err != nil {
+	if err := s.transfer(ctx, to); err != nil {
 		return errorResponse(err)
 	}
 	return response{Leader: to}
+}
+
+// transferAttempts bounds how often the server asks raft again for a
+// transfer it abandoned.
+const transferAttempts = 3
+
+// transfer hands leadership to to. Raft abandons a transfer whose target
+// does not catch up and take over within an election timeout (a busy or
+// slow cluster); asking again is harmless, so it asks up to
+// transferAttempts times while this node still leads. It returns nil once
+// to leads, and a *NotLeaderError when another node took over meanwhile.
+func (s *Server) transfer(ctx context.Context, to uint64) error {
+	var err error
+	for range transferAttempts {
+		if err = s.node.TransferLeadership(ctx, to); err == nil || !errors.Is(err, raftcore.ErrTransferFailed) || ctx.Err() != nil {
+			return err
+		}
+		st := s.node.Status()
+		switch {
+		case st.Leader == to:
+			return nil
+		case st.Role != raftcore.RoleLeader && st.Leader != 0:
+			return notLeader(st)
+		}
+	}
+	return err
 }
 
 // mostCaughtUpVoter returns the voter other than the leader with the highest

@@ -241,7 +241,7 @@ func TestMutatingCallsFollowTheLeader(t *testing.T) {
 				}
 			}
 			// A new client, which has not learnt who leads.
-			cl, err = mgmt.Dial(ctx, c.endpoints(follower), mgmt.ClientConfig{Transport: c.clientTransport(c.admin, true), MaxRetries: 1})
+			cl, err = mgmt.Dial(ctx, c.endpoints(follower), mgmt.ClientConfig{Transport: c.clientTransport(c.admin, true)})
 			if err != nil {
 				t.Fatal(err)
 			}
