@@ -36,6 +36,23 @@
 // ErrInvalid); a not-leader answer is a *NotLeaderError naming the leader,
 // which the client follows for mutating calls.
 //
-// Events are numbered so that a stream can resume on another node; see
-// Client.Events and EventsOptions.
+// # Events and their sequence numbers
+//
+// Raft numbers what every node agrees on: log entries. Membership changes
+// are log entries, so each becomes a cluster event whose Seq is the entry's
+// log index; every node applies the same entries in the same order and
+// reports the same cluster events under the same Seq. A client that saw Seq
+// N on one node resumes after N on any other (EventsOptions.Since) and gets
+// every later cluster event once, in order: Client.Events does that by
+// itself when its node stops, so a stream survives a leader change with no
+// gap and no duplicate. What a node observes by itself (elections, its role,
+// its snapshots, the calls it served) is not in the log: such node events
+// have Seq 0 and come live from the node serving the stream.
+//
+// A node promises only what it saw: the cluster events applied after its
+// server started and still in its bounded history (ServerConfig.EventHistory).
+// A resume it cannot serve completely, or a stream that crosses a gap in
+// what it saw (a snapshot installed from the leader, events dropped by a slow
+// subscription), ends with ErrUnavailable, and the client moves to the next
+// endpoint.
 package mgmt

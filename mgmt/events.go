@@ -10,27 +10,8 @@ import (
 	raftcore "github.com/jangada-io/jangada/raft-core"
 )
 
-// Event streams and their sequence numbers.
-//
-// Raft numbers what every node agrees on: log entries. Membership changes
-// are log entries, so the server turns each into a cluster event whose Seq is
-// the entry's log index. Every node applies the same entries in the same
-// order and reports the same cluster events under the same Seq, so a client
-// that saw Seq N on one node can resume after N on any other node and
-// receives every later cluster event exactly once, in order.
-//
-// What a node observes by itself (elections, its role, its snapshots, the
-// mutating calls it served) is not in the log: those node events have Seq 0,
-// are delivered live, and are replayed from history only to a stream that
-// starts without a Seq to resume from.
-//
-// A node can promise completeness only for what it saw: it holds the cluster
-// events applied after its server started (coveredFrom) and not yet evicted
-// from its bounded history. A resume it cannot serve completely fails with
-// ErrUnavailable, and the client tries the next endpoint. A subscription
-// that fell behind the engine (EventsLost), or a snapshot installed from the
-// leader (whose entries were never applied one by one), opens a gap: streams
-// that had not passed it end with ErrUnavailable and resume elsewhere.
+// The design of event numbering is in doc.go ("Events and their sequence
+// numbers").
 
 // historyEntry is one event of a node's history, or a gap marker.
 type historyEntry struct {
