@@ -256,7 +256,10 @@ func (c *Client) Endpoints() []raftcore.Peer { return append([]raftcore.Peer(nil
 type EventsOptions struct {
 	// Since resumes after the cluster event with this Seq: every later
 	// cluster event is delivered exactly once, in order, from whichever
-	// endpoint serves the stream. 0 starts with the history the node holds.
+	// endpoint serves the stream. 0 starts with the history the node holds
+	// (node events included); if the stream then moves to another node,
+	// that node's history of cluster events is replayed, and its node
+	// events are sent live only.
 	Since uint64
 	// Follow keeps the stream open for new events, moving to another
 	// endpoint (resuming after the last cluster event delivered) when a node
@@ -278,7 +281,8 @@ func (c *Client) Events(ctx context.Context, opts EventsOptions, fn func(Event) 
 	var lastErr error
 	for attempt := 0; ; attempt++ {
 		endpoint := c.endpoint(attempt)
-		done, err := c.eventsFrom(ctx, endpoint, request{Op: opEvents, Since: since, Follow: opts.Follow}, &since, fn)
+		req := request{Op: opEvents, Since: since, Follow: opts.Follow, Resumed: attempt > 0}
+		done, err := c.eventsFrom(ctx, endpoint, req, &since, fn)
 		if done {
 			return err
 		}

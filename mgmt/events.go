@@ -72,13 +72,17 @@ type cursor struct {
 	h       *history
 	pos     uint64 // next position to read
 	live    uint64 // positions from here on were appended after the stream began
-	since   uint64
 	lastSeq uint64 // highest cluster Seq delivered
+	// replayNodeEvents: node events from history are sent too (a stream
+	// that starts afresh); otherwise only live ones.
+	replayNodeEvents bool
 }
 
 // follow starts a stream. since > 0 resumes after cluster event since, and
 // fails with ErrUnavailable when this node cannot promise every later one.
-func (h *history) follow(since uint64) (*cursor, error) {
+// A stream that does not resume (since 0, not resumed) replays node events
+// from history too.
+func (h *history) follow(since uint64, resumed bool) (*cursor, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if since > 0 && (since < h.coveredFrom || since < h.evicted) {
@@ -86,7 +90,7 @@ func (h *history) follow(since uint64) (*cursor, error) {
 			ErrUnavailable, since, max(h.coveredFrom, h.evicted))
 	}
 	end := h.base + uint64(len(h.entries))
-	return &cursor{h: h, pos: h.base, live: end, since: since, lastSeq: since}, nil
+	return &cursor{h: h, pos: h.base, live: end, lastSeq: since, replayNodeEvents: since == 0 && !resumed}, nil
 }
 
 // errEndOfHistory ends a stream that does not follow once the history it
@@ -146,7 +150,7 @@ func (c *cursor) deliver(ev Event, live bool) (Event, bool) {
 		c.lastSeq = ev.Seq
 		return ev, true
 	}
-	return ev, live || c.since == 0
+	return ev, live || c.replayNodeEvents
 }
 
 // pump moves the node's events into the history until ctx is done.

@@ -40,26 +40,30 @@ func TestResumeDeliversOnlyLaterClusterEvents(t *testing.T) {
 	for _, e := range []historyEntry{clusterEvent(4), nodeEvent(), clusterEvent(6), clusterEvent(9), nodeEvent()} {
 		h.append(e)
 	}
-	c, err := h.follow(4)
+	c, err := h.follow(4, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := drain(t, c); len(got) != 2 || got[0] != 6 || got[1] != 9 {
 		t.Errorf("resume after 4 replayed %v, want [6 9] (node events are not replayed on resume)", got)
 	}
-	c, _ = h.follow(0)
+	c, _ = h.follow(0, false)
 	if got := drain(t, c); len(got) != 5 {
 		t.Errorf("a stream from the start replayed %v, want all 5 events", got)
+	}
+	c, _ = h.follow(0, true)
+	if got := drain(t, c); len(got) != 3 {
+		t.Errorf("a resumed stream from seq 0 replayed %v, want the 3 cluster events only", got)
 	}
 }
 
 func TestResumeBeforeCoverageIsUnavailable(t *testing.T) {
 	h := newHistory(100)
 	h.coveredFrom = 10
-	if _, err := h.follow(5); !errors.Is(err, ErrUnavailable) {
+	if _, err := h.follow(5, false); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("resume after 5 on a node covering after 10: %v, want ErrUnavailable", err)
 	}
-	if _, err := h.follow(10); err != nil {
+	if _, err := h.follow(10, false); err != nil {
 		t.Errorf("resume after 10: %v", err)
 	}
 }
@@ -69,10 +73,10 @@ func TestEvictedHistoryIsUnavailable(t *testing.T) {
 	for seq := uint64(1); seq <= 5; seq++ {
 		h.append(clusterEvent(seq))
 	}
-	if _, err := h.follow(2); !errors.Is(err, ErrUnavailable) {
+	if _, err := h.follow(2, false); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("resume after evicted seq 2: %v, want ErrUnavailable", err)
 	}
-	c, err := h.follow(3)
+	c, err := h.follow(3, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,8 +88,8 @@ func TestEvictedHistoryIsUnavailable(t *testing.T) {
 func TestLiveGapEndsStreamsThatHadNotPassedIt(t *testing.T) {
 	h := newHistory(100)
 	h.append(clusterEvent(5))
-	behind, _ := h.follow(5)
-	ahead, _ := h.follow(5)
+	behind, _ := h.follow(5, false)
+	ahead, _ := h.follow(5, false)
 	h.append(historyEntry{gapUntil: 8}) // e.g. a snapshot installed at 8
 	h.append(clusterEvent(9))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -101,7 +105,7 @@ func TestLiveGapEndsStreamsThatHadNotPassedIt(t *testing.T) {
 
 func TestFollowWaitsForNewEvents(t *testing.T) {
 	h := newHistory(100)
-	c, _ := h.follow(0)
+	c, _ := h.follow(0, false)
 	got := make(chan uint64, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -67,6 +67,9 @@ type request struct {
 	Learner    bool   `json:"learner,omitempty"`
 	Since      uint64 `json:"since,omitempty"`
 	Follow     bool   `json:"follow,omitempty"`
+	// Resumed marks an event stream that continues one begun elsewhere: node
+	// events are then sent live only, even when Since is 0.
+	Resumed bool `json:"resumed,omitempty"`
 }
 
 // wireError is the error of a failed call.

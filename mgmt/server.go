@@ -399,7 +399,7 @@ func (s *Server) health(ctx context.Context, st raftcore.Status) []HealthCheck {
 // the client goes away, the stream must resume elsewhere, or (without
 // Follow) the history is replayed.
 func (s *Server) streamEvents(ctx context.Context, cancel context.CancelFunc, st raftcore.Stream, req request) {
-	cur, err := s.history.follow(req.Since)
+	cur, err := s.history.follow(req.Since, req.Resumed)
 	if err != nil {
 		s.reply(st, errorResponse(err))
 		return
