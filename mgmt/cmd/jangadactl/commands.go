@@ -64,9 +64,10 @@ func exitCode(err error) int {
 }
 
 // run executes the command line and returns the exit code.
-func run(args []string, out io.Writer) (int, error) {
+func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 	root := newRoot(out)
 	root.SetArgs(args)
+	root.SetContext(ctx)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	err := root.Execute()
 	if err != nil {
@@ -498,13 +499,17 @@ Node events (elections, snapshots, calls served) have sequence 0.`,
 				ctx = dialCtx
 			}
 			enc := json.NewEncoder(g.out)
-			return cl.Events(ctx, mgmt.EventsOptions{Since: since, Follow: follow}, func(ev mgmt.Event) error {
+			err = cl.Events(ctx, mgmt.EventsOptions{Since: since, Follow: follow}, func(ev mgmt.Event) error {
 				if g.json {
 					return enc.Encode(ev)
 				}
 				_, err := fmt.Fprintf(g.out, "%s %s\n", ev.Time.Format(time.RFC3339Nano), ev)
 				return err
 			})
+			if follow && errors.Is(err, context.Canceled) && cmd.Context().Err() != nil {
+				return nil // stopped by Ctrl-C or SIGTERM
+			}
+			return err
 		},
 	}
 	cmd.Flags().BoolVar(&follow, "follow", false, "keep streaming new events, moving to another endpoint when one goes away")

@@ -98,11 +98,67 @@ func startCluster(t *testing.T, n int, secret []byte, trusted, adminKeys []ed255
 func ctl(t *testing.T, args ...string) (int, string) {
 	t.Helper()
 	var out bytes.Buffer
-	code, err := run(append([]string{"--timeout", "20s"}, args...), &out)
+	code, err := run(context.Background(), append([]string{"--timeout", "20s"}, args...), &out)
 	if err != nil {
 		t.Logf("jangadactl %s: exit %d: %v", strings.Join(args, " "), code, err)
 	}
 	return code, out.String()
+}
+
+// lineWriter passes each written line to a channel.
+type lineWriter struct{ lines chan string }
+
+func (w lineWriter) Write(p []byte) (int, error) {
+	for _, l := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
+		w.lines <- l
+	}
+	return len(p), nil
+}
+
+// TestEventsFollowStreamsNewEventsUntilInterrupted follows the event
+// stream, makes a membership change, sees its event, and stops the
+// command as Ctrl-C would: exit code 0.
+func TestEventsFollowStreamsNewEventsUntilInterrupted(t *testing.T) {
+	secret := []byte(strings.Repeat("s3cr3t", 8))
+	nodes := startCluster(t, 3, secret, nil, nil)
+	var eps []string
+	for _, n := range nodes {
+		eps = append(eps, n.addr)
+	}
+	global := []string{"--endpoints", strings.Join(eps, ","), "--cluster-secret-file", writeSecret(t, secret)}
+	ctx, interrupt := context.WithCancel(context.Background())
+	defer interrupt()
+	out := lineWriter{lines: make(chan string, 1000)}
+	type result struct {
+		code int
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, err := run(ctx, append(global, "events", "--follow", "--json"), out)
+		done <- result{code, err}
+	}()
+	if code, _ := ctl(t, append(global, "member", "add", "7", "127.0.0.1:1", "--learner")...); code != exitOK {
+		t.Fatalf("member add: exit %d", code)
+	}
+	deadline := time.After(20 * time.Second)
+	for seen := false; !seen; {
+		select {
+		case l := <-out.lines:
+			seen = strings.Contains(l, `"type":"member-added"`) && strings.Contains(l, `"id":7`)
+		case <-deadline:
+			t.Fatal("no event for member 7 within 20s")
+		}
+	}
+	interrupt()
+	select {
+	case r := <-done:
+		if r.code != exitOK {
+			t.Errorf("events --follow after an interrupt: exit %d, %v; want 0", r.code, r.err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("events --follow did not stop on interrupt")
+	}
 }
 
 func writeSecret(t *testing.T, secret []byte) string {
