@@ -50,7 +50,9 @@ func exitCode(err error) int {
 		return exitUsage
 	case errors.As(err, &he):
 		return exitUnhealthy
-	case errors.Is(err, mgmt.ErrUnauthorized):
+	case errors.Is(err, mgmt.ErrUnauthorized), errors.Is(err, transportquic.ErrUntrustedPeer):
+		// Refused by the handshake (a key the node does not trust, a wrong
+		// cluster secret) or by the server.
 		return exitUnauthorized
 	case errors.Is(err, mgmt.ErrNotFound):
 		return exitNotFound
@@ -99,8 +101,9 @@ func newRoot(out io.Writer) *cobra.Command {
 		Long: `jangadactl manages a running jangada cluster: status, membership, leadership,
 snapshots, health and events, over the members' QUIC endpoints.
 
-Exit codes: 0 success; 1 any other error; 2 bad usage; 3 unauthorized;
-4 not found; 5 conflict; 6 unavailable (no leader, no endpoint answered,
+Exit codes: 0 success; 1 any other error; 2 bad usage; 3 unauthorized
+(also: refused in the TLS handshake, e.g. a wrong secret or key); 4 not
+found; 5 conflict; 6 unavailable (no leader, no endpoint answered,
 timeout); 7 a health check fails.
 
 Every flag can also be set by a JANGADACTL_* environment variable

@@ -15,9 +15,10 @@
 // authenticate by pinned keys. Every flag can also be set by a JANGADACTL_*
 // environment variable (--endpoints is JANGADACTL_ENDPOINTS).
 //
-// Exit codes: 0 success; 1 any other error; 2 bad usage; 3 unauthorized;
-// 4 not found; 5 conflict; 6 unavailable (no leader, no endpoint answered,
-// timeout); 7 a health check fails.
+// Exit codes: 0 success; 1 any other error; 2 bad usage; 3 unauthorized
+// (by the server, or refused in the TLS handshake); 4 not found; 5 conflict;
+// 6 unavailable (no leader, no endpoint answered, timeout); 7 a health
+// check fails.
 package main
 
 import (

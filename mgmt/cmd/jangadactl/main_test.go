@@ -241,8 +241,8 @@ func TestCommandsWithClusterSecret(t *testing.T) {
 	if code, _ := ctl(t, "--endpoints", eps[0], "status"); code != exitUsage {
 		t.Errorf("status without credentials: exit %d, want %d", code, exitUsage)
 	}
-	if code, _ := ctl(t, "--endpoints", eps[0], "--cluster-secret-file", writeSecret(t, []byte(strings.Repeat("wrong", 8))), "--timeout", "3s", "status"); code != exitUnavailable {
-		t.Errorf("status with a wrong secret: exit %d, want %d (no endpoint accepts it)", code, exitUnavailable)
+	if code, _ := ctl(t, "--endpoints", eps[0], "--cluster-secret-file", writeSecret(t, []byte(strings.Repeat("wrong", 8))), "--timeout", "3s", "status"); code != exitUnauthorized {
+		t.Errorf("status with a wrong secret: exit %d, want %d (refused in the handshake)", code, exitUnauthorized)
 	}
 }
 
