@@ -278,21 +278,32 @@ type EventsOptions struct {
 // new node's are delivered from then on.
 func (c *Client) Events(ctx context.Context, opts EventsOptions, fn func(Event) error) error {
 	since := opts.Since
+	delivered := false
+	count := func(ev Event) error {
+		delivered = true
+		return fn(ev)
+	}
 	var lastErr error
+	failures := 0 // since the last stream that was established
 	for attempt := 0; ; attempt++ {
 		endpoint := c.endpoint(attempt)
-		req := request{Op: opEvents, Since: since, Follow: opts.Follow, Resumed: attempt > 0}
-		done, err := c.eventsFrom(ctx, endpoint, req, &since, fn)
+		req := request{Op: opEvents, Since: since, Follow: opts.Follow, Resumed: delivered}
+		done, established, err := c.eventsFrom(ctx, endpoint, req, &since, count)
 		if done {
 			return err
 		}
 		lastErr = err
 		c.cfg.Logger.Debug("event stream ended", "endpoint", endpoint.Addr, "err", err, "since", since)
-		if attempt+1 >= len(c.endpoints)*c.cfg.MaxRetries {
+		if established {
+			failures = 0
+			continue // at once, on the next endpoint
+		}
+		failures++
+		if failures >= len(c.endpoints)*c.cfg.MaxRetries {
 			return fmt.Errorf("%w: %w", ErrNoEndpoint, lastErr)
 		}
-		if (attempt+1)%len(c.endpoints) == 0 {
-			if err := c.pause(ctx, attempt/len(c.endpoints)); err != nil {
+		if failures%len(c.endpoints) == 0 {
+			if err := c.pause(ctx, failures/len(c.endpoints)-1); err != nil {
 				return err
 			}
 		}
@@ -301,54 +312,55 @@ func (c *Client) Events(ctx context.Context, opts EventsOptions, fn func(Event) 
 
 // eventsFrom runs one event stream. done reports that the call is over
 // (successfully, by fn's error or the context); otherwise the stream should
-// resume elsewhere after *since.
-func (c *Client) eventsFrom(ctx context.Context, endpoint raftcore.Peer, req request, since *uint64, fn func(Event) error) (done bool, err error) {
+// resume elsewhere after *since. established reports that the server
+// accepted the stream.
+func (c *Client) eventsFrom(ctx context.Context, endpoint raftcore.Peer, req request, since *uint64, fn func(Event) error) (done, established bool, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	st, err := c.cfg.Transport.OpenStream(ctx, endpoint, Protocol)
 	if err != nil {
-		return ctx.Err() != nil, err
+		return ctx.Err() != nil, false, err
 	}
 	defer st.Close()
 	stop := context.AfterFunc(ctx, func() { st.Close() })
 	defer stop()
 	frame, err := encodeFrame(kindRequest, req)
 	if err != nil {
-		return true, err
+		return true, false, err
 	}
 	if _, err := st.Write(frame); err != nil {
-		return ctx.Err() != nil, err
+		return ctx.Err() != nil, false, err
 	}
 	fr := newFrameReader(st, c.cfg.MaxFrameSize)
 	var first response
 	if err := fr.read(kindResponse, &first); err != nil {
-		return ctx.Err() != nil, c.ctxErr(ctx, err)
+		return ctx.Err() != nil, false, c.ctxErr(ctx, err)
 	}
 	if err := first.err(); err != nil {
-		return !retryable(err), err
+		return !retryable(err), false, err
 	}
 	for {
 		kind, payload, err := fr.readAny()
 		if err != nil {
 			if ctx.Err() != nil {
-				return true, ctx.Err()
+				return true, true, ctx.Err()
 			}
-			return false, err
+			return false, true, err
 		}
 		switch kind {
 		case kindResponse:
 			var end response
 			if err := decodePayload(payload, kindResponse, &end); err != nil {
-				return false, err
+				return false, true, err
 			}
 			if err := end.err(); err != nil {
-				return !retryable(err), err
+				return !retryable(err), true, err
 			}
-			return true, nil
+			return true, true, nil
 		case kindEvent:
 			var ev Event
 			if err := decodePayload(payload, kindEvent, &ev); err != nil {
-				return false, err
+				return false, true, err
 			}
 			if ev.Cluster() {
 				if ev.Seq <= *since {
@@ -357,10 +369,10 @@ func (c *Client) eventsFrom(ctx context.Context, endpoint raftcore.Peer, req req
 				*since = ev.Seq
 			}
 			if err := fn(ev); err != nil {
-				return true, err
+				return true, true, err
 			}
 		default:
-			return false, fmt.Errorf("%w: frame kind %d in an event stream", ErrProtocol, kind)
+			return false, true, fmt.Errorf("%w: frame kind %d in an event stream", ErrProtocol, kind)
 		}
 	}
 }

@@ -57,16 +57,13 @@ func mutating(op string) bool {
 
 // request is the body of a request frame; fields not used by Op are zero.
 type request struct {
-	Op string `json:"op"`
-	// LeaderOnly asks for an answer from the leader (Status with replication
-	// progress); another node answers not-leader.
-	LeaderOnly bool   `json:"leader_only,omitempty"`
-	ID         uint64 `json:"id,omitempty"`
-	Address    string `json:"address,omitempty"`
-	Key        []byte `json:"key,omitempty"`
-	Learner    bool   `json:"learner,omitempty"`
-	Since      uint64 `json:"since,omitempty"`
-	Follow     bool   `json:"follow,omitempty"`
+	Op      string `json:"op"`
+	ID      uint64 `json:"id,omitempty"`
+	Address string `json:"address,omitempty"`
+	Key     []byte `json:"key,omitempty"`
+	Learner bool   `json:"learner,omitempty"`
+	Since   uint64 `json:"since,omitempty"`
+	Follow  bool   `json:"follow,omitempty"`
 	// Resumed marks an event stream that continues one begun elsewhere: node
 	// events are then sent live only, even when Since is 0.
 	Resumed bool `json:"resumed,omitempty"`

@@ -252,9 +252,6 @@ func (s *Server) audit(remote raftcore.Peer, req request, resp response) {
 func (s *Server) call(ctx context.Context, req request, st raftcore.Status) response {
 	switch req.Op {
 	case opStatus, opMemberList:
-		if req.LeaderOnly && st.Role != raftcore.RoleLeader {
-			return errorResponse(notLeader(st))
-		}
 		out := statusOf(st)
 		if req.Op == opMemberList {
 			return response{Members: out.Members}
