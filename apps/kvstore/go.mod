@@ -4,6 +4,7 @@ go 1.26.0
 
 replace (
 	github.com/jangada-io/jangada/codec => ../../codec
+	github.com/jangada-io/jangada/mgmt => ../../mgmt
 	github.com/jangada-io/jangada/observe => ../../observe
 	github.com/jangada-io/jangada/raft-core => ../../raft-core
 	github.com/jangada-io/jangada/store-badger => ../../store-badger
@@ -15,6 +16,7 @@ replace (
 require (
 	github.com/anishathalye/porcupine v1.3.1
 	github.com/google/btree v1.1.3
+	github.com/jangada-io/jangada/mgmt v0.0.0
 	github.com/jangada-io/jangada/observe v0.0.0-00010101000000-000000000000
 	github.com/jangada-io/jangada/raft-core v0.0.0
 	github.com/jangada-io/jangada/store-badger v0.0.0-00010101000000-000000000000

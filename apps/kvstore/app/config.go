@@ -97,6 +97,16 @@ type Config struct {
 	// the readwrite scope. Setting it makes the API require a credential;
 	// it needs HTTPTLSCert.
 	HTTPClientCA string
+	// Management (jangada/mgmt/1, served on the QUIC endpoint; see mgmt.go).
+
+	// Join starts the node with an empty log that waits to be added to an
+	// existing cluster (jangadactl member add). Peers then only say where
+	// the current members are, and need not include this node.
+	Join bool
+	// AdminKeys are the ed25519 public keys allowed to change the cluster
+	// through jangada/mgmt/1 (the QUIC transport also lets them connect).
+	// In cluster-secret mode the secret's holders are admins as well.
+	AdminKeys []ed25519.PublicKey
 }
 
 // httpAuthEnabled reports whether the API requires a credential.
@@ -159,8 +169,14 @@ func (c Config) Validate() error {
 		return bad("sizes and durations must not be negative")
 	}
 	self := slices.IndexFunc(c.Peers, func(p raftcore.Peer) bool { return p.ID == c.NodeID })
-	if self < 0 {
+	if self < 0 && !c.Join {
 		return bad("peers do not include this node (id %d)", c.NodeID)
+	}
+	if c.Join && c.Transport == TransportMem {
+		return bad("join needs the quic transport")
+	}
+	if c.Join && !slices.ContainsFunc(c.Peers, func(p raftcore.Peer) bool { return p.ID != c.NodeID }) {
+		return bad("join needs peers naming the current members")
 	}
 	if c.Transport == TransportMem && len(c.Peers) > 1 {
 		return bad("the mem transport runs one node in one process; use quic for a cluster of %d", len(c.Peers))
@@ -174,7 +190,7 @@ func (c Config) Validate() error {
 				return bad("peer %d has no key: pin keys in peers as ID=KEY@HOST:PORT or set a cluster secret", p.ID)
 			}
 		}
-		if c.Peers[self].Addr != c.ListenAddr {
+		if self >= 0 && c.Peers[self].Addr != c.ListenAddr {
 			return bad("peer %d is at %s but this node listens on %s", c.NodeID, c.Peers[self].Addr, c.ListenAddr)
 		}
 	}

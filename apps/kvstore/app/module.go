@@ -12,8 +12,9 @@ import (
 
 // Options returns the graph of a kvstore node: config → identity →
 // transport → stores → state machine → raft node → HTTP server, with
-// metrics and health. The transport and store backends are chosen by
-// cfg.Transport and cfg.Store; nothing else changes with them. Options does
+// metrics and health, and the management server (jangada/mgmt/1). The
+// transport and store backends are chosen by cfg.Transport and cfg.Store;
+// nothing else changes with them. Options does
 // not validate cfg; New does.
 func Options(cfg Config) fx.Option {
 	cfg = cfg.withDefaults()
@@ -31,6 +32,7 @@ func Options(cfg Config) fx.Option {
 			NewHTTPServer,
 		),
 		observeOption(),
+		mgmtOption(),
 		fx.Invoke(func(*HTTPServer) {}),
 	)
 }

@@ -58,6 +58,7 @@ func NewReplica(p ReplicaParams) (*Replica, error) {
 		cfg: raftcore.Config{
 			NodeID:        p.Config.NodeID,
 			Peers:         p.Config.Peers,
+			Join:          p.Config.Join,
 			Preset:        preset,
 			Transport:     p.Transport,
 			LogStore:      p.LogStore,

@@ -66,6 +66,8 @@ func NewQUICTransport(p QUICParams) (*transportquic.Transport, error) {
 		// Keep-alives go out at a third of it.
 		IdleTimeout: p.Config.PeerIdleTimeout,
 		Logger:      p.Logger.With("component", "transport"),
+		// Admins' tools connect for jangada/mgmt/1 (see mgmt.go).
+		TrustedKeys: p.Config.AdminKeys,
 	}
 	if p.Config.ClusterSecret != "" {
 		cfg.ClusterSecret = []byte(p.Config.ClusterSecret)

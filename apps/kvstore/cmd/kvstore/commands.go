@@ -84,6 +84,9 @@ func newServeCommand() *cobra.Command {
 	f.Duration("peer-idle-timeout", app.DefaultPeerIdle, "a peer connection that receives nothing this long is dialled again (how soon a restarted peer is reached)")
 	f.String("log-level", "info", "log level: debug, info, warn or error")
 	addSecurityServeFlags(f)
+
+	// Management (jangada/mgmt/1; see mgmtflags.go).
+	addMgmtFlags(f)
 	return cmd
 }
 
@@ -111,6 +114,9 @@ func serveConfig(cmd *cobra.Command) (app.Config, error) {
 		if cfg.Peers, err = app.ParsePeers(peers); err != nil {
 			return cfg, err
 		}
+	}
+	if err := applyMgmtFlags(f, &cfg); err != nil {
+		return cfg, err
 	}
 	levelText, _ := f.GetString("log-level")
 	var level slog.Level
