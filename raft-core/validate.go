@@ -97,7 +97,13 @@ func validateRemote(m *raftpb.Message, self uint64) error {
 			return bad("unexpected entries")
 		}
 	}
-	if m.GetTerm() == 0 && typ != raftpb.MsgProp && typ != raftpb.MsgReadIndex && typ != raftpb.MsgTransferLeader && typ != raftpb.MsgForgetLeader {
+	forwarded := typ == raftpb.MsgProp || typ == raftpb.MsgReadIndex
+	switch {
+	case forwarded && m.GetTerm() != 0:
+		// Raft sends proposals and read requests without a term, and a
+		// follower relaying one with a term panics.
+		return bad("term %d on a message raft sends without one", m.GetTerm())
+	case !forwarded && typ != raftpb.MsgTransferLeader && m.GetTerm() == 0:
 		// Only messages raft handles before it looks at terms travel with
 		// term 0; the rest would be taken as local.
 		return bad("term 0")

@@ -282,6 +282,8 @@ func forgedMessages(from, to, term uint64) []forgedMessage {
 	return []forgedMessage{
 		{"a read index request in the node's own name, without entries", readFromSelf},
 		{"a read index request without entries", noEntryRead},
+		{"a read index request with a term", msg(raftpb.MsgReadIndex, from, ent(raftpb.EntryNormal, 0, []byte("ctx")))},
+		{"a local MsgForgetLeader", msg(raftpb.MsgForgetLeader, from)},
 		{"a local MsgHup", msg(raftpb.MsgHup, from)},
 		{"a storage append response", msg(raftpb.MsgStorageAppendResp, from)},
 		{"an append whose entries skip an index", gap},
