@@ -59,11 +59,13 @@ const (
 	accessAdmin
 )
 
-// authorize decides what remote may do. Admins are the holders of a key in
-// AdminKeys and, with SecretHoldersAreAdmins, every remote the transport
-// proved a raft id for (in cluster-secret mode that proof is a certificate
-// signed with the secret). Members (by proved id or by key) may read.
-func (s *Server) authorize(remote raftcore.Peer, st raftcore.Status) access {
+// authorize decides what the remote of stream may do. Admins are the
+// holders of a key in AdminKeys and, with SecretHoldersAreAdmins, every
+// remote that proved it holds the cluster secret (raftcore.SecretHolderStream;
+// on a transport that cannot say, every remote it proved a raft id for).
+// Members (by proved id or by key) may read.
+func (s *Server) authorize(stream raftcore.Stream, st raftcore.Status) access {
+	remote := stream.Remote()
 	if len(remote.Key) > 0 {
 		for _, k := range s.cfg.AdminKeys {
 			if bytes.Equal(k, remote.Key) {
@@ -71,8 +73,14 @@ func (s *Server) authorize(remote raftcore.Peer, st raftcore.Status) access {
 			}
 		}
 	}
-	if s.cfg.SecretHoldersAreAdmins && remote.ID != 0 {
-		return accessAdmin
+	if s.cfg.SecretHoldersAreAdmins {
+		holder := remote.ID != 0
+		if sh, ok := stream.(raftcore.SecretHolderStream); ok {
+			holder = sh.ClusterSecretHolder()
+		}
+		if holder {
+			return accessAdmin
+		}
 	}
 	for _, m := range st.Members {
 		if remote.ID != 0 && m.ID == remote.ID || len(remote.Key) > 0 && bytes.Equal(m.Key, remote.Key) {

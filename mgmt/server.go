@@ -179,7 +179,7 @@ func (s *Server) serve(ctx context.Context, st raftcore.Stream) {
 	}
 	remote := st.Remote()
 	status := s.node.Status()
-	acc := s.authorize(remote, status)
+	acc := s.authorize(st, status)
 	if acc == accessNone || mutating(req.Op) && acc != accessAdmin {
 		need := "member or admin"
 		if mutating(req.Op) {

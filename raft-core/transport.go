@@ -66,6 +66,17 @@ type Stream interface {
 	Remote() Peer
 }
 
+// SecretHolderStream is implemented by the streams of transports that can
+// authenticate peers with a shared cluster secret (transport-quic):
+// ClusterSecretHolder reports whether the remote proved that it holds the
+// secret, whatever its id. Management servers use it to tell a holder of the
+// secret (an operator's tool, a joining node) from a key that is only
+// allowed to connect. Discover it with a type assertion on a Stream.
+type SecretHolderStream interface {
+	Stream
+	ClusterSecretHolder() bool
+}
+
 // StreamHandler serves one inbound stream. It owns s and must close it.
 type StreamHandler func(ctx context.Context, s Stream)
 

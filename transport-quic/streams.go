@@ -68,7 +68,7 @@ func (t *Transport) OpenStream(ctx context.Context, to raftcore.Peer, proto stri
 			s.CancelRead(codeCanceled)
 			return nil, fmt.Errorf("%w: open stream: %w", ErrPeerUnreachable, err)
 		}
-		return &stream{s: s, remote: raftcore.Peer{ID: remote.ID, Addr: to.Addr, Key: remote.Key}}, nil
+		return &stream{s: s, remote: raftcore.Peer{ID: remote.ID, Addr: to.Addr, Key: remote.Key}, secret: remote.SecretHolder}, nil
 	}
 }
 
@@ -159,16 +159,17 @@ func (t *Transport) serveProtocolStream(conn *quic.Conn, remote remoteIdentity, 
 	defer cancel()
 	stop := context.AfterFunc(conn.Context(), cancel)
 	defer stop()
-	fn(ctx, &stream{s: s, remote: raftcore.Peer{ID: remote.ID, Addr: conn.RemoteAddr().String(), Key: remote.Key}})
+	fn(ctx, &stream{s: s, remote: raftcore.Peer{ID: remote.ID, Addr: conn.RemoteAddr().String(), Key: remote.Key}, secret: remote.SecretHolder})
 }
 
 // stream adapts a QUIC stream to raftcore.Stream.
 type stream struct {
 	s      *quic.Stream
 	remote raftcore.Peer
+	secret bool
 }
 
-var _ raftcore.Stream = (*stream)(nil)
+var _ raftcore.SecretHolderStream = (*stream)(nil)
 
 func (s *stream) Read(p []byte) (int, error)  { return s.s.Read(p) }
 func (s *stream) Write(p []byte) (int, error) { return s.s.Write(p) }
@@ -183,3 +184,6 @@ func (s *stream) Close() error {
 }
 
 func (s *stream) Remote() raftcore.Peer { return s.remote }
+
+// ClusterSecretHolder implements raftcore.SecretHolderStream.
+func (s *stream) ClusterSecretHolder() bool { return s.secret }

@@ -19,6 +19,8 @@ type remoteIdentity struct {
 	// list, or a cluster-CA certificate for an id that is not a member) but
 	// not bound to any member.
 	ID uint64
+	// SecretHolder: the certificate was signed with a cluster secret.
+	SecretHolder bool
 	// bind is set when ID is a keyless member proved by a cluster-CA
 	// certificate and not yet bound to a key: admitting the connection binds
 	// ID to Key (trust on first use).
@@ -213,6 +215,11 @@ func (s *trustStore) decideLocked(key ed25519.PublicKey, signedID uint64, signed
 			// The caller dialled this id itself (a stream to a node that is
 			// not a member, say); it vouches for the id.
 			remote.ID = signedID
+		case want != nil && want.ID == 0 && len(want.Key) == 0 && proto != raftcore.ProtocolRaft:
+			// The caller dialled an address and expects any holder of the
+			// secret there (a management client knows no more); the id is
+			// the one the secret signed.
+			remote.ID = signedID
 		default:
 			// The secret vouches for the key, but the id is no member's:
 			// trusted like an allow-listed key, without a raft identity.
@@ -227,7 +234,7 @@ func (s *trustStore) decideLocked(key ed25519.PublicKey, signedID uint64, signed
 	default:
 		return remoteIdentity{}, fmt.Errorf("%w: key %s is neither a member nor allowed", ErrUntrustedPeer, FormatKey(key))
 	}
-	remote.Key = key
+	remote.Key, remote.SecretHolder = key, signed
 	if want != nil {
 		if err := checkExpected(*want, key, remote.ID); err != nil {
 			return remoteIdentity{}, err

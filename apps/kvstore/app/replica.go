@@ -46,6 +46,8 @@ type ReplicaParams struct {
 	Logger        *slog.Logger
 	// Observer, when the graph has one, sees proposals, reads and saves.
 	Observer raftcore.Observer `optional:"true"`
+	// KeyBindings, with the QUIC transport, records learned member keys.
+	KeyBindings *KeyBindings `optional:"true"`
 }
 
 // NewReplica returns the node, not yet started, and registers its start and
@@ -78,6 +80,9 @@ func NewReplica(p ReplicaParams) (*Replica, error) {
 				return errors.Join(fmt.Errorf("start raft node: %w", err), r.closeUnstarted())
 			}
 			r.node.Store(node)
+			if p.KeyBindings != nil {
+				p.KeyBindings.attach(node)
+			}
 			go func() {
 				<-node.Done()
 				if !r.closing.Load() {

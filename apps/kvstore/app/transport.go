@@ -19,7 +19,7 @@ func transportOption(cfg Config) fx.Option {
 		return fx.Provide(fx.Annotate(NewMemTransport, fx.As(new(raftcore.Transport))))
 	}
 	return fx.Options(
-		fx.Provide(NewIdentity),
+		fx.Provide(NewIdentity, NewKeyBindings),
 		fx.Provide(fx.Annotate(NewQUICTransport, fx.As(new(raftcore.Transport)))),
 	)
 }
@@ -55,6 +55,8 @@ type QUICParams struct {
 	Config   Config
 	Identity ed25519.PrivateKey
 	Logger   *slog.Logger
+	// KeyBindings records the keys of keyless members (cluster secret).
+	KeyBindings *KeyBindings
 }
 
 // NewQUICTransport opens the QUIC endpoint on ListenAddr.
@@ -71,6 +73,7 @@ func NewQUICTransport(p QUICParams) (*transportquic.Transport, error) {
 	}
 	if p.Config.ClusterSecret != "" {
 		cfg.ClusterSecret = []byte(p.Config.ClusterSecret)
+		cfg.OnKeyLearned = p.KeyBindings.Learned
 	}
 	tr, err := transportquic.New(cfg)
 	if err != nil {

@@ -319,3 +319,40 @@ func startJoiner(t *testing.T, c *cluster, id uint64) *node {
 	}
 	return nd
 }
+
+// TestKeylessMembersAreBoundToTheirKeys: in cluster-secret mode the peers
+// are named without keys; the first key that proves each member is recorded
+// through the log, so that every node pins it and no other holder of the
+// secret can claim the id.
+func TestKeylessMembersAreBoundToTheirKeys(t *testing.T) {
+	bin := buildJangadactl(t)
+	c := newCluster(t, 3, "pebble")
+	secretFile := filepath.Join(t.TempDir(), "cluster-secret")
+	if err := os.WriteFile(secretFile, []byte(clusterSecret), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var raftAddrs []string
+	for _, nd := range c.nodes {
+		raftAddrs = append(raftAddrs, nd.raftAddr)
+	}
+	jc := ctl{t: t, bin: bin, endpoints: strings.Join(raftAddrs, ","), secretFile: secretFile}
+	c.waitLeader(30 * time.Second)
+	var members []struct {
+		ID  uint64 `json:"id"`
+		Key string `json:"key"`
+	}
+	clustertest.WaitFor(t, "every member's key bound", 30*time.Second, func() bool {
+		out, err := jc.run("member", "list", "--json")
+		if err != nil || json.Unmarshal([]byte(out), &members) != nil {
+			return false
+		}
+		keys := map[string]bool{}
+		for _, m := range members {
+			if m.Key != "" {
+				keys[m.Key] = true
+			}
+		}
+		return len(members) == 3 && len(keys) == 3
+	})
+	t.Logf("bound keys: %+v", members)
+}
