@@ -97,6 +97,10 @@ type Config struct {
 	// the readwrite scope. Setting it makes the API require a credential;
 	// it needs HTTPTLSCert.
 	HTTPClientCA string
+	// AcceptedClusterSecrets are further cluster secrets whose certificates
+	// the QUIC transport accepts (it presents ClusterSecret's only): the
+	// middle steps of rotating the secret (SECURITY.md).
+	AcceptedClusterSecrets []string
 	// Management (jangada/mgmt/1, served on the QUIC endpoint; see mgmt.go).
 
 	// Join starts the node with an empty log that waits to be added to an

@@ -74,6 +74,9 @@ func NewQUICTransport(p QUICParams) (*transportquic.Transport, error) {
 	if p.Config.ClusterSecret != "" {
 		cfg.ClusterSecret = []byte(p.Config.ClusterSecret)
 		cfg.OnKeyLearned = p.KeyBindings.Learned
+		for _, secret := range p.Config.AcceptedClusterSecrets {
+			cfg.AcceptedClusterSecrets = append(cfg.AcceptedClusterSecrets, []byte(secret))
+		}
 	}
 	tr, err := transportquic.New(cfg)
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 
 func addSecurityServeFlags(f *pflag.FlagSet) {
 	f.String("cluster-secret-file", "", "file holding the cluster secret (mode 0600); preferred to --cluster-secret, which other users see in ps (env KVSTORE_CLUSTER_SECRET also works)")
+	f.StringArray("cluster-secret-accepted-file", nil, "file (mode 0600) of a further cluster secret this node accepts but does not present, to rotate the secret with rolling restarts (repeatable; see SECURITY.md)")
 	f.String("http-tls-cert", "", "PEM certificate (chain) of the HTTP API; with --http-tls-key the API speaks HTTPS")
 	f.String("http-tls-key", "", "PEM private key of the HTTP API (mode 0600)")
 	f.String("http-tokens-file", "", "bearer tokens of the HTTP API, one \"read|readwrite TOKEN\" line each (mode 0600); the API then requires a token or client certificate")
@@ -45,6 +46,17 @@ func applySecurityServeFlags(cmd *cobra.Command, cfg *app.Config) error {
 			return fmt.Errorf("cluster secret: %w", err)
 		}
 		cfg.ClusterSecret = secret
+	}
+	accepted, _ := f.GetStringArray("cluster-secret-accepted-file")
+	for _, path := range accepted {
+		secret, err := readSecretFile(path)
+		if err != nil {
+			return fmt.Errorf("accepted cluster secret: %w", err)
+		}
+		cfg.AcceptedClusterSecrets = append(cfg.AcceptedClusterSecrets, secret)
+	}
+	if len(cfg.AcceptedClusterSecrets) > 0 && cfg.ClusterSecret == "" {
+		return errors.New("--cluster-secret-accepted-file needs a cluster secret")
 	}
 	if f.Changed("cluster-secret") {
 		cfg.Logger.Warn("--cluster-secret on the command line is visible to every user of this machine (ps, /proc); " +

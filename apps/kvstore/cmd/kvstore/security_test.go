@@ -184,3 +184,23 @@ func TestClientVerbsAgainstAnAuthenticatedTLSServer(t *testing.T) {
 		t.Fatalf("get with a 0644 token file: %v, want a refusal", err)
 	}
 }
+
+func TestAcceptedClusterSecretsComeFromPrivateFiles(t *testing.T) {
+	dir := t.TempDir()
+	current := writePrivate(t, dir, "secret", testSecret+"\n", 0o600)
+	next := strings.Repeat("n", 40)
+	accepted := writePrivate(t, dir, "next-secret", next+"\n", 0o600)
+	open := writePrivate(t, dir, "open-next-secret", next+"\n", 0o644)
+	peers := "--peers=1=127.0.0.1:7001,2=127.0.0.1:7002"
+
+	cfg, _, err := parseServeLogs(t, "--cluster-secret-file", current, "--cluster-secret-accepted-file", accepted, peers)
+	if err != nil || len(cfg.AcceptedClusterSecrets) != 1 || cfg.AcceptedClusterSecrets[0] != next {
+		t.Fatalf("accepted secret from a 0600 file: %q, %v", cfg.AcceptedClusterSecrets, err)
+	}
+	if _, _, err := parseServeLogs(t, "--cluster-secret-file", current, "--cluster-secret-accepted-file", open, peers); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Fatalf("accepted secret from a 0644 file: %v; want a refusal", err)
+	}
+	if _, _, err := parseServeLogs(t, "--cluster-secret-accepted-file", accepted, peers); err == nil {
+		t.Fatal("an accepted secret without a cluster secret was taken")
+	}
+}
