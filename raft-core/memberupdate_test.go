@@ -59,3 +59,19 @@ func TestBindMemberKeyIsTrustOnFirstUse(t *testing.T) {
 		})
 	}
 }
+
+// TestTransferLeadershipIsAskedOfTheLeader: a follower answers with the
+// leader's id instead of relaying a request its transport may drop.
+func TestTransferLeadershipIsAskedOfTheLeader(t *testing.T) {
+	c := newKVCluster(t, 3, nil)
+	ctx := clustertest.Context(t, 10*time.Second)
+	leader := c.Leader()
+	follower := c.Follower()
+	var notLeader *raftcore.NotLeaderError
+	if err := follower.TransferLeadership(ctx, follower.ID()); !errors.As(err, &notLeader) || notLeader.LeaderID != leader.ID() {
+		t.Fatalf("transfer asked of a follower = %v, want a *NotLeaderError naming %d", err, leader.ID())
+	}
+	if err := leader.TransferLeadership(ctx, follower.ID()); err != nil {
+		t.Fatalf("transfer asked of the leader: %v", err)
+	}
+}

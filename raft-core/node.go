@@ -430,11 +430,14 @@ func (n *Node[C, R]) changeMembership(ctx context.Context, typ raftpb.ConfChange
 	}
 }
 
-// TransferLeadership asks the leader to hand leadership to voter to and
-// waits until to leads. It works from any member.
+// TransferLeadership hands leadership to voter to and waits until to
+// leads. It is called on the leader, like the membership changes: on another
+// node it returns a *NotLeaderError naming the leader. (Raft would relay the
+// request, but it names the transferee as its sender, which authenticating
+// transports rightly drop.)
 //
-// Errors: ErrUnknownMember, ErrTransferFailed (to did not take over within
-// two election timeouts), ErrStopped, the context's error.
+// Errors: *NotLeaderError, ErrUnknownMember, ErrTransferFailed (to did not
+// take over within two election timeouts), ErrStopped, the context's error.
 func (n *Node[C, R]) TransferLeadership(ctx context.Context, to uint64) error {
 	if err := n.checkRunning(); err != nil {
 		return err
@@ -444,6 +447,9 @@ func (n *Node[C, R]) TransferLeadership(ctx context.Context, to uint64) error {
 	}
 	if n.Leader() == to {
 		return nil
+	}
+	if !n.IsLeader() {
+		return n.e.notLeader(n.Leader())
 	}
 	if err := n.r.control(ctx, func() { n.e.rn.TransferLeader(to) }); err != nil {
 		return err
