@@ -211,9 +211,10 @@ func (s *trustStore) decideLocked(key ed25519.PublicKey, signedID uint64, signed
 			remote.ID = signedID
 		case isMember:
 			remote.ID, remote.bind = signedID, true
-		case want != nil && want.ID == signedID && len(want.Key) == 0:
+		case want != nil && want.ID == signedID && (len(want.Key) == 0 || bytes.Equal(want.Key, key)):
 			// The caller dialled this id itself (a stream to a node that is
-			// not a member, say); it vouches for the id.
+			// not a member, say), perhaps with the key it expects; it
+			// vouches for the id.
 			remote.ID = signedID
 		case want != nil && want.ID == 0 && len(want.Key) == 0 && proto != raftcore.ProtocolRaft:
 			// The caller dialled an address and expects any holder of the

@@ -344,3 +344,43 @@ func TestLearnedKeyOutlivesItsIndexEntry(t *testing.T) {
 		t.Fatalf("member 4 with the key it proved first: id %d, %v", remote.ID, err)
 	}
 }
+
+// TestDialsOfNonMembersInSecretMode: a management client in cluster-secret
+// mode knows no members. Dialling an address it accepts any holder of the
+// secret; dialling an id (perhaps with the key a leader redirect named) it
+// accepts that id only, with that key; a raft connection is never made so.
+func TestDialsOfNonMembersInSecretMode(t *testing.T) {
+	ca, err := deriveClusterCA(testSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	self, key, other := mustKey(t), mustKey(t), mustKey(t)
+	store := newTrustStore(1<<62, PublicKey(self), nil, []ed25519.PublicKey{PublicKey(ca)})
+	cert, err := newCertificate(key, 4, ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := tls.ConnectionState{PeerCertificates: []*x509.Certificate{cert.Leaf}, NegotiatedProtocol: raftcore.ProtocolMgmt}
+	cases := []struct {
+		name string
+		want raftcore.Peer
+		id   uint64 // 0: refused
+	}{
+		{"an address", raftcore.Peer{Addr: "127.0.0.1:1"}, 4},
+		{"the id", raftcore.Peer{ID: 4, Addr: "127.0.0.1:1"}, 4},
+		{"the id and its key", raftcore.Peer{ID: 4, Addr: "127.0.0.1:1", Key: PublicKey(key)}, 4},
+		{"the id and another key", raftcore.Peer{ID: 4, Addr: "127.0.0.1:1", Key: PublicKey(other)}, 0},
+		{"another id", raftcore.Peer{ID: 5, Addr: "127.0.0.1:1"}, 0},
+	}
+	for _, c := range cases {
+		remote, _, err := store.admit(cs, &c.want)
+		if got := remote.ID; (err == nil) != (c.id != 0) || got != c.id || (err == nil && !remote.SecretHolder) {
+			t.Errorf("dialling %s: id %d secret holder %v, %v; want id %d", c.name, got, remote.SecretHolder, err, c.id)
+		}
+	}
+	raft := cs
+	raft.NegotiatedProtocol = raftcore.ProtocolRaft
+	if _, _, err := store.admit(raft, &raftcore.Peer{Addr: "127.0.0.1:1"}); err == nil {
+		t.Error("a raft connection to an address alone was accepted")
+	}
+}

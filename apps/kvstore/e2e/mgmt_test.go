@@ -297,12 +297,13 @@ func startJoiner(t *testing.T, c *cluster, id uint64) *node {
 		"--http", nd.httpAddr,
 		"--peers", c.peers,
 		"--join",
+		"--cluster-secret-file", c.secret,
 		"--store", c.store,
 		"--preset", "testing",
 		"--log-level", "warn",
 	)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.Env = append(os.Environ(), "GOTRACEBACK=all", "KVSTORE_CLUSTER_SECRET="+c.secret)
+	cmd.Env = append(os.Environ(), "GOTRACEBACK=all")
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
 		t.Fatalf("start node %d: %v", id, err)
