@@ -15,16 +15,13 @@ run:
 demo:
 	go run ./examples/cluster
 
-## test: every module's tests with the race detector, then the simulator's search for injected bugs
-## without it (the race build runs it from the seeds the search found)
+## test: every module's tests with the race detector
 test:
 	@set -e; for m in $(MODULES); do \
 		if [ -n "$$(cd $$m && go list ./... 2>/dev/null)" ]; then \
 			echo "==> $$m"; (cd $$m && go test $(GOTEST_FLAGS) ./...); \
 		fi; \
 	done
-	@echo "==> raft-core/sim: injected bugs, full search"
-	cd raft-core && go test -count=1 -run 'TestInjectedBugIsCaught' ./sim
 
 ## check: formatting, vet, go.mod tidiness and the import direction rule
 check: fmt vet tidy-check imports-check
@@ -68,10 +65,12 @@ bench-micro:
 	done
 
 ## soak: thousands of simulated seeds (5,000 at 3 nodes, 2,000 at 5, every nemesis) from a fresh random
-## base each run, printed first and last; SOAK_BASE=<n> replays the same seeds
+## base each run, printed first and last (SOAK_BASE=<n> replays the same seeds), then the full search
+## for every injected bug (make test, with -race, starts it at the seed that catches each)
 soak:
 	@base=$${SOAK_BASE:-$$(( $$(od -An -N4 -tu4 /dev/urandom) % 1000000000 + 1 ))}; \
 	echo "soak: SOAK_BASE=$$base (3 nodes: seeds $$base-$$((base+4999)); 5 nodes: seeds $$base-$$((base+1999)))"; \
 	cd raft-core && go run ./sim/cmd/simulate -seeds $$base-$$((base+4999)) -nemesis all -duration 10s \
-		&& go run ./sim/cmd/simulate -seeds $$base-$$((base+1999)) -nodes 5 -nemesis all -duration 10s; \
+		&& go run ./sim/cmd/simulate -seeds $$base-$$((base+1999)) -nodes 5 -nemesis all -duration 10s \
+		&& go test -count=1 -run 'TestInjectedBugIsCaught' ./sim; \
 	rc=$$?; echo "soak: SOAK_BASE=$$base exit=$$rc"; exit $$rc

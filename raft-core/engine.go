@@ -97,7 +97,7 @@ type engine struct {
 	// reach it (see holdSnapshot). heldReads are followers' read index
 	// requests waiting for this leader to commit an entry of its term.
 	confPending uint64
-	lastIndex   uint64 // of raft's log, as handed to the log writer
+	lastIndex   atomic.Uint64 // of raft's log, as handed to the log writer
 	raftSnap    uint64 // raft's configuration is ahead of the applier up to here: a restored snapshot, the bootstrap
 	heldSnap    *raftpb.Message
 	heldReads   []*raftpb.Message
@@ -332,7 +332,7 @@ func newEngine(cfg Config, sm machine, epoch uint64) (*engine, error) {
 		return nil, fmt.Errorf("raftcore: start raft: %w", err)
 	}
 	e.rn = rn
-	e.lastIndex = max(last, snap.GetMetadata().GetIndex())
+	e.lastIndex.Store(max(last, snap.GetMetadata().GetIndex()))
 	fresh := last == 0 && raft.IsEmptyHardState(hs) && e.applied.Load() == 0
 	e.restarted = !fresh
 	if fresh && !cfg.Join && len(cfg.Peers) > 0 {
@@ -814,10 +814,10 @@ func (e *engine) processReady(out output) {
 			case m.GetTo() == raft.LocalAppendThread:
 				if snap := m.GetSnapshot(); !raft.IsEmptySnap(snap) {
 					e.raftSnap = snap.GetMetadata().GetIndex()
-					e.lastIndex = e.raftSnap
+					e.lastIndex.Store(e.raftSnap)
 				}
 				if ents := m.GetEntries(); len(ents) > 0 {
-					e.lastIndex = ents[len(ents)-1].GetIndex()
+					e.lastIndex.Store(ents[len(ents)-1].GetIndex())
 				}
 				e.checkConfChanges(m.GetEntries())
 				out.persist(m)

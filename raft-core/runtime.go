@@ -393,8 +393,11 @@ func (r *runtime) HandleMessages(msgs []*raftpb.Message) {
 	kept := msgs[:0:0]
 	for _, m := range msgs {
 		if err := r.e.checkRemote(m); err != nil {
-			r.refused.Add(1)
-			r.e.cfg.Logger.Debug("dropped message from peer", "err", err)
+			// Rate-limited to the first of each thousand: a hostile peer
+			// must not flood the log either.
+			if r.refused.Add(1)%1000 == 1 {
+				r.e.cfg.Logger.Warn("refused message from peer", "err", err, "refused", r.refused.Load())
+			}
 			continue
 		}
 		kept = append(kept, m)

@@ -147,6 +147,13 @@ func (e *engine) checkRemote(m *raftpb.Message) error {
 	if err := validateRemote(m, e.id); err != nil {
 		return err
 	}
+	if !e.plausible(m) {
+		// From an honest leader, a heartbeat committing past this log means
+		// this node lost entries it had acknowledged (a disk that lied):
+		// say so loudly; raft would have stopped the node on it.
+		return fmt.Errorf("%w: %s %d->%d does not fit this node's log (last index %d, commit %d): a hostile sender, or entries this node acknowledged were lost",
+			errBadMessage, m.GetType(), m.GetFrom(), m.GetTo(), e.lastIndex.Load(), m.GetCommit())
+	}
 	if m.GetType() == raftpb.MsgProp {
 		for _, ent := range m.GetEntries() {
 			_, _, payload, _ := parseEnvelope(ent.GetData())
@@ -177,9 +184,15 @@ func (e *engine) plausible(m *raftpb.Message) bool {
 	}
 	switch m.GetType() {
 	case raftpb.MsgHeartbeat:
-		return m.GetCommit() <= e.lastIndex
+		return m.GetCommit() <= e.lastIndex.Load()
 	case raftpb.MsgAppResp:
-		return m.GetReject() || m.GetIndex() <= e.lastIndex
+		// Only against a leader's own term: its log never shrinks while it
+		// leads, but a late answer from an earlier term may name entries
+		// truncated since (raft ignores those).
+		if m.GetReject() || Role(e.role.Load()) != RoleLeader || m.GetTerm() != e.term.Load() {
+			return true
+		}
+		return m.GetIndex() <= e.lastIndex.Load()
 	}
 	return true
 }

@@ -464,9 +464,15 @@ func testTransfer(t *testing.T, opts Options) {
 			t.Fatal("no LeaderElected event for the transferee")
 		}
 	}
-	// Transfer from a follower, back to the original leader.
-	if err := c.Node(lead.ID()).TransferLeadership(Context(t, 10*time.Second), lead.ID()); err != nil {
-		t.Fatalf("transfer back from a follower: %v", err)
+	// A follower names the leader instead of relaying the request (raft's
+	// relay names the transferee as sender, which authenticating
+	// transports drop); the leader hands it back.
+	var notLeader *raftcore.NotLeaderError
+	if err := c.Node(lead.ID()).TransferLeadership(Context(t, 10*time.Second), lead.ID()); !errors.As(err, &notLeader) || notLeader.LeaderID != target {
+		t.Fatalf("transfer asked of a follower = %v, want a *NotLeaderError naming %d", err, target)
+	}
+	if err := c.Node(target).TransferLeadership(Context(t, 10*time.Second), lead.ID()); err != nil {
+		t.Fatalf("transfer back: %v", err)
 	}
 	if err := lead.TransferLeadership(Context(t, 10*time.Second), 42); !errors.Is(err, raftcore.ErrUnknownMember) {
 		t.Fatalf("transfer to a non-member = %v, want ErrUnknownMember", err)
