@@ -98,7 +98,7 @@ type engine struct {
 	// requests waiting for this leader to commit an entry of its term.
 	confPending uint64
 	lastIndex   atomic.Uint64 // of raft's log, as handed to the log writer
-	raftSnap    uint64 // raft's configuration is ahead of the applier up to here: a restored snapshot, the bootstrap
+	raftSnap    uint64        // raft's configuration is ahead of the applier up to here: a restored snapshot, the bootstrap
 	heldSnap    *raftpb.Message
 	heldReads   []*raftpb.Message
 	// Lease reads (raft role): reads may be served locally until leaseUntil
