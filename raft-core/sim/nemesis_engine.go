@@ -256,6 +256,7 @@ type forgedMessage struct {
 
 // forgedMessages lists messages a member may never send to node to.
 func forgedMessages(from, to, term uint64) []forgedMessage {
+	term = max(term, 1) // a node that heard of no leader yet is at term 0
 	msg := func(typ raftpb.MessageType, from uint64, ents ...*raftpb.Entry) *raftpb.Message {
 		return &raftpb.Message{Type: typ.Enum(), From: new(from), To: new(to), Term: new(term), Entries: ents}
 	}
