@@ -53,6 +53,20 @@ type ctl struct {
 	secretFile string
 }
 
+// newCtl returns jangadactl pointed at the cluster's nodes, with the
+// cluster secret in a private file.
+func newCtl(t *testing.T, bin string, c *cluster) ctl {
+	secretFile := filepath.Join(t.TempDir(), "cluster-secret")
+	if err := os.WriteFile(secretFile, []byte(clusterSecret), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var raftAddrs []string
+	for _, nd := range c.nodes {
+		raftAddrs = append(raftAddrs, nd.raftAddr)
+	}
+	return ctl{t: t, bin: bin, endpoints: strings.Join(raftAddrs, ","), secretFile: secretFile}
+}
+
 func (c ctl) run(args ...string) (string, error) {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
@@ -122,15 +136,7 @@ func (s *loadStats) failed() {
 func TestMembershipChangesUnderLoad(t *testing.T) {
 	bin := buildJangadactl(t)
 	c := newCluster(t, 3, "pebble")
-	secretFile := filepath.Join(t.TempDir(), "cluster-secret")
-	if err := os.WriteFile(secretFile, []byte(clusterSecret), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var raftAddrs []string
-	for _, nd := range c.nodes {
-		raftAddrs = append(raftAddrs, nd.raftAddr)
-	}
-	jc := ctl{t: t, bin: bin, endpoints: strings.Join(raftAddrs, ","), secretFile: secretFile}
+	jc := newCtl(t, bin, c)
 	first := c.waitLeader(30 * time.Second)
 	t.Logf("leader %d", first)
 
@@ -328,15 +334,7 @@ func startJoiner(t *testing.T, c *cluster, id uint64) *node {
 func TestKeylessMembersAreBoundToTheirKeys(t *testing.T) {
 	bin := buildJangadactl(t)
 	c := newCluster(t, 3, "pebble")
-	secretFile := filepath.Join(t.TempDir(), "cluster-secret")
-	if err := os.WriteFile(secretFile, []byte(clusterSecret), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var raftAddrs []string
-	for _, nd := range c.nodes {
-		raftAddrs = append(raftAddrs, nd.raftAddr)
-	}
-	jc := ctl{t: t, bin: bin, endpoints: strings.Join(raftAddrs, ","), secretFile: secretFile}
+	jc := newCtl(t, bin, c)
 	c.waitLeader(30 * time.Second)
 	var members []struct {
 		ID  uint64 `json:"id"`
