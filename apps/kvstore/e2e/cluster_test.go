@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -108,18 +109,7 @@ func prepareCluster(t testing.TB, n int, store string, extra ...string) *cluster
 	c.dir = dir
 	var peers []string
 	for id := uint64(1); id <= uint64(n); id++ {
-		nd := &node{
-			id:       id,
-			dataDir:  filepath.Join(dir, fmt.Sprintf("node%d", id)),
-			raftAddr: freeUDPAddr(t),
-			httpAddr: freeTCPAddr(t),
-			logPath:  filepath.Join(dir, fmt.Sprintf("node%d.log", id)),
-		}
-		cl, err := kvstore.NewClient(kvstore.ClientConfig{Endpoints: []string{nd.httpAddr}, HTTPClient: c.http})
-		if err != nil {
-			t.Fatal(err)
-		}
-		nd.client = cl
+		nd := c.newNode(dir, id)
 		c.nodes = append(c.nodes, nd)
 		peers = append(peers, fmt.Sprintf("%d=%s", id, nd.raftAddr))
 	}
@@ -167,7 +157,28 @@ func (c *cluster) endpoints() []string {
 
 // start starts (or restarts) node id's process and waits until its HTTP
 // API answers.
-func (c *cluster) start(id uint64) {
+// newNode describes node id with its data and log under dir, on free
+// loopback ports, and a client of its HTTP API.
+func (c *cluster) newNode(dir string, id uint64) *node {
+	c.t.Helper()
+	nd := &node{
+		id:       id,
+		dataDir:  filepath.Join(dir, fmt.Sprintf("node%d", id)),
+		raftAddr: freeUDPAddr(c.t),
+		httpAddr: freeTCPAddr(c.t),
+		logPath:  filepath.Join(dir, fmt.Sprintf("node%d.log", id)),
+	}
+	cl, err := kvstore.NewClient(kvstore.ClientConfig{Endpoints: []string{nd.httpAddr}, HTTPClient: c.http})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	nd.client = cl
+	return nd
+}
+
+// start starts node id's process with the cluster's flags and extra, and
+// waits for its HTTP API.
+func (c *cluster) start(id uint64, extra ...string) {
 	c.t.Helper()
 	nd := c.node(id)
 	logFile, err := os.OpenFile(nd.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
@@ -183,7 +194,7 @@ func (c *cluster) start(id uint64) {
 		"--store", c.store,
 		"--preset", "testing",
 		"--log-level", "warn",
-	}, c.extra...)
+	}, slices.Concat(c.extra, extra)...)
 	if c.secret != "" {
 		args = append(args, "--cluster-secret-file", c.secret)
 	}

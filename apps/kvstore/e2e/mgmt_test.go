@@ -279,51 +279,12 @@ func isOtherAPIError(err error) bool {
 // to the cluster whose members c.peers names.
 func startJoiner(t *testing.T, c *cluster, id uint64) *node {
 	t.Helper()
-	dir := t.TempDir()
-	nd := &node{
-		id:       id,
-		dataDir:  filepath.Join(dir, fmt.Sprintf("node%d", id)),
-		raftAddr: freeUDPAddr(t),
-		httpAddr: freeTCPAddr(t),
-		logPath:  filepath.Join(dir, fmt.Sprintf("node%d.log", id)),
-	}
-	cl, err := kvstore.NewClient(kvstore.ClientConfig{Endpoints: []string{nd.httpAddr}, HTTPClient: c.http})
-	if err != nil {
-		t.Fatal(err)
-	}
-	nd.client = cl
-	logFile, err := os.OpenFile(nd.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(binary, "serve",
-		"--id", fmt.Sprint(id),
-		"--data-dir", nd.dataDir,
-		"--listen", nd.raftAddr,
-		"--http", nd.httpAddr,
-		"--peers", c.peers,
-		"--join",
-		"--cluster-secret-file", c.secret,
-		"--store", c.store,
-		"--preset", "testing",
-		"--log-level", "warn",
-	)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.Env = append(os.Environ(), "GOTRACEBACK=all")
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		t.Fatalf("start node %d: %v", id, err)
-	}
-	nd.cmd, nd.done = cmd, make(chan struct{})
-	go func() {
-		nd.err = cmd.Wait()
-		logFile.Close()
-		close(nd.done)
-	}()
+	nd := c.newNode(t.TempDir(), id)
 	c.nodes = append(c.nodes, nd) // c.node(id) and shutdown see it
 	if c.node(id) != nd {
 		t.Fatalf("node %d is not the cluster's node %d", id, len(c.nodes))
 	}
+	c.start(id, "--join")
 	return nd
 }
 
