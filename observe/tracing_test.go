@@ -97,7 +97,7 @@ func TestClusterSpansAreChildrenOfTheCallersSpan(t *testing.T) {
 			}
 			for k, want := range tt.attrs {
 				if got, ok := attr(s, k); !ok || got != want {
-					t.Errorf("%s attribute %s = %v (present %v), want %v", tt.span, k, got.Emit(), ok, want.Emit())
+					t.Errorf("%s attribute %s = %v (present %v), want %v", tt.span, k, got.String(), ok, want.String())
 				}
 			}
 			if !s.EndTime().After(s.StartTime()) {

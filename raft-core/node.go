@@ -562,10 +562,3 @@ func (n *Node[C, R]) transferTarget() uint64 {
 	}
 	return best
 }
-
-// crash stops the node as a process crash would: no leadership hand-off, no
-// flush, stores and transport left open. For tests only.
-func (n *Node[C, R]) crash() {
-	n.r.closing.Store(true)
-	_ = n.r.shutdown(false)
-}
