@@ -6,7 +6,7 @@ $(error go.work lists no modules: run make in the repository root, with a readab
 endif
 GOTEST_FLAGS ?= -race -count=1 -timeout 15m
 
-.PHONY: all run demo test check fmt vet lint tidy-check imports-check check-selftest bench bench-quick bench-micro soak download
+.PHONY: all run demo test fuzz check fmt vet lint tidy-check imports-check check-selftest bench bench-quick bench-micro soak download
 
 all: check test
 
@@ -22,6 +22,17 @@ demo:
 test:
 	@set -e; for m in $(MODULES); do \
 		echo "==> $$m"; (cd $$m && go test $(GOTEST_FLAGS) ./...); \
+	done
+
+## fuzz: every fuzz target in every module for FUZZTIME each (default 30s); their seed corpora run in make test
+FUZZTIME ?= 30s
+fuzz:
+	@set -e; for m in $(MODULES); do \
+		for p in $$(cd $$m && go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' ./...); do \
+			for f in $$(cd $$m && go test -list '^Fuzz' $$p | grep '^Fuzz' || true); do \
+				echo "==> $$p $$f"; (cd $$m && go test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$p); \
+			done; \
+		done; \
 	done
 
 ## check: formatting, vet, staticcheck, go.mod tidiness, the import direction rule, and proof that
