@@ -227,3 +227,35 @@ func sortedKeys(m map[string]any) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+// TestLabelledFamiliesExistFromTheStart scrapes each node of a fresh cluster,
+// before any snapshot, send failure or unreachable peer: every family is
+// there with its series at zero, so rate() and absence alerts work at once.
+func TestLabelledFamiliesExistFromTheStart(t *testing.T) {
+	oc := newObservedCluster(t, nil)
+	oc.Leader()
+	for _, id := range oc.Running() {
+		fams := oc.scrape(id)
+		for _, kind := range snapshotKinds {
+			for _, result := range []string{ResultOK, ResultError} {
+				if v, ok := fams.value("raft_snapshots_total", "kind", string(kind), "result", result); !ok || v != 0 {
+					t.Errorf("node %d: raft_snapshots_total{kind=%q,result=%q} = %v (present %v), want 0", id, kind, result, v, ok)
+				}
+			}
+			if _, ok := fams.value("raft_snapshot_duration_seconds", "kind", string(kind)); !ok {
+				t.Errorf("node %d: raft_snapshot_duration_seconds{kind=%q} missing", id, kind)
+			}
+		}
+		for _, peer := range oc.others(id) {
+			label := peerLabel(peer)
+			if _, ok := fams.value("raft_transport_sent_bytes_total", "peer", label); !ok {
+				t.Errorf("node %d: raft_transport_sent_bytes_total{peer=%q} missing", id, label)
+			}
+			for _, kind := range []string{TransportUnreachable, TransportSnapshot} {
+				if v, ok := fams.value("raft_transport_errors_total", "peer", label, "kind", kind); !ok || v != 0 {
+					t.Errorf("node %d: raft_transport_errors_total{peer=%q,kind=%q} = %v (present %v), want 0", id, label, kind, v, ok)
+				}
+			}
+		}
+	}
+}

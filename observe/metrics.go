@@ -51,6 +51,9 @@ var (
 	snapshotBuckets = prometheus.ExponentialBuckets(0.001, 2, 16)   // 1ms … 33s
 )
 
+// snapshotKinds are the values of the snapshot families' kind label.
+var snapshotKinds = []raftcore.SnapshotKind{raftcore.SnapshotAuto, raftcore.SnapshotManual, raftcore.SnapshotInstalled, raftcore.SnapshotSent}
+
 // metrics holds the collectors fed by the engine's hooks, the event loop and
 // the transport wrapper.
 type metrics struct {
@@ -119,6 +122,15 @@ func newMetrics() *metrics {
 	// Resolve every result once so the hot path does no label lookup.
 	for i, r := range proposalResults {
 		m.proposals[i] = proposals.WithLabelValues(r)
+	}
+	// Every series whose labels are known in advance exists from the start,
+	// at zero: a dashboard's rate() and an alert on absence see a value
+	// before the first snapshot (per-peer series start when the peer is added).
+	for _, kind := range snapshotKinds {
+		m.snapshotDuration.WithLabelValues(string(kind))
+		for _, result := range []string{ResultOK, ResultError} {
+			m.snapshots.WithLabelValues(string(kind), result)
+		}
 	}
 	return m
 }
