@@ -129,11 +129,20 @@ func TestClusterPartitionedFollowerLagIsVisibleOnLeader(t *testing.T) {
 	if _, ok := oc.scrape(lagging.ID()).value("raft_peer_match_lag"); ok {
 		t.Errorf("a follower exports raft_peer_match_lag; only the leader knows it")
 	}
+	clustertest.WaitFor(t, "the leader to see the cut-off follower inactive", clusterWait, func() bool {
+		fams := oc.scrape(lead.ID())
+		active, ok := fams.value("raft_peer_active", "peer", peer)
+		voters, _ := fams.value("raft_voters_active")
+		return ok && active == 0 && voters == 2
+	})
 
 	oc.Net.Heal()
 	clustertest.WaitFor(t, "the healed follower's lag to return to 0", clusterWait, func() bool {
-		v, ok := oc.scrape(lead.ID()).value("raft_peer_match_lag", "peer", peer)
-		return ok && v == 0
+		fams := oc.scrape(lead.ID())
+		lag, ok := fams.value("raft_peer_match_lag", "peer", peer)
+		active, _ := fams.value("raft_peer_active", "peer", peer)
+		voters, _ := fams.value("raft_voters_active")
+		return ok && lag == 0 && active == 1 && voters == 3
 	})
 }
 
