@@ -48,6 +48,9 @@ type engine struct {
 	raftMu sync.Mutex
 	rn     *raft.RawNode
 	ticks  uint64
+	// leaderHeard is ticks when this node last stepped a message only a
+	// leader sends (append, heartbeat, snapshot) of its current term.
+	leaderHeard uint64
 	// soft state, written under raftMu, read atomically by anyone
 	leader atomic.Uint64
 	term   atomic.Uint64
@@ -519,9 +522,29 @@ func (e *engine) step(m *raftpb.Message) {
 		}
 	}
 	e.stepRaft(m)
-	if m.GetType() == raftpb.MsgStorageApplyResp {
+	switch m.GetType() {
+	case raftpb.MsgStorageApplyResp:
 		e.releaseHeld()
+	case raftpb.MsgApp, raftpb.MsgHeartbeat, raftpb.MsgSnap:
+		if m.GetTerm() >= e.term.Load() { // an older term's leader is ignored by raft
+			e.leaderHeard = e.ticks
+		}
 	}
+}
+
+// leaderActive reports whether this node leads, or heard from its leader
+// within the last election timeout: whether a proposal made here now
+// reaches a live leader. With pre-vote, a follower keeps naming a leader
+// that died until a new one is elected; this says when not to trust it.
+// Called under raftMu.
+func (e *engine) leaderActive(lead uint64) bool {
+	switch lead {
+	case 0:
+		return false
+	case e.id:
+		return true
+	}
+	return e.ticks-e.leaderHeard < uint64(e.cfg.electionTicks())
 }
 
 func (e *engine) stepRaft(m *raftpb.Message) {

@@ -482,12 +482,17 @@ func (n *Node[C, R]) waitLeader(ctx context.Context, want uint64, limit time.Dur
 func (n *Node[C, R]) Status() Status {
 	n.e.raftMu.Lock()
 	st := n.e.rn.Status()
+	// The leader the node's API acts on (Leader, proposals, forwarding),
+	// which follows raft's by one Ready at most.
+	lead := n.e.leader.Load()
+	active := n.e.leaderActive(lead)
 	n.e.raftMu.Unlock()
 	mem := n.e.membership()
 	out := Status{
 		ID:             n.e.id,
 		Role:           Role(n.e.role.Load()),
-		Leader:         st.Lead,
+		Leader:         lead,
+		LeaderActive:   active,
 		Term:           st.HardState.GetTerm(),
 		CommitIndex:    st.HardState.GetCommit(),
 		AppliedIndex:   n.e.applied.Load(),
