@@ -6,7 +6,7 @@ $(error go.work lists no modules: run make in the repository root, with a readab
 endif
 GOTEST_FLAGS ?= -race -count=1 -timeout 15m
 
-.PHONY: all run demo test fuzz check fmt vet lint tidy-check imports-check check-selftest bench bench-quick bench-micro soak download
+.PHONY: all run demo test fuzz release check fmt vet lint tidy-check imports-check check-selftest bench bench-quick bench-micro soak download
 
 all: check test
 
@@ -34,6 +34,20 @@ fuzz:
 			done; \
 		done; \
 	done
+
+## release: VERSION=vX.Y.Z — every module requires its siblings at VERSION, make check passes, one commit,
+## and a tag per module (raft-core/VERSION, store-pebble/VERSION, …); push the commit and the tags yourself
+release:
+	@test -n "$(VERSION)" || { echo "usage: make release VERSION=vX.Y.Z"; exit 2; }
+	@git diff --quiet && git diff --cached --quiet || { echo "release: commit or stash your changes first"; exit 1; }
+	@for t in $$(go run ./tools/release tags -version $(VERSION)); do \
+		if git rev-parse -q --verify "refs/tags/$$t" >/dev/null; then echo "release: tag $$t exists"; exit 1; fi; \
+	done
+	go run ./tools/release bump -version $(VERSION)
+	go run ./tools/release check -version $(VERSION)
+	$(MAKE) check
+	git commit -qam "Release $(VERSION)" --allow-empty
+	@for t in $$(go run ./tools/release tags -version $(VERSION)); do git tag "$$t"; echo "tagged $$t"; done
 
 ## check: formatting, vet, staticcheck, go.mod tidiness, the import direction rule, and proof that
 ## these guards fail on the faults they exist to catch (scripts/selftest-checks.sh)
