@@ -133,6 +133,7 @@ type proposal struct {
 	data  []byte
 	cc    *raftpb.ConfChange
 	done  chan proposalResult
+	stage func(Stage, uint64) // reports the proposal's stages; nil when nobody asked
 }
 
 type proposalResult struct {
@@ -1322,18 +1323,18 @@ func (e *engine) applyEntry(ent *raftpb.Entry) (func(), error) {
 				return fail, nil // a copy of an applied proposal, or one that never may apply
 			}
 		}
+		var p *proposal // the local proposer waiting for this entry, if any
+		if origin == e.id {
+			if p = e.waiters.take(id); p != nil && p.stage != nil {
+				p.stage(StageCommitted, ent.GetIndex())
+			}
+		}
 		result, err := e.sm.apply(ent.GetIndex(), payload)
-		if err != nil {
+		if err != nil || p == nil {
 			return nil, err
 		}
-		if origin != e.id {
-			return nil, nil
-		}
-		if p := e.waiters.take(id); p != nil {
-			idx := ent.GetIndex()
-			return func() { p.resolve(proposalResult{index: idx, result: result}) }, nil
-		}
-		return nil, nil
+		idx := ent.GetIndex()
+		return func() { p.resolve(proposalResult{index: idx, result: result}) }, nil
 	case raftpb.EntryConfChange:
 		var cc raftpb.ConfChange
 		if err := proto.Unmarshal(ent.GetData(), &cc); err != nil {

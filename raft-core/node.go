@@ -173,7 +173,11 @@ func (n *Node[C, R]) Propose(ctx context.Context, cmd C) (R, error) {
 		return zero, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(payload), n.cfg.MaxCommandSize)
 	}
 	ctx, done := n.e.obs.Propose(ctx, len(payload))
-	res, err := n.submit(ctx, n.e.newCommand(payload))
+	p := n.e.newCommand(payload)
+	if so, ok := n.e.obs.(StageObserver); ok {
+		p.stage = so.ProposalStages(ctx)
+	}
+	res, err := n.submit(ctx, p)
 	done(res.index, err)
 	if err != nil {
 		return zero, err

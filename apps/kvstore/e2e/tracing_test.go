@@ -77,8 +77,9 @@ func stringAttr(s *tracepb.Span, key string) string {
 // TestNodesExportTracesFromTheStandardEnvironment runs a cluster whose
 // nodes are told by OTEL_* variables to export to an in-process collector:
 // a write through a follower and one through the leader each arrive as a
-// raft.propose span carrying the entry's index and its result, and a
-// linearizable read as a raft.read span.
+// raft.propose span carrying the entry's index and its result, with an event
+// when the entry committed (replicated to a quorum) before the span ended at
+// apply, and a linearizable read as a raft.read span.
 func TestNodesExportTracesFromTheStandardEnvironment(t *testing.T) {
 	recv := &otlpReceiver{}
 	collector := httptest.NewServer(recv)
@@ -111,6 +112,14 @@ func TestNodesExportTracesFromTheStandardEnvironment(t *testing.T) {
 		}
 		if s.GetEndTimeUnixNano() <= s.GetStartTimeUnixNano() {
 			t.Errorf("node %d: raft.propose span has no duration", id)
+		}
+		// Propose → replicate → apply: the commit is an event inside the span.
+		var committed bool
+		for _, ev := range s.GetEvents() {
+			committed = committed || ev.GetName() == "raft.committed"
+		}
+		if !committed {
+			t.Errorf("node %d: raft.propose span of index %d has no raft.committed event", id, index)
 		}
 	}
 	if _, _, err := c.node(follower).client.Get(ctx, "traced", false); err != nil {
