@@ -214,14 +214,17 @@ func pageEventOf(ev raftcore.Event, at time.Time) (PageEvent, bool) {
 	case raftcore.EventRoleChanged:
 		text = fmt.Sprintf("this node became %v (term %d)", ev.Role, ev.Term)
 	case raftcore.EventMemberAdded:
-		text = fmt.Sprintf("member %d (%s) added as %v", ev.Member.ID, ev.Member.Addr, ev.Role)
-		if ev.Role == raftcore.RoleNone {
-			text = fmt.Sprintf("member %d (%s) added", ev.Member.ID, ev.Member.Addr)
+		// The event's Role is the one the member starts in: a learner, or
+		// a follower for a voter.
+		kind := raftcore.MemberVoter
+		if ev.Role == raftcore.RoleLearner {
+			kind = raftcore.MemberLearner
 		}
+		text = fmt.Sprintf("member %d (%s) added as %s", ev.Member.ID, ev.Member.Addr, kind)
 	case raftcore.EventMemberRemoved:
 		text = fmt.Sprintf("member %d (%s) removed", ev.Member.ID, ev.Member.Addr)
 	case raftcore.EventMemberUpdated:
-		text = fmt.Sprintf("member %d updated: address %s", ev.Member.ID, ev.Member.Addr)
+		text = fmt.Sprintf("member %d's address or key updated (at %s)", ev.Member.ID, ev.Member.Addr)
 	case raftcore.EventSnapshotCreated:
 		text = fmt.Sprintf("snapshot created at index %d", ev.Index)
 	case raftcore.EventSnapshotInstalled:

@@ -155,6 +155,8 @@ func TestStatusPageEventTexts(t *testing.T) {
 		want string
 	}{
 		{raftcore.Event{Type: raftcore.EventMemberAdded, Member: member, Role: raftcore.RoleLearner}, "member 4 (127.0.0.1:7004) added as learner"},
+		{raftcore.Event{Type: raftcore.EventMemberAdded, Member: member, Role: raftcore.RoleFollower}, "member 4 (127.0.0.1:7004) added as voter"},
+		{raftcore.Event{Type: raftcore.EventMemberUpdated, Member: member}, "member 4's address or key updated (at 127.0.0.1:7004)"},
 		{raftcore.Event{Type: raftcore.EventMemberRemoved, Member: member}, "member 4 (127.0.0.1:7004) removed"},
 		{raftcore.Event{Type: raftcore.EventSnapshotInstalled, Index: 9}, "snapshot installed at index 9 (sent by the leader)"},
 		{raftcore.Event{Type: raftcore.EventRoleChanged, Role: raftcore.RoleFollower, Term: 7}, "this node became follower (term 7)"},

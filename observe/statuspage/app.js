@@ -65,15 +65,15 @@ function render(s) {
 
 function renderMembers(s) {
   const rows = s.members.map((m) => {
-    const id = el("td", {}, String(m.id));
+    const id = el("td", { "data-label": "id" }, String(m.id));
     if (m.leader) id.append(el("span", { class: "crown", title: "leader" }, "★ leader"));
     return el("tr", { class: m.self ? "self" : "", "data-id": m.id, "data-leader": m.leader },
       id,
-      el("td", {}, m.address || "–"),
-      el("td", {}, m.role),
-      el("td", {}, el("span", { class: "badge h-" + m.health }, m.health)),
-      el("td", {}, m.lag === undefined ? "–" : String(m.match)),
-      el("td", {}, m.lag === undefined ? "–" : String(m.lag)));
+      el("td", { "data-label": "address" }, m.address || "–"),
+      el("td", { "data-label": "role" }, m.role),
+      el("td", { "data-label": "health" }, el("span", { class: "badge h-" + m.health }, m.health)),
+      el("td", { "data-label": "match" }, m.lag === undefined ? "–" : String(m.match)),
+      el("td", { "data-label": "lag" }, m.lag === undefined ? "–" : String(m.lag)));
   });
   $("members").tBodies[0].replaceChildren(...rows);
 }
@@ -102,11 +102,16 @@ function renderLag(s) {
   let scale = 1;
   for (const h of lagHistory.values()) scale = Math.max(scale, ...h);
   const rows = s.members.map((m) => {
-    const bars = lagHistory.get(m.id).map((v) => {
+    const h = lagHistory.get(m.id);
+    // A fixed number of slots, newest on the right, so bars keep their
+    // width while the history fills.
+    const bars = [];
+    for (let i = h.length; i < HISTORY; i++) bars.push(el("span", { class: "empty" }));
+    for (const v of h) {
       const b = el("span", { class: v === 0 ? "zero" : "", title: v + " entries behind" });
       b.style.height = Math.max(1, Math.round((v / scale) * 100)) + "%";
-      return b;
-    });
+      bars.push(b);
+    }
     return el("div", { class: "lag-row", "data-id": m.id },
       el("span", { class: "name" }, "node " + m.id),
       el("div", { class: "spark" }, ...bars),
