@@ -267,8 +267,8 @@ type PageMember struct {
 	// "unreachable" as the leader sees the member, this node's overall
 	// health for itself, and "unknown" for others on a follower.
 	Health string `json:"health"`
-	// Lag is how many entries the member's log is behind the leader's,
-	// known on the leader only.
+	// Lag is how many entries the member's log is behind the most
+	// advanced one, for the leader's peers; only the leader knows it.
 	Lag *uint64 `json:"lag,omitempty"`
 }
 
@@ -336,7 +336,9 @@ func pageMembers(st raftcore.Status, health *Report) []PageMember {
 		default:
 			pm.Health = "ok"
 		}
-		if st.Role == raftcore.RoleLeader {
+		// The leader's own Match is what it has made durable, which may
+		// trail what it sent to followers: a lag of itself would mislead.
+		if st.Role == raftcore.RoleLeader && !pm.Self {
 			lag := leaderLast - min(js.Match, leaderLast)
 			pm.Lag = &lag
 		}

@@ -72,14 +72,15 @@ function renderMembers(s) {
       el("td", { "data-label": "address" }, m.address || "–"),
       el("td", { "data-label": "role" }, m.role),
       el("td", { "data-label": "health" }, el("span", { class: "badge h-" + m.health }, m.health)),
-      el("td", { "data-label": "match" }, m.lag === undefined ? "–" : String(m.match)),
+      el("td", { "data-label": "match" }, s.node.role === "leader" ? String(m.match) : "–"),
       el("td", { "data-label": "lag" }, m.lag === undefined ? "–" : String(m.lag)));
   });
   $("members").tBodies[0].replaceChildren(...rows);
 }
 
 function renderLag(s) {
-  const onLeader = s.members.some((m) => m.lag !== undefined);
+  const onLeader = s.node.role === "leader";
+  const peers = s.members.filter((m) => m.lag !== undefined);
   const present = new Set(s.members.map((m) => m.id));
   for (const id of lagHistory.keys()) {
     if (!present.has(id)) lagHistory.delete(id);
@@ -93,7 +94,7 @@ function renderLag(s) {
     return;
   }
   setText("lag-note", "");
-  for (const m of s.members) {
+  for (const m of peers) {
     const h = lagHistory.get(m.id) || [];
     h.push(m.lag);
     if (h.length > HISTORY) h.shift();
@@ -101,7 +102,7 @@ function renderLag(s) {
   }
   let scale = 1;
   for (const h of lagHistory.values()) scale = Math.max(scale, ...h);
-  const rows = s.members.map((m) => {
+  const rows = peers.map((m) => {
     const h = lagHistory.get(m.id);
     // A fixed number of slots, newest on the right, so bars keep their
     // width while the history fills.
