@@ -375,3 +375,21 @@ func TestStatusPageRefusesStreamsBeyondMaxStreams(t *testing.T) {
 		t.Fatalf("second stream: %s", body)
 	}
 }
+
+func TestStatusPageStreamSlotIsFreedWhenTheClientLeaves(t *testing.T) {
+	p := newTestPage(t, StatusPageConfig{MaxStreams: 1})
+	srv := httptest.NewServer(p.Handler())
+	defer srv.Close()
+	first, cancelFirst := context.WithTimeout(context.Background(), 30*time.Second)
+	stream, _ := openStream(t, first, srv)
+	readEvent(t, stream)
+	cancelFirst()
+	clustertest.WaitFor(t, "a stream slot after the first client left", 10*time.Second, func() bool {
+		resp, err := srv.Client().Get(srv.URL + "/stream")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+}
