@@ -132,6 +132,15 @@ func TestStatusPageFollowsALeaderTransferLive(t *testing.T) {
 	run("load the page", chromedp.Navigate(url))
 	waitFor(fmt.Sprintf("the page to show leader %d", leader), leaderShown(leader)+
 		` && document.querySelectorAll("#members tbody tr").length === 3`)
+	// The health checks with their messages, and the links to the other views.
+	waitFor("the health checks", `document.querySelector("#health [data-check=leader]") !== null`+
+		fmt.Sprintf(` && document.querySelector("#health [data-check=leader]").textContent.includes("leader is %d")`, leader))
+	if href := eval(`document.querySelector("#metrics").getAttribute("href")`); href != "/metrics" {
+		t.Fatalf("metrics link %q, want /metrics", href)
+	}
+	if cmd := eval(`document.querySelector("#cmd-status").textContent`); cmd != "jangadactl --endpoints "+c.node(target).raftAddr+" status" {
+		t.Fatalf("status command %q", cmd)
+	}
 	if role := eval(`document.querySelector("#role").textContent`); role != "follower" {
 		t.Fatalf("node %d's page shows role %q before the transfer, want follower", target, role)
 	}
