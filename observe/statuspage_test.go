@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -371,7 +370,7 @@ func TestStatusPageRefusesStreamsBeyondMaxStreams(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("second stream: %d %s, want 503 with Retry-After", resp.StatusCode, body)
 	}
-	if !strings.Contains(string(body), fmt.Sprint("1 status streams open")) {
+	if !strings.Contains(string(body), "1 status streams open") {
 		t.Fatalf("second stream: %s", body)
 	}
 }
