@@ -31,7 +31,7 @@ func buildJangadactl(t *testing.T) string {
 	jangadactlOnce.Do(func() {
 		dir := filepath.Dir(binary)
 		jangadactlPath = filepath.Join(dir, "jangadactl")
-		build := exec.Command("go", "build", "-o", jangadactlPath, ".")
+		build := exec.Command("go", buildArgs(jangadactlPath, ".")...)
 		build.Dir = filepath.Join("..", "..", "..", "mgmt", "cmd", "jangadactl")
 		out, err := build.CombinedOutput()
 		if err != nil {
