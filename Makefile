@@ -6,7 +6,7 @@ $(error go.work lists no modules: run make in the repository root, with a readab
 endif
 GOTEST_FLAGS ?= -race -count=1 -timeout 15m
 
-.PHONY: all run demo test fuzz release check fmt vet lint tidy-check imports-check check-selftest bench bench-quick bench-micro soak download
+.PHONY: all run demo test fuzz release check fmt vet lint tidy-check imports-check api-check check-selftest bench bench-quick bench-micro soak download
 
 all: check test
 
@@ -35,8 +35,8 @@ fuzz:
 		done; \
 	done
 
-## release: VERSION=vX.Y.Z — every module requires its siblings at VERSION, make check passes, one commit,
-## and a tag per module (raft-core/VERSION, store-pebble/VERSION, …); push the commit and the tags yourself
+## release: VERSION=vX.Y.Z — every module requires its siblings at VERSION, make check passes, raft-core's
+## API snapshot for api-check is written (raft-core/api/VERSION.apidiff), one commit, and a tag per module (raft-core/VERSION, store-pebble/VERSION, …); push the commit and the tags yourself
 release:
 	@test -n "$(VERSION)" || { echo "usage: make release VERSION=vX.Y.Z"; exit 2; }
 	@git diff --quiet && git diff --cached --quiet || { echo "release: commit or stash your changes first"; exit 1; }
@@ -46,12 +46,13 @@ release:
 	go run ./tools/release bump -version $(VERSION)
 	go run ./tools/release check -version $(VERSION)
 	$(MAKE) check
-	git commit -qam "Release $(VERSION)" --allow-empty
+	$(MAKE) $(APIDIFF) && cd raft-core && $(APIDIFF) -m -w api/$(VERSION).apidiff github.com/jangada-io/jangada/raft-core
+	git add raft-core/api && git commit -qam "Release $(VERSION)" --allow-empty
 	@for t in $$(go run ./tools/release tags -version $(VERSION)); do git tag "$$t"; echo "tagged $$t"; done
 
 ## check: formatting, vet, staticcheck, go.mod tidiness, the import direction rule, and proof that
 ## these guards fail on the faults they exist to catch (scripts/selftest-checks.sh)
-check: fmt vet lint tidy-check imports-check check-selftest
+check: fmt vet lint tidy-check imports-check api-check check-selftest
 
 fmt:
 	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -71,6 +72,18 @@ tidy-check:
 
 imports-check:
 	@./scripts/check-imports.sh $(MODULES)
+
+APIDIFF_VERSION := v0.0.0-20261113113407-e3970619a1a4
+APIDIFF := $(CURDIR)/bin/apidiff
+$(APIDIFF):
+	@GOWORK=off GOFLAGS= GOBIN=$(CURDIR)/bin go install golang.org/x/exp/cmd/apidiff@$(APIDIFF_VERSION)
+
+## api-check: raft-core's API keeps everything of its latest release (raft-core/api/VERSION.apidiff);
+## an incompatible change needs a new major version, or a deliberate new snapshot at a v0 release
+api-check: $(APIDIFF)
+	@snap=$$(ls raft-core/api/*.apidiff | sort -V | tail -1); \
+	out=$$(cd raft-core && $(APIDIFF) -m -incompatible ../$$snap github.com/jangada-io/jangada/raft-core 2>&1 | grep -v '^Ignoring internal package'); \
+	if [ -n "$$out" ]; then echo "raft-core: incompatible with $$snap:"; echo "$$out" | sort -u; exit 1; fi
 
 check-selftest:
 	@./scripts/selftest-checks.sh
