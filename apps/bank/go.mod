@@ -16,11 +16,13 @@ replace (
 )
 
 require (
+	github.com/anishathalye/porcupine v1.3.1
 	github.com/jangada-io/jangada/apps/kvstore v0.0.0
 	github.com/jangada-io/jangada/mgmt v0.0.0
 	github.com/jangada-io/jangada/raft-core v0.0.0
 	github.com/spf13/cobra v1.10.2
 	github.com/spf13/pflag v1.0.9
+	go.uber.org/goleak v1.3.0
 )
 
 require (
