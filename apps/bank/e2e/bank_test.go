@@ -143,9 +143,9 @@ type report struct {
 	// ledgerOpen counts the ledger's attempts left without an answer (and
 	// sent again).
 	ledgerOpen atomic.Int64
-	faults                            []string
-	violations                        []string
-	mu                                sync.Mutex
+	faults     []string
+	violations []string
+	mu         sync.Mutex
 }
 
 func (r *report) violation(format string, args ...any) {
