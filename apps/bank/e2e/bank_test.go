@@ -330,7 +330,8 @@ func runBank(t *testing.T, cfg run) *report {
 		rep.violation("transfer applied twice: %s holds %d after %d ledger transfers of 1, each answered once", ledgerTo, got, want)
 	}
 	h.add(porcupine.Operation{ClientId: 99, Input: bankInput{read: true}, Call: h.now(), Output: bankOutput{balances: final.Accounts}, Return: h.now()})
-	res, info := porcupine.CheckOperationsVerbose(bankModel, h.ops, time.Minute)
+	checkFor := max(time.Minute, cfg.duration)
+	res, info := porcupine.CheckOperationsVerbose(bankModel, h.ops, checkFor)
 	switch res {
 	case porcupine.Illegal:
 		dir := cfg.vizDir
@@ -344,7 +345,7 @@ func runBank(t *testing.T, cfg run) *report {
 		}
 		rep.violation("history of %d operations is not linearizable (visualisation: %s)", len(h.ops), path)
 	case porcupine.Unknown:
-		rep.violation("linearizability check of %d operations did not finish in a minute", len(h.ops))
+		rep.violation("linearizability check of %d operations did not finish in %v", len(h.ops), checkFor)
 	}
 	t.Logf("%s: %d transfers (%d with unknown outcome), %d ledger transfers (%d attempts left open and sent again), %d reads of all balances, final index %d; faults: %s; violations: %d",
 		cfg.store, rep.transfers.Load(), rep.unknown.Load(), rep.ledger.Load(), rep.ledgerOpen.Load(), rep.reads.Load(), final.Index, strings.Join(rep.faults, "; "), len(rep.violations))
