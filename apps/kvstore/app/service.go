@@ -27,8 +27,9 @@ type Service[C, R any] struct {
 	// Codec encodes its commands for the log.
 	Codec raftcore.Codec[C]
 	// Routes returns the service's HTTP API, mounted on the node's HTTP
-	// server. Routes that are not Public need the API's credentials.
-	Routes func(node *ServiceNode[C, R]) []Route
+	// server. Routes that are not Public need the API's credentials. An
+	// error fails the application's construction.
+	Routes func(node *ServiceNode[C, R]) ([]Route, error)
 }
 
 // ServiceOptions returns the graph of a node of svc: what Options builds,
@@ -45,7 +46,7 @@ func ServiceOptions[C, R any](cfg Config, svc Service[C, R]) fx.Option {
 		fx.Provide(
 			func(p ServiceNodeParams) (*ServiceNode[C, R], error) { return newServiceNode(p, svc) },
 			NewAuth,
-			fx.Annotate(func(n *ServiceNode[C, R]) []Route { return svc.Routes(n) }, fx.ResultTags(`group:"routes,flatten"`)),
+			fx.Annotate(func(n *ServiceNode[C, R]) ([]Route, error) { return svc.Routes(n) }, fx.ResultTags(`group:"routes,flatten"`)),
 			NewHTTPServer,
 		),
 		fx.Provide(

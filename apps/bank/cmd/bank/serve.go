@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -116,16 +115,16 @@ func service(cfg app.Config) app.Service[bank.SessionCommand, bank.SessionResult
 	return app.Service[bank.SessionCommand, bank.SessionResult]{
 		Machine: sm,
 		Codec:   codec,
-		Routes: func(node *app.ServiceNode[bank.SessionCommand, bank.SessionResult]) []app.Route {
+		Routes: func(node *app.ServiceNode[bank.SessionCommand, bank.SessionResult]) ([]app.Route, error) {
 			h, err := bank.NewHandler(bank.HandlerConfig{Node: node, Machine: machine, RequestTimeout: cfg.RequestTimeout, Logger: cfg.Logger})
 			if err != nil {
-				panic(err) // node and machine are set: unreachable
+				return nil, err
 			}
 			routes := make([]app.Route, 0, len(bank.Patterns))
 			for _, p := range bank.Patterns {
-				routes = append(routes, app.Route{Pattern: p, Handler: http.Handler(h)})
+				routes = append(routes, app.Route{Pattern: p, Handler: h})
 			}
-			return routes
+			return routes, nil
 		},
 	}
 }
