@@ -319,7 +319,9 @@ func runBank(t *testing.T, cfg run) *report {
 	}
 
 	// The final read: every balance, after every client stopped.
-	final, err := setup.Accounts(ctx)
+	finalCtx, cancelFinal := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancelFinal()
+	final, err := setup.Accounts(finalCtx)
 	if err != nil {
 		t.Fatalf("final read: %v", err)
 	}
