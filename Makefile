@@ -6,13 +6,17 @@ $(error go.work lists no modules: run make in the repository root, with a readab
 endif
 GOTEST_FLAGS ?= -race -count=1 -timeout 15m
 
-.PHONY: all run demo test fuzz release check fmt vet lint tidy-check imports-check api-check check-selftest bench bench-quick bench-micro soak download
+.PHONY: all run run-bank demo test fuzz release check fmt vet lint tidy-check imports-check api-check check-selftest bench bench-quick bench-micro soak download
 
 all: check test
 
 ## run: start a local 3-node kvstore cluster (QUIC, pebble, data in ./data); Ctrl-C stops it
 run:
 	./apps/kvstore/scripts/run-cluster.sh
+
+## run-bank: start a local 3-node bank cluster (QUIC, pebble, HTTP on 127.0.0.1:8101-8103, data in ./data-bank)
+run-bank:
+	./apps/bank/scripts/run-cluster.sh
 
 ## demo: an in-process 3-node cluster that writes, reads and fails over, then exits
 demo:
@@ -109,11 +113,13 @@ bench-micro:
 
 ## soak: thousands of simulated seeds (5,000 at 3 nodes, 2,000 at 5, every nemesis) from a fresh random
 ## base each run, printed first and last (SOAK_BASE=<n> replays the same seeds), then the full search
-## for every injected bug (make test, with -race, starts it at the seed that catches each)
+## for every injected bug (make test, with -race, starts it at the seed that catches each), then the
+## bank test for BANK_SOAK (default 2m) per store
 soak:
 	@base=$${SOAK_BASE:-$$(( $$(od -An -N4 -tu4 /dev/urandom) % 1000000000 + 1 ))}; \
 	echo "soak: SOAK_BASE=$$base (3 nodes: seeds $$base-$$((base+4999)); 5 nodes: seeds $$base-$$((base+1999)))"; \
 	cd raft-core && go run ./sim/cmd/simulate -seeds $$base-$$((base+4999)) -nemesis all -duration 10s \
 		&& go run ./sim/cmd/simulate -seeds $$base-$$((base+1999)) -nodes 5 -nemesis all -duration 10s \
-		&& go test -count=1 -run 'TestInjectedBugIsCaught' ./sim; \
+		&& go test -count=1 -run 'TestInjectedBugIsCaught' ./sim \
+		&& cd ../apps/bank && BANK_SOAK=$${BANK_SOAK:-2m} go test -count=1 -timeout 30m -run 'TestBank' ./e2e; \
 	rc=$$?; echo "soak: SOAK_BASE=$$base exit=$$rc"; exit $$rc

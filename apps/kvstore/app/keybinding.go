@@ -27,12 +27,13 @@ type KeyBindings struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	mu      sync.Mutex
-	node    binder
+	node    keyBinder
 	pending map[uint64]ed25519.PublicKey
 }
 
-// binder is what KeyBindings needs of the node (a *KVNode).
-type binder interface {
+// keyBinder is the raft node as KeyBindings uses it: a raftcore.Node of
+// any state machine.
+type keyBinder interface {
 	ID() uint64
 	IsLeader() bool
 	Subscribe(ctx context.Context) <-chan raftcore.Event
@@ -66,7 +67,7 @@ func (k *KeyBindings) Learned(id uint64, key ed25519.PublicKey) {
 
 // attach starts recording bindings through node, now and whenever it
 // becomes the leader.
-func (k *KeyBindings) attach(node binder) {
+func (k *KeyBindings) attach(node keyBinder) {
 	k.mu.Lock()
 	k.node = node
 	k.mu.Unlock()
