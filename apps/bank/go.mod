@@ -17,9 +17,9 @@ replace (
 
 require (
 	github.com/anishathalye/porcupine v1.3.1
-	github.com/jangada-io/jangada/apps/kvstore v0.0.0
-	github.com/jangada-io/jangada/mgmt v0.0.0
-	github.com/jangada-io/jangada/raft-core v0.0.0
+	github.com/jangada-io/jangada/apps/kvstore v0.1.0
+	github.com/jangada-io/jangada/mgmt v0.1.0
+	github.com/jangada-io/jangada/raft-core v0.1.0
 	github.com/spf13/cobra v1.10.2
 	github.com/spf13/pflag v1.0.9
 	go.uber.org/fx v1.24.0
@@ -53,13 +53,13 @@ require (
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/grpc-ecosystem/grpc-gateway/v2 v2.30.0 // indirect
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
-	github.com/jangada-io/jangada/codec v0.0.0 // indirect
-	github.com/jangada-io/jangada/observe v0.0.0-00010101000000-000000000000 // indirect
-	github.com/jangada-io/jangada/store-badger v0.0.0-00010101000000-000000000000 // indirect
-	github.com/jangada-io/jangada/store-pebble v0.0.0-00010101000000-000000000000 // indirect
-	github.com/jangada-io/jangada/store-snapfile v0.0.0-00010101000000-000000000000 // indirect
-	github.com/jangada-io/jangada/transport-mem v0.0.0-00010101000000-000000000000 // indirect
-	github.com/jangada-io/jangada/transport-quic v0.0.0-00010101000000-000000000000 // indirect
+	github.com/jangada-io/jangada/codec v0.1.0 // indirect
+	github.com/jangada-io/jangada/observe v0.1.0 // indirect
+	github.com/jangada-io/jangada/store-badger v0.1.0 // indirect
+	github.com/jangada-io/jangada/store-pebble v0.1.0 // indirect
+	github.com/jangada-io/jangada/store-snapfile v0.1.0 // indirect
+	github.com/jangada-io/jangada/transport-mem v0.1.0 // indirect
+	github.com/jangada-io/jangada/transport-quic v0.1.0 // indirect
 	github.com/klauspost/compress v1.20.4 // indirect
 	github.com/kr/pretty v0.3.1 // indirect
 	github.com/kr/text v0.2.0 // indirect
