@@ -18,10 +18,12 @@ import (
 
 // Service is a replicated state machine served with a kvstore node's
 // wiring in place of the key-value store: the same configuration,
-// identity, transports, stores, metrics and health, management server and
-// HTTP server (with its TLS, authentication and Host checks). apps/bank is
-// one.
+// identity, transports, stores, metrics and health, live status page,
+// management server and HTTP server (with its TLS, authentication and Host
+// checks). apps/bank is one.
 type Service[C, R any] struct {
+	// Name titles the node's status page. Default: "kvstore".
+	Name string
 	// Machine is the state machine every node applies the log to.
 	Machine raftcore.StateMachine[C, R]
 	// Codec encodes its commands for the log.
@@ -37,7 +39,12 @@ type Service[C, R any] struct {
 // It does not validate cfg; NewService does.
 func ServiceOptions[C, R any](cfg Config, svc Service[C, R]) fx.Option {
 	cfg = cfg.withDefaults()
+	name := fx.Options()
+	if svc.Name != "" {
+		name = fx.Supply(fx.Annotate(svc.Name, fx.ResultTags(`name:"app_name"`)))
+	}
 	return fx.Options(
+		name,
 		fx.Supply(cfg),
 		fx.Provide(func() *slog.Logger { return loggerOf(cfg) }),
 		fx.Provide(NewDataDir),
@@ -62,6 +69,13 @@ func ServiceOptions[C, R any](cfg Config, svc Service[C, R]) fx.Option {
 				OnStart: func(context.Context) error { return o.Attach(n) },
 				OnStop:  func(context.Context) error { return o.Close() },
 			})
+		}),
+		fx.Provide(
+			NewStatusPage,
+			fx.Annotate(statusPageRoutes, fx.ResultTags(`group:"routes,flatten"`)),
+		),
+		fx.Invoke(func(lc fx.Lifecycle, page *observe.StatusPage, n *ServiceNode[C, R], s *HTTPServer) {
+			attachPageTo(lc, page, n, s)
 		}),
 		fx.Invoke(func(p serviceMgmtParams, n *ServiceNode[C, R]) {
 			mountServiceMgmt(p, func() mgmt.Node { return n.Node() })

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -125,5 +127,15 @@ func TestClientVerbs(t *testing.T) {
 	}
 	if out, err := run("status"); err != nil || !strings.Contains(out, `"role": "leader"`) {
 		t.Fatalf("status: %q, %v", out, err)
+	}
+	// The node serves kvstore's live status page, titled for the bank.
+	resp, err := http.Get("http://" + server.Addr().String() + "/ui/snapshot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), `"title": "bank"`) {
+		t.Fatalf("GET /ui/snapshot: HTTP %d: %.200s; want the page titled bank", resp.StatusCode, page)
 	}
 }

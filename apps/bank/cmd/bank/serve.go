@@ -113,6 +113,7 @@ func service(cfg app.Config) app.Service[bank.SessionCommand, bank.SessionResult
 	machine := bank.NewMachine()
 	sm, codec := bank.NewSessionMachine(machine)
 	return app.Service[bank.SessionCommand, bank.SessionResult]{
+		Name:    "bank",
 		Machine: sm,
 		Codec:   codec,
 		Routes: func(node *app.ServiceNode[bank.SessionCommand, bank.SessionResult]) ([]app.Route, error) {
