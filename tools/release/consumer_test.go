@@ -87,18 +87,13 @@ func TestConsumerBuildsAgainstTheReleasedModules(t *testing.T) {
 
 	// Third-party modules come from the local module cache's download
 	// directory (itself a GOPROXY) or the configured proxy; jangada's only
-	// from the release proxy. A module cache of the test's own keeps these
-	// versions out of the user's; jangada's modules are removed from it
-	// first, so they always come from this tree. (It lives at a fixed path
-	// so that the build cache serves the third-party packages.)
+	// from the release proxy. A module cache of the test's own, new each
+	// run, keeps these versions out of the user's and keeps the go command
+	// from mistaking one run's modules for another's of the same version.
 	cache := strings.TrimSpace(goEnv(t, "GOMODCACHE"))
 	upstream := strings.TrimSpace(goEnv(t, "GOPROXY"))
-	private := filepath.Join(strings.TrimSpace(goEnv(t, "GOCACHE")), "jangada-release-consumer")
-	for _, dir := range []string{filepath.Join(private, "github.com", "jangada-io"), filepath.Join(private, "cache", "download", "github.com", "jangada-io")} {
-		if err := removeReadOnly(dir); err != nil {
-			t.Fatal(err)
-		}
-	}
+	private := filepath.Join(tmp, "modcache")
+	t.Cleanup(func() { _ = removeReadOnly(private) })
 	env := append(os.Environ(),
 		"GOWORK=off", "GOFLAGS=-mod=mod", "GOSUMDB=off",
 		"GOMODCACHE="+private,
@@ -115,7 +110,9 @@ func TestConsumerBuildsAgainstTheReleasedModules(t *testing.T) {
 		return out.String()
 	}
 	run("go", "mod", "tidy")
-	run("go", "build", "-o", filepath.Join(tmp, "consumer-bin"), ".")
+	// -trimpath keeps directories out of the build cache's keys, so the
+	// third-party packages compiled by an earlier run serve this one.
+	run("go", "build", "-trimpath", "-o", filepath.Join(tmp, "consumer-bin"), ".")
 	out := run(filepath.Join(tmp, "consumer-bin"), filepath.Join(tmp, "data"))
 	if !strings.Contains(out, "total 42") {
 		t.Fatalf("consumer printed %q, want total 42", out)
