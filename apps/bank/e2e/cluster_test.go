@@ -68,7 +68,10 @@ type node struct {
 	raftAddr string
 	httpAddr string
 	logPath  string
-	client   *bank.Client
+	// faults is the node's fault control file (--fault-control): the
+	// partition fault writes it.
+	faults string
+	client *bank.Client
 
 	mu      sync.Mutex
 	cmd     *exec.Cmd
@@ -125,6 +128,7 @@ func (c *cluster) newNode(id uint64) *node {
 		raftAddr: freeAddr(c.t, "udp"),
 		httpAddr: freeAddr(c.t, "tcp"),
 		logPath:  filepath.Join(c.dir, fmt.Sprintf("node%d.log", id)),
+		faults:   filepath.Join(c.dir, fmt.Sprintf("node%d.faults", id)),
 	}
 	cl, err := bank.NewClient(bank.ClientConfig{Endpoints: []string{nd.httpAddr}, HTTPClient: c.http})
 	if err != nil {
@@ -193,6 +197,7 @@ func (c *cluster) start(nd *node, extra ...string) {
 		"--preset", "testing",
 		"--log-level", "warn",
 		"--cluster-secret-file", c.secret,
+		"--fault-control", nd.faults,
 	}, extra...)
 	cmd := exec.Command(binary, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile

@@ -75,6 +75,11 @@ type Config struct {
 	// the same address is reached again only after this, since its old
 	// connection is not reset. Default: 5s.
 	PeerIdleTimeout time.Duration
+	// FaultControlFile, when set, wraps the QUIC socket in a FaultConn
+	// whose faults the file's lines set (partition ADDR…, loss RATE, delay
+	// DURATION), re-read every 100ms: for Jepsen-style tests that partition
+	// or degrade real nodes. Never set it in production.
+	FaultControlFile string
 	// StopTimeout bounds a graceful stop (leadership hand-off, HTTP drain,
 	// store close). Default: 30s.
 	StopTimeout time.Duration

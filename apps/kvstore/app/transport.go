@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"crypto/ed25519"
 	"fmt"
 	"log/slog"
@@ -52,9 +53,10 @@ func NewIdentity(p IdentityParams) (ed25519.PrivateKey, error) {
 type QUICParams struct {
 	fx.In
 
-	Config   Config
-	Identity ed25519.PrivateKey
-	Logger   *slog.Logger
+	Lifecycle fx.Lifecycle
+	Config    Config
+	Identity  ed25519.PrivateKey
+	Logger    *slog.Logger
 	// KeyBindings records the keys of keyless members (cluster secret).
 	KeyBindings *KeyBindings
 }
@@ -77,6 +79,16 @@ func NewQUICTransport(p QUICParams) (*transportquic.Transport, error) {
 		for _, secret := range p.Config.AcceptedClusterSecrets {
 			cfg.AcceptedClusterSecrets = append(cfg.AcceptedClusterSecrets, []byte(secret))
 		}
+	}
+	if path := p.Config.FaultControlFile; path != "" {
+		ctx, stop := context.WithCancel(context.Background())
+		p.Lifecycle.Append(fx.StopHook(stop))
+		conn, err := faultConn(ctx, p.Config.ListenAddr, path, p.Logger)
+		if err != nil {
+			stop()
+			return nil, fmt.Errorf("quic transport: %w", err)
+		}
+		cfg.PacketConn = conn
 	}
 	tr, err := transportquic.New(cfg)
 	if err != nil {

@@ -83,6 +83,7 @@ func newServeCommand() *cobra.Command {
 	f.Duration("stop-timeout", app.DefaultStopTimeout, "bound on a graceful stop")
 	f.Duration("peer-idle-timeout", app.DefaultPeerIdle, "a peer connection that receives nothing this long is dialled again (how soon a restarted peer is reached)")
 	f.String("log-level", "info", "log level: debug, info, warn or error")
+	f.String("fault-control", "", "testing only: a file whose lines (partition ADDR…, loss RATE, delay DURATION) inject network faults into this node's QUIC socket, re-read every 100ms")
 	addSecurityServeFlags(f)
 
 	// Management (jangada/mgmt/1; see mgmtflags.go).
@@ -105,6 +106,7 @@ func serveConfig(cmd *cobra.Command) (app.Config, error) {
 	cfg.RequestTimeout, _ = f.GetDuration("request-timeout")
 	cfg.StopTimeout, _ = f.GetDuration("stop-timeout")
 	cfg.PeerIdleTimeout, _ = f.GetDuration("peer-idle-timeout")
+	cfg.FaultControlFile, _ = f.GetString("fault-control")
 	preset, _ := f.GetString("preset")
 	var err error
 	if cfg.Preset, err = raftcore.ParsePreset(preset); err != nil {
