@@ -74,7 +74,10 @@ func (s *Server) serveState(ctx context.Context, st raftcore.Stream) response {
 	if !ok {
 		return errorResponse(fmt.Errorf("%w: this node cannot copy its state", ErrInvalid))
 	}
-	sc, err := src.OpenState(ctx)
+	// The read index round is bounded like any call; the copy is not.
+	openCtx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
+	sc, err := src.OpenState(openCtx)
+	cancel()
 	if err != nil {
 		return errorResponse(err)
 	}
