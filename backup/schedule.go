@@ -22,6 +22,9 @@ type realClock struct{}
 func (realClock) Now() time.Time                         { return time.Now() }
 func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
+// pruneTimeout bounds the pruning after a scheduled backup.
+const pruneTimeout = time.Minute
+
 // Defaults for ScheduleConfig's zero values.
 const (
 	DefaultRetries      = 3
@@ -86,6 +89,15 @@ type Scheduler struct {
 	cfg   ScheduleConfig
 	sched cron.Schedule
 	rng   *rand.Rand
+}
+
+// ValidateSchedule reports whether spec is a cron expression a Scheduler
+// accepts, as an error wrapping ErrInvalid.
+func ValidateSchedule(spec string) error {
+	if _, err := cron.ParseStandard(spec); err != nil {
+		return fmt.Errorf("%w: schedule %q: %v", ErrInvalid, spec, err)
+	}
+	return nil
 }
 
 // NewScheduler checks cfg and returns its scheduler. Errors wrap
@@ -171,7 +183,11 @@ func (s *Scheduler) runOnce(ctx context.Context) {
 		res.Duration = s.cfg.Clock.Now().Sub(res.Started)
 		if res.Err == nil {
 			var err error
-			res.Pruned, err = Prune(ctx, s.cfg.Target, s.cfg.Retention)
+			// Pruning finishes even when Run is being stopped, so that
+			// a stop never leaves more backups than the retention keeps.
+			pruneCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), pruneTimeout)
+			res.Pruned, err = Prune(pruneCtx, s.cfg.Target, s.cfg.Retention)
+			cancel()
 			if err != nil {
 				log.Warn("prune backups", "target", s.cfg.Target.String(), "err", err)
 			}

@@ -33,6 +33,7 @@ func Options(cfg Config) fx.Option {
 		),
 		observeOption(),
 		mgmtOption(),
+		backupOption(cfg),
 		fx.Invoke(func(*HTTPServer) {}),
 	)
 }

@@ -87,6 +87,7 @@ func newServeCommand() *cobra.Command {
 
 	// Management (jangada/mgmt/1; see mgmtflags.go).
 	addMgmtFlags(f)
+	addBackupFlags(f)
 	return cmd
 }
 
@@ -118,6 +119,7 @@ func serveConfig(cmd *cobra.Command) (app.Config, error) {
 	if err := applyMgmtFlags(f, &cfg); err != nil {
 		return cfg, err
 	}
+	applyBackupFlags(f, &cfg)
 	levelText, _ := f.GetString("log-level")
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(levelText)); err != nil {
