@@ -124,7 +124,7 @@ var errPutEnded = errors.New("backup: upload ended")
 // compress writes r's bytes zstd-compressed to pw and closes it, with the
 // error that ended the copy if any.
 func compress(pw *io.PipeWriter, r io.Reader) error {
-	enc, err := zstd.NewWriter(pw, zstd.WithEncoderLevel(zstd.SpeedDefault),
+	enc, err := zstd.NewWriter(pw, zstd.WithEncoderLevel(zstd.SpeedFastest),
 		zstd.WithEncoderConcurrency(min(runtime.GOMAXPROCS(0), 4)))
 	if err != nil {
 		pw.CloseWithError(err)
