@@ -102,7 +102,7 @@ func backupCreateCmd(g *globals) *cobra.Command {
 				return err
 			}
 			elapsed := time.Since(start)
-			return g.done(m, "backup %s: index %d from node %d, %d bytes of state (%d stored) in %s, %.1f MB/s",
+			return g.done(m, "backup %s: index %d from node %d, %d bytes of state (%d stored) to %s in %v, %.1f MB/s",
 				m.Name, m.Index, m.Node, m.StateSize, m.BodySize, target, elapsed.Round(time.Millisecond), float64(m.StateSize)/1e6/elapsed.Seconds())
 		},
 	}

@@ -52,8 +52,11 @@ func TestBackupCommands(t *testing.T) {
 	if code, out := ctl(t, "backup", "list", "--from", dir); code != exitOK || !strings.Contains(out, "nightly") {
 		t.Fatalf("backup list: exit %d, %s", code, out)
 	}
-	if code, out := ctl(t, "backup", "verify", dir); code != exitOK || !strings.Contains(out, "backup nightly is intact") {
+	if code, out := ctl(t, "backup", "verify", dir, "--backup", "nightly"); code != exitOK || !strings.Contains(out, "backup nightly is intact") {
 		t.Fatalf("backup verify: exit %d, %s", code, out)
+	}
+	if code, out := ctl(t, append(global, "backup", "create", "--to", dir)...); code != exitOK || !strings.Contains(out, "MB/s") || strings.Contains(out, "%!") {
+		t.Fatalf("backup create, text output: exit %d, %q", code, out)
 	}
 	if code, _ := ctl(t, append(global, "backup", "create", "--to", dir, "--name", "nightly")...); code != exitError {
 		t.Fatalf("a second backup of the same name: exit %d", code)
