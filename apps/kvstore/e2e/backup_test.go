@@ -109,7 +109,7 @@ type takenBackup struct {
 // TestRestoreDrill writes a workload to a 3-node cluster, backs it up under
 // load to a directory and to an in-process S3 server with jangadactl,
 // destroys every node, and restores each backup into a fresh 3-node cluster
-// with new ids: every write acknowledged before a backup started reads
+// with new ids (on pebble from the directory, on badger from S3): every write acknowledged before a backup started reads
 // back with its value and version, exactly the acknowledged writes at or
 // below the backup's index are there, and a backup of the restored cluster
 // has the same state hash.
@@ -161,7 +161,9 @@ func TestRestoreDrill(t *testing.T) {
 				t.Fatal(err)
 			}
 			ids := []uint64{uint64(10*(i+1) + 1), uint64(10*(i+1) + 2), uint64(10*(i+1) + 3)}
-			rc := restoredCluster(t, jc, c, b, ids)
+			// Each backup is restored for another log store.
+			store := map[string]string{"directory": "pebble", "s3": "badger"}[b.kind]
+			rc := restoredCluster(t, jc, c, b, ids, store)
 			leader := rc.waitLeader(30 * time.Second)
 			checkRestored(t, rc, leader, b, acked, scratch.Len())
 
@@ -185,12 +187,12 @@ func TestRestoreDrill(t *testing.T) {
 	}
 }
 
-// restoredCluster prepares and starts a cluster of new ids from backup b
-// (restored with jangadactl, offline, into empty data directories), with
-// the old cluster's secret.
-func restoredCluster(t *testing.T, jc ctl, old *cluster, b takenBackup, ids []uint64) *cluster {
+// restoredCluster prepares and starts a cluster of new ids on store from
+// backup b (restored with jangadactl, offline, into empty data
+// directories), with the old cluster's secret.
+func restoredCluster(t *testing.T, jc ctl, old *cluster, b takenBackup, ids []uint64, store string) *cluster {
 	t.Helper()
-	rc := &cluster{t: t, store: "pebble", http: old.http, secret: old.secret, dir: t.TempDir()}
+	rc := &cluster{t: t, store: store, http: old.http, secret: old.secret, dir: t.TempDir()}
 	var peers []string
 	for _, id := range ids {
 		nd := rc.newNode(rc.dir, id)
@@ -206,7 +208,7 @@ func restoredCluster(t *testing.T, jc ctl, old *cluster, b takenBackup, ids []ui
 	})
 	for _, nd := range rc.nodes {
 		jc.must("backup", "restore", "--from", b.location, "--backup", b.manifest.Name,
-			"--data-dir", nd.dataDir, "--id", fmt.Sprint(nd.id), "--peers", rc.peers, "--store", "pebble")
+			"--data-dir", nd.dataDir, "--id", fmt.Sprint(nd.id), "--peers", rc.peers, "--store", store)
 	}
 	for _, nd := range rc.nodes {
 		rc.start(nd.id)
