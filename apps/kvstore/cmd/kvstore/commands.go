@@ -52,6 +52,7 @@ func newRootCommand(stdin io.Reader, stdout io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.PersistentFlags().String("config", "", "file of \"name = value\" lines setting flags (env KVSTORE_CONFIG)")
 	root.AddCommand(newServeCommand(), newIdentityCommand(stdout))
+	root.AddCommand(newVerifyBackupCommand(stdout))
 	for _, c := range newClientCommands(stdin, stdout) {
 		c.Flags().String("endpoints", "127.0.0.1:8001", "comma-separated HTTP addresses of the nodes")
 		c.Flags().Duration("timeout", 10*time.Second, "bound on the whole request")
