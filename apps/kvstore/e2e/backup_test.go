@@ -271,3 +271,44 @@ func gofakes3Server(t *testing.T) string {
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "drill-secret-key")
 	return bucket
 }
+
+// TestScheduledBackupsFollowTheLeader runs every node with the same
+// schedule (every second) and target: only the leader backs up, one backup
+// per run, and when the leader is killed its successor takes the duty over.
+func TestScheduledBackupsFollowTheLeader(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "scheduled")
+	c := newCluster(t, 3, "pebble", "--backup-schedule", "@every 1s", "--backup-to", dir)
+	first := c.waitLeader(30 * time.Second)
+	target, err := backup.NewDirTarget(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	byNode := func() map[uint64]int {
+		all, _ := backup.List(ctx, target)
+		n := map[uint64]int{}
+		for _, m := range all {
+			n[m.Node]++
+		}
+		return n
+	}
+	clustertest.WaitFor(t, "three backups by the leader", 60*time.Second, func() bool { return byNode()[first] >= 3 })
+	c.kill(first)
+	second := c.waitLeader(30 * time.Second)
+	clustertest.WaitFor(t, "three backups by the new leader", 60*time.Second, func() bool { return byNode()[second] >= 3 })
+
+	all, err := backup.List(ctx, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range all {
+		if m.Node != first && m.Node != second {
+			t.Errorf("backup %s made by node %d, which never led", m.Name, m.Node)
+		}
+		// One backup per run: runs are a second apart, jitter is 100ms.
+		if i > 0 && m.CreatedAt.Sub(all[i-1].CreatedAt) < 500*time.Millisecond {
+			t.Errorf("backups %s (node %d) and %s (node %d) of one run", all[i-1].Name, all[i-1].Node, m.Name, m.Node)
+		}
+	}
+	t.Logf("%d scheduled backups: %v by node", len(all), byNode())
+}
