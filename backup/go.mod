@@ -3,7 +3,7 @@ module github.com/jangada-io/jangada/backup
 go 1.26.0
 
 require (
-	github.com/jangada-io/jangada/raft-core v0.0.0
+	github.com/jangada-io/jangada/raft-core v0.1.0
 	github.com/johannesboyne/gofakes3 v1.2.0
 	github.com/klauspost/compress v1.20.4
 	github.com/minio/minio-go/v7 v7.4.1

@@ -1,15 +1,12 @@
 package transportquic
 
 import (
-	"crypto/ed25519"
 	"net"
 	"os"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
-
-	raftcore "github.com/jangada-io/jangada/raft-core"
 )
 
 func TestMain(m *testing.M) {
@@ -89,8 +86,4 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-}
-
-func peerOf(id uint64, addr net.Addr, key ed25519.PublicKey) raftcore.Peer {
-	return raftcore.Peer{ID: id, Addr: addr.String(), Key: key}
 }

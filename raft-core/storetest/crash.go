@@ -44,11 +44,9 @@ func CrashChildMain(open OpenFunc) bool {
 	if dir == "" {
 		return false
 	}
-	if err := runCrashChild(open, dir); err != nil {
-		fmt.Fprintln(os.Stderr, "crash child:", err)
-		os.Exit(2)
-	}
-	os.Exit(0)
+	err := runCrashChild(open, dir) // returns only on failure: the parent kills it
+	fmt.Fprintln(os.Stderr, "crash child:", err)
+	os.Exit(2)
 	return true
 }
 

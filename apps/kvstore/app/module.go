@@ -32,6 +32,7 @@ func Options(cfg Config) fx.Option {
 			NewHTTPServer,
 		),
 		observeOption(),
+		statusPageOption(),
 		mgmtOption(),
 		backupOption(cfg),
 		fx.Invoke(func(*HTTPServer) {}),

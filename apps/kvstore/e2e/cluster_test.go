@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -81,8 +80,6 @@ type cluster struct {
 	dir    string // holds the nodes' data directories and logs
 	nodes  []*node
 	http   *http.Client
-	mu     sync.Mutex
-	closed bool
 }
 
 // newCluster prepares n nodes with free ports, authenticated by a cluster

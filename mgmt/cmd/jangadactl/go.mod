@@ -3,10 +3,9 @@ module github.com/jangada-io/jangada/mgmt/cmd/jangadactl
 go 1.26.0
 
 require (
-	github.com/jangada-io/jangada/mgmt v0.0.0
-	github.com/jangada-io/jangada/raft-core v0.0.0
-	github.com/jangada-io/jangada/transport-quic v0.0.0
-	github.com/schollz/progressbar/v3 v3.19.1
+	github.com/jangada-io/jangada/mgmt v0.1.0
+	github.com/jangada-io/jangada/raft-core v0.1.0
+	github.com/jangada-io/jangada/transport-quic v0.1.0
 	github.com/spf13/cobra v1.10.2
 	github.com/spf13/pflag v1.0.10
 	go.uber.org/goleak v1.3.0
@@ -36,7 +35,7 @@ require (
 	github.com/golang/snappy v0.0.5-0.20231225225746-43d5d4cd4e0e // indirect
 	github.com/google/flatbuffers v25.2.10+incompatible // indirect
 	github.com/google/uuid v1.6.0 // indirect
-	github.com/jangada-io/jangada/store-snapfile v0.0.0-00010101000000-000000000000 // indirect
+	github.com/jangada-io/jangada/store-snapfile v0.1.0 // indirect
 	github.com/klauspost/cpuid/v2 v2.4.0 // indirect
 	github.com/klauspost/crc32 v1.3.0 // indirect
 	github.com/kr/pretty v0.3.1 // indirect
@@ -72,12 +71,13 @@ require (
 
 require (
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
-	github.com/jangada-io/jangada/backup v0.0.0
-	github.com/jangada-io/jangada/codec v0.0.0 // indirect
-	github.com/jangada-io/jangada/store-badger v0.0.0
-	github.com/jangada-io/jangada/store-pebble v0.0.0
+	github.com/jangada-io/jangada/backup v0.1.0
+	github.com/jangada-io/jangada/codec v0.1.0 // indirect
+	github.com/jangada-io/jangada/store-badger v0.1.0
+	github.com/jangada-io/jangada/store-pebble v0.1.0
 	github.com/klauspost/compress v1.20.4 // indirect
 	github.com/quic-go/quic-go v0.65.0 // indirect
+	github.com/schollz/progressbar/v3 v3.19.1
 	go.etcd.io/raft/v3 v3.7.0 // indirect
 	golang.org/x/crypto v0.57.0 // indirect
 	golang.org/x/net v0.60.0 // indirect
