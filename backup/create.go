@@ -103,7 +103,7 @@ func Create(ctx context.Context, target Target, src Source, opts CreateOptions) 
 		err = cerr
 	}
 	if err != nil {
-		_ = target.Delete(context.WithoutCancel(ctx), m.Name)
+		cleanUp(ctx, target, m.Name)
 		return Manifest{}, fmt.Errorf("backup: %s: %w", m.Name, err)
 	}
 	m.StateSize, m.StateSHA256 = state.n, hex.EncodeToString(state.h.Sum(nil))
@@ -113,10 +113,20 @@ func Create(ctx context.Context, target Target, src Source, opts CreateOptions) 
 		return Manifest{}, fmt.Errorf("backup: %w", err)
 	}
 	if err := target.Put(ctx, m.Name+"/"+ManifestObject, bytes.NewReader(append(data, '\n'))); err != nil {
-		_ = target.Delete(context.WithoutCancel(ctx), m.Name)
+		cleanUp(ctx, target, m.Name)
 		return Manifest{}, fmt.Errorf("backup: %s: %w", m.Name, err)
 	}
 	return m, nil
+}
+
+// cleanupTimeout bounds the removal of what a failed Create stored.
+const cleanupTimeout = time.Minute
+
+// cleanUp deletes what a failed Create stored, even when ctx ended it.
+func cleanUp(ctx context.Context, target Target, name string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	_ = target.Delete(ctx, name)
 }
 
 var errPutEnded = errors.New("backup: upload ended")

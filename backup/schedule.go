@@ -29,6 +29,7 @@ const pruneTimeout = time.Minute
 const (
 	DefaultRetries      = 3
 	DefaultRetryBackoff = 30 * time.Second
+	DefaultRunTimeout   = 6 * time.Hour
 )
 
 // ScheduleConfig configures a Scheduler.
@@ -58,6 +59,9 @@ type ScheduleConfig struct {
 	// the first pause (doubling). Defaults: 3, 30s.
 	Retries      int
 	RetryBackoff time.Duration
+	// RunTimeout bounds one attempt (copy, compression, upload), so that a
+	// stalled target cannot hold up every later run. Default: 6h.
+	RunTimeout time.Duration
 	// Clock is the time source. Default: the wall clock.
 	Clock Clock
 	// Logger receives a line per run. Default: discard.
@@ -110,8 +114,11 @@ func NewScheduler(cfg ScheduleConfig) (*Scheduler, error) {
 	switch {
 	case cfg.Target == nil || cfg.Source == nil || cfg.IsLeader == nil:
 		return nil, fmt.Errorf("%w: a schedule needs a target, a source and a leader check", ErrInvalid)
-	case cfg.Jitter < 0 || cfg.Retries < 0 || cfg.RetryBackoff < 0:
-		return nil, fmt.Errorf("%w: jitter, retries and backoff must not be negative", ErrInvalid)
+	case cfg.Jitter < 0 || cfg.Retries < 0 || cfg.RetryBackoff < 0 || cfg.RunTimeout < 0:
+		return nil, fmt.Errorf("%w: jitter, retries, backoff and run timeout must not be negative", ErrInvalid)
+	}
+	if cfg.RunTimeout == 0 {
+		cfg.RunTimeout = DefaultRunTimeout
 	}
 	if cfg.Retries == 0 {
 		cfg.Retries = DefaultRetries
@@ -179,7 +186,9 @@ func (s *Scheduler) runOnce(ctx context.Context) {
 			return
 		}
 		res := Result{Attempt: attempt, Started: s.cfg.Clock.Now()}
-		res.Manifest, res.Err = Create(ctx, s.cfg.Target, s.cfg.Source, CreateOptions{ClusterID: s.cfg.ClusterID, Now: s.cfg.Clock.Now})
+		runCtx, cancel := context.WithTimeout(ctx, s.cfg.RunTimeout)
+		res.Manifest, res.Err = Create(runCtx, s.cfg.Target, s.cfg.Source, CreateOptions{ClusterID: s.cfg.ClusterID, Now: s.cfg.Clock.Now})
+		cancel()
 		res.Duration = s.cfg.Clock.Now().Sub(res.Started)
 		if res.Err == nil {
 			var err error

@@ -195,3 +195,38 @@ func TestSchedulerRefusesBadSchedules(t *testing.T) {
 		}
 	}
 }
+
+// An attempt that stalls (a target that never answers) ends at the run
+// timeout and counts as a failure, so later runs are not held up.
+func TestStalledRunEndsAtTheRunTimeout(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	clock := &fakeClock{now: time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)}
+	target, _ := backup.NewDirTarget(t.TempDir())
+	stalled := backup.SourceFunc(func(ctx context.Context) (backup.State, error) {
+		<-ctx.Done()
+		return backup.State{}, ctx.Err()
+	})
+	results := make(chan backup.Result, 4)
+	s, err := backup.NewScheduler(backup.ScheduleConfig{
+		Schedule: "@hourly", Target: target, Source: stalled, IsLeader: func() bool { return true },
+		RunTimeout: 50 * time.Millisecond, Clock: clock, Seed: 1,
+		OnResult: func(r backup.Result) { results <- r },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	clock.fireNextBefore(t, clock.Now().Add(2*time.Hour))
+	select {
+	case r := <-results:
+		if !errors.Is(r.Err, context.DeadlineExceeded) || r.Final {
+			t.Fatalf("stalled attempt: %+v, want a retryable deadline error", r)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a stalled attempt did not end within 30s; the run timeout is 50ms")
+	}
+	cancel()
+	<-done
+}
