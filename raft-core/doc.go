@@ -20,6 +20,12 @@
 //	err = node.Read(ctx, func() error { v = kv.Get("hello"); return nil })
 //	err = node.Close(ctx)
 //
+// Client sessions (Sessions, SessionClient) make a client's retries safe:
+// a command tagged with a session and sequence number, or an idempotency
+// key, applies at most once however many times and through however many
+// nodes it is sent, and every copy gets the first apply's result. The
+// guarantee and its limits are spelled out in session.go and on Sessions.
+//
 // The engine's roles (raft, log writer, applier) can also be stepped by hand
 // with a Stepper, which the deterministic simulator in raft-core/sim uses.
 // Sub-packages: clustertest (cluster scenarios every transport and store

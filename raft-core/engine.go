@@ -1066,6 +1066,42 @@ func (e *engine) save(msgs []*raftpb.Message) error {
 	return nil
 }
 
+// deferLeftoverCommit takes the commit index from the hard states of
+// msgs, the appends the log writer had not reached when it stopped, so that
+// flushCommit writes the newest commit index the node knows (the applier may
+// have applied it already). Their entries are dropped: none was
+// acknowledged. Only a hard state with the saved term and vote counts (a new
+// term or vote was never acted on before it was durable), and its commit
+// index is capped at the log's last stored index, since the entries it
+// covers may be among those dropped. Only called once the log writer has
+// stopped.
+func (e *engine) deferLeftoverCommit(msgs []*raftpb.Message) {
+	stored, _, err := e.ls.InitialState()
+	if err != nil {
+		return
+	}
+	last, err := e.ls.LastIndex()
+	if err != nil {
+		return
+	}
+	base := stored.GetCommit()
+	if e.unsavedHS != nil {
+		base = max(base, e.unsavedHS.GetCommit())
+	}
+	for _, m := range msgs {
+		if m.Term == nil && m.Vote == nil && m.Commit == nil {
+			continue
+		}
+		if m.GetTerm() != e.savedTerm || m.GetVote() != e.savedVote {
+			continue
+		}
+		if c := min(m.GetCommit(), last); c > base {
+			base = c
+			e.unsavedHS = &raftpb.HardState{Term: new(e.savedTerm), Vote: new(e.savedVote), Commit: new(c)}
+		}
+	}
+}
+
 // flushCommit saves a HardState whose commit index was deferred by save, so
 // that a node closed gracefully restarts with the commit index it had. Only
 // called once the log writer has stopped.

@@ -463,6 +463,7 @@ func (r *runtime) doShutdown(closeResources bool) error {
 	var errs []error
 	if closeResources {
 		if !r.failed() {
+			r.e.deferLeftoverCommit(r.appendq.take())
 			if e := r.e.flushCommit(); e != nil {
 				errs = append(errs, e)
 			}

@@ -8,6 +8,7 @@
 #   - a go.mod that `go mod tidy` would change, and one where tidy fails,
 #   - a module that does not compile (vet and test must not skip it),
 #   - code staticcheck objects to,
+#   - a raft-core API change incompatible with its latest release,
 #   - a go.work that lists no modules.
 # The working tree is never touched.
 set -euo pipefail
@@ -79,6 +80,13 @@ inject codec/zz_lint.go 'package codec
 func neverCalled() {}'
 expect "staticcheck finding" "lint MODULES=codec" 'zz_lint.go:2:6: func neverCalled is unused'
 cleanup_injected codec/zz_lint.go
+
+sed -i 's/^func (s \*Stepper\[C, R\]) Leader() uint64/func (s *Stepper[C, R]) LeaderNow() uint64/' "$scratch/raft-core/stepper.go"
+if ! grep -q LeaderNow "$scratch/raft-core/stepper.go"; then
+	echo "FAIL api change: could not rename Stepper.Leader in the scratch copy (update this test)"
+	fail=1
+fi
+expect "incompatible raft-core API" "api-check" 'Leader: removed'
 
 printf 'go 1.26.0\n' >"$scratch/go.work"
 expect "empty go.work" "vet" 'go.work lists no modules'

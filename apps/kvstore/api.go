@@ -124,6 +124,9 @@ func (c HandlerConfig) Validate() error {
 //	GET    /v1/kv?prefix=P&limit=N[&consistency=stale]  200 {"keys": [...], "more": bool}
 //	GET    /v1/status                    200 StatusResponse
 //
+// A PUT or DELETE with an Idempotency-Key header applies at most once per
+// key; a retry gets the first answer (see idempotency.go).
+//
 // Errors are JSON ErrorResponse bodies: 400 bad key or parameter, 401
 // without a valid credential and 403 with a read-only one for a write (when
 // HandlerConfig.Auth is set), 404, 405, 412, 413 value over the size limit,
@@ -200,6 +203,9 @@ type WriteResponse struct {
 	Index uint64 `json:"index"`
 	// Deleted reports, for a DELETE, whether the key existed.
 	Deleted *bool `json:"deleted,omitempty"`
+	// Duplicate: a write with the same Idempotency-Key applied before;
+	// this is its answer.
+	Duplicate bool `json:"duplicate,omitempty"`
 }
 
 // ListResponse is the body of GET /v1/kv.
@@ -280,6 +286,9 @@ func (h *Handler) del(w http.ResponseWriter, r *http.Request, key string) {
 }
 
 func (h *Handler) write(w http.ResponseWriter, r *http.Request, cmd Command) {
+	if !idempotencyKey(w, r, &cmd) {
+		return
+	}
 	if h.noLeader(w) {
 		return
 	}
@@ -295,7 +304,7 @@ func (h *Handler) write(w http.ResponseWriter, r *http.Request, cmd Command) {
 			fmt.Sprintf("key %q is at version %d, not %d", cmd.Key, res.PrevVersion, cmd.IfVersion))
 		return
 	}
-	resp := WriteResponse{Index: res.Index}
+	resp := WriteResponse{Index: res.Index, Duplicate: res.Duplicate}
 	if cmd.Op == OpDelete {
 		resp.Deleted = &res.Existed
 	}

@@ -37,9 +37,12 @@ type ClientConfig struct {
 // ErrVersionMismatch), the context's error, or a connection error.
 //
 // A request that fails with a connection error or a 503 is sent to the next
-// endpoint. A 503 means the write was not proposed, except when the node
-// was stopping with the write in flight; a write that failed otherwise, or
-// timed out, may still be applied.
+// endpoint. Writes carry an idempotency key (WriteOptions.IdempotencyKey)
+// and are also sent again after a 504, through every endpoint in turn for
+// a few rounds while ctx lasts: each applies at most once (see the
+// Idempotency-Key header in the README for how long a key is remembered).
+// A write that still failed with a connection error, 503 or 504 may have
+// applied.
 type Client struct {
 	endpoints []string
 	http      *http.Client
@@ -119,19 +122,23 @@ type WriteOptions struct {
 	// matching ErrVersionMismatch.
 	IfVersion   uint64
 	Conditional bool
+	// IdempotencyKey is sent as the write's Idempotency-Key header, so that
+	// the write applies at most once however often it is sent. Empty: a new
+	// random key for each call.
+	IdempotencyKey string
 }
 
 // Put sets key to value and returns the write's index (the key's version).
 func (c *Client) Put(ctx context.Context, key string, value []byte, opts WriteOptions) (uint64, error) {
 	var resp WriteResponse
-	_, err := c.do(ctx, http.MethodPut, keyPath(key), writeQuery(opts), value, &resp)
+	err := c.write(ctx, http.MethodPut, keyPath(key), writeQuery(opts), value, opts.IdempotencyKey, &resp)
 	return resp.Index, err
 }
 
 // Delete removes key and returns the write's index and whether it existed.
 func (c *Client) Delete(ctx context.Context, key string, opts WriteOptions) (index uint64, existed bool, err error) {
 	var resp WriteResponse
-	_, err = c.do(ctx, http.MethodDelete, keyPath(key), writeQuery(opts), nil, &resp)
+	err = c.write(ctx, http.MethodDelete, keyPath(key), writeQuery(opts), nil, opts.IdempotencyKey, &resp)
 	return resp.Index, resp.Deleted != nil && *resp.Deleted, err
 }
 
@@ -197,7 +204,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 		if len(q) > 0 {
 			u += "?" + q.Encode()
 		}
-		h, err := c.once(ctx, method, u, body, out)
+		h, err := c.once(ctx, method, u, body, "", out)
 		if err == nil {
 			return h, nil
 		}
@@ -216,7 +223,7 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 // maxResponseSize bounds what the client reads from one response.
 const maxResponseSize = 64 << 20
 
-func (c *Client) once(ctx context.Context, method, u string, body []byte, out any) (http.Header, error) {
+func (c *Client) once(ctx context.Context, method, u string, body []byte, key string, out any) (http.Header, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -227,6 +234,9 @@ func (c *Client) once(ctx context.Context, method, u string, body []byte, out an
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	if key != "" {
+		req.Header.Set(IdempotencyKeyHeader, key)
 	}
 	if method == http.MethodPut {
 		req.ContentLength = int64(len(body))

@@ -13,6 +13,9 @@ type CommandCodec struct{}
 const (
 	commandFormat   = 1
 	flagConditional = 1
+	// flagKeyed: the idempotency key (length, bytes) and the time (a
+	// varint) follow the expected version.
+	flagKeyed = 2
 )
 
 // Encode implements raftcore.Codec.
@@ -25,8 +28,16 @@ func (CommandCodec) Encode(c Command) ([]byte, error) {
 	if c.Conditional {
 		flags |= flagConditional
 	}
+	if c.IdempotencyKey != "" {
+		flags |= flagKeyed
+	}
 	b = append(b, commandFormat, byte(c.Op), flags)
 	b = binary.AppendUvarint(b, c.IfVersion)
+	if c.IdempotencyKey != "" {
+		b = binary.AppendUvarint(b, uint64(len(c.IdempotencyKey)))
+		b = append(b, c.IdempotencyKey...)
+		b = binary.AppendVarint(b, c.Time)
+	}
 	b = binary.AppendUvarint(b, uint64(len(c.Key)))
 	b = append(b, c.Key...)
 	return append(b, c.Value...), nil
@@ -45,7 +56,7 @@ func (CommandCodec) Decode(data []byte) (Command, error) {
 	if c.Op != OpPut && c.Op != OpDelete {
 		return bad("unknown op")
 	}
-	if data[2]&^flagConditional != 0 {
+	if data[2]&^(flagConditional|flagKeyed) != 0 {
 		return bad("unknown flags")
 	}
 	c.Conditional = data[2]&flagConditional != 0
@@ -55,6 +66,17 @@ func (CommandCodec) Decode(data []byte) (Command, error) {
 		return bad("bad version")
 	}
 	c.IfVersion, rest = v, rest[n:]
+	if data[2]&flagKeyed != 0 {
+		l, n := binary.Uvarint(rest)
+		if n <= 0 || l == 0 || l > uint64(len(rest)-n) {
+			return bad("bad idempotency key length")
+		}
+		c.IdempotencyKey, rest = string(rest[n:n+int(l)]), rest[n+int(l):]
+		if c.Time, n = binary.Varint(rest); n <= 0 {
+			return bad("bad time")
+		}
+		rest = rest[n:]
+	}
 	l, n := binary.Uvarint(rest)
 	if n <= 0 || l > uint64(len(rest)-n) {
 		return bad("bad key length")

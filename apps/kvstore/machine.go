@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/btree"
+
+	raftcore "github.com/jangada-io/jangada/raft-core"
 )
 
 // Op is the kind of write a Command makes.
@@ -43,6 +45,11 @@ type Command struct {
 	// IfVersion; IfVersion 0 means "the key is absent" (create only).
 	Conditional bool
 	IfVersion   uint64
+	// IdempotencyKey, when set, makes the write apply at most once per key
+	// (see idempotency.go); Time is the proposer's clock (Unix nanoseconds),
+	// the log's time by which keys expire.
+	IdempotencyKey string
+	Time           int64
 }
 
 // Result is what applying a Command returns to its proposer.
@@ -56,6 +63,9 @@ type Result struct {
 	Existed bool
 	// PrevVersion is the key's version before the command, 0 if absent.
 	PrevVersion uint64
+	// Duplicate: a write with the same IdempotencyKey applied before; this
+	// is its result.
+	Duplicate bool
 }
 
 // Entry is a stored value and its version: the log index of the write that
@@ -86,6 +96,8 @@ type Machine struct {
 	order *btree.BTreeG[string]
 	// onListVisit, when set (by tests), is called for each key List looks at.
 	onListVisit func()
+	// sessions remembers the results of writes with an IdempotencyKey.
+	sessions *raftcore.Sessions[Command, Result]
 }
 
 // btreeDegree is the B-tree's node fan-out; 32 is google/btree's advice for
@@ -101,9 +113,9 @@ func newKeyOrder() *btree.BTreeG[string] {
 	return btree.NewG(btreeDegree, func(a, b string) bool { return a < b })
 }
 
-// Apply implements raftcore.StateMachine. index becomes the version of the
-// key a put writes.
-func (m *Machine) Apply(index uint64, c Command) Result {
+// applyKeys applies c to the keys. index becomes the version of the key a
+// put writes.
+func (m *Machine) applyKeys(index uint64, c Command) Result {
 	cur, existed := m.data[c.Key]
 	res := Result{Index: index, Existed: existed, PrevVersion: cur.Version}
 	if c.Conditional && c.IfVersion != cur.Version {
@@ -176,9 +188,9 @@ const (
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// Snapshot implements raftcore.StateMachine: it streams every key, sorted,
-// so that equal states produce equal bytes.
-func (m *Machine) Snapshot(w io.Writer) error {
+// snapshotKeys writes every key, sorted, so that equal states produce equal
+// bytes.
+func (m *Machine) snapshotKeys(w io.Writer) error {
 	crc := crc32.New(castagnoli)
 	bw := bufio.NewWriterSize(io.MultiWriter(w, crc), 64<<10)
 	var num [binary.MaxVarintLen64]byte
@@ -205,10 +217,9 @@ func (m *Machine) Snapshot(w io.Writer) error {
 	return nil
 }
 
-// Restore implements raftcore.StateMachine. It returns an error wrapping
-// ErrMalformed, and leaves the Machine unchanged, for bytes Snapshot did not
-// write.
-func (m *Machine) Restore(r io.Reader) error {
+// restoreKeys reads what snapshotKeys wrote. It returns an error wrapping
+// ErrMalformed, and leaves the keys unchanged, for other bytes.
+func (m *Machine) restoreKeys(r io.Reader) error {
 	crc := crc32.New(castagnoli)
 	br := bufio.NewReaderSize(r, 64<<10)
 	tr := io.TeeReader(br, crc)

@@ -91,6 +91,9 @@ const (
 	// log writer's responses go out at once and the sync happens later, so a
 	// crash in between loses acknowledged entries and votes.
 	BugAckBeforeFsync Bug = "ack-before-fsync"
+	// BugNoSessions has the clients retry writes without a client session:
+	// a write whose first attempt committed applies again.
+	BugNoSessions Bug = "no-sessions"
 )
 
 const (
@@ -106,7 +109,7 @@ const (
 )
 
 // AllBugs lists every injectable bug.
-var AllBugs = []Bug{BugStaleRead, BugAckBeforeFsync, BugMembershipReapply, BugReadCtxReuse, BugLeaseDuringTransfer}
+var AllBugs = []Bug{BugStaleRead, BugAckBeforeFsync, BugMembershipReapply, BugReadCtxReuse, BugLeaseDuringTransfer, BugNoSessions}
 
 // Config configures one simulation run. Zero values take the documented
 // defaults.

@@ -13,12 +13,16 @@
 // applier so that it catches up by a snapshot over unapplied membership
 // changes, freeze processes (lost ticks, a jumping clock), replay stale
 // snapshots, and play a hostile member sending messages no honest node
-// sends. Lease reads are on in every other seed (Config.Lease). Faults heal
+// sends. Clients write in client sessions (raftcore.Sessions) and retry a
+// write through another node when an attempt fails or goes unanswered; the
+// store must apply each write at most once however many copies commit.
+// Lease reads are on in every other seed (Config.Lease). Faults heal
 // at the end of the run's Duration; the cluster must then commit a write and
 // converge. Throughout, it checks election safety, log matching, leader
 // completeness, state-machine safety, that raft's own configuration is the
 // one the engine applied (and every node's the same at an applied index),
-// that every honest message passes the engine's peer checks, and at the end
+// that every honest message passes the engine's peer checks, that each
+// client write applies at one index only (exactly once), and at the end
 // the linearizability of the client history with porcupine.
 //
 //	res, err := sim.Run(ctx, sim.Config{
@@ -32,7 +36,8 @@
 //	// A failing run wrote res.TraceFile and res.VisualizationFile.
 //
 // Config.Bugs injects known bugs to show that the checks catch them:
-// BugStaleRead and BugAckBeforeFsync in the simulated clients and disks, and
+// BugStaleRead, BugAckBeforeFsync and BugNoSessions (retries without a
+// session) in the simulated clients and disks, and
 // bugs the engine once had (BugMembershipReapply, BugReadCtxReuse,
 // BugLeaseDuringTransfer) through raftcore.Stepper.InjectFault. The command raft-core/sim/cmd/simulate runs
 // ranges of seeds.

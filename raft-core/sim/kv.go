@@ -19,6 +19,9 @@ const (
 	opCAS
 )
 
+// writes reports whether the operation changes the store.
+func (k opKind) writes() bool { return k == opPut || k == opDelete || k == opCAS }
+
 func (k opKind) String() string {
 	switch k {
 	case opPut:

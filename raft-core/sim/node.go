@@ -22,7 +22,7 @@ type simNode struct {
 	up          bool
 	retired     bool   // removed from the cluster (or wiped) and stopped for good
 	incarnation uint64 // bumped on every start and crash; stale events check it
-	stepper     *raftcore.Stepper[kvCommand, kvResult]
+	stepper     *raftcore.Stepper[sessionCommand, sessionResult]
 	kv          *kvMachine
 	disk        *diskStore
 	snaps       *raftcore.MemorySnapshotStore
@@ -109,7 +109,7 @@ func (n *simNode) start() {
 		n.s.check.appliedCommand(n, index, cmd)
 	}
 	n.s.active = n
-	st, err := raftcore.NewStepper(n.config(), n.kv, kvCodec{}, n.proposalEpoch())
+	st, err := raftcore.NewStepper(n.config(), newSessionMachine(n.kv), sessionCodec, n.proposalEpoch())
 	if err != nil {
 		n.s.violationf("node %d: restart failed: %v", n.id, err)
 		n.retired = true

@@ -182,6 +182,9 @@ func TestInjectedBugIsCaught(t *testing.T) {
 		return slices.ContainsFunc(res.Violations, func(v string) bool { return strings.Contains(v, "membership: ") })
 	}
 	notLinearizable := func(res Result) bool { return !res.Linearizable }
+	appliedTwice := func(res Result) bool {
+		return slices.ContainsFunc(res.Violations, func(v string) bool { return strings.Contains(v, "exactly once: ") })
+	}
 	// The engine bugs need their nemeses: with every nemesis on, the one
 	// that exposes a bug runs too rarely to find it within the bound.
 	//
@@ -198,10 +201,11 @@ func TestInjectedBugIsCaught(t *testing.T) {
 		nemeses  []Nemesis
 	}{
 		{bug: BugStaleRead, found: notLinearizable, seeds: 200, caughtAt: 1},
-		{bug: BugAckBeforeFsync, found: checkerFound, seeds: 400, caughtAt: 11},
-		{bug: BugMembershipReapply, found: membershipFound, seeds: 500, caughtAt: 1, nemeses: []Nemesis{NemesisApplyBacklog, NemesisMembership, NemesisSnapshot}},
-		{bug: BugReadCtxReuse, found: notLinearizable, seeds: 500, caughtAt: 18, nemeses: []Nemesis{NemesisRestart}},
-		{bug: BugLeaseDuringTransfer, found: notLinearizable, seeds: 500, caughtAt: 1, nemeses: []Nemesis{NemesisTransfer}},
+		{bug: BugAckBeforeFsync, found: checkerFound, seeds: 400, caughtAt: 6},
+		{bug: BugMembershipReapply, found: membershipFound, seeds: 500, caughtAt: 10, nemeses: []Nemesis{NemesisApplyBacklog, NemesisMembership, NemesisSnapshot}},
+		{bug: BugReadCtxReuse, found: notLinearizable, seeds: 500, caughtAt: 36, nemeses: []Nemesis{NemesisRestart}},
+		{bug: BugLeaseDuringTransfer, found: notLinearizable, seeds: 500, caughtAt: 2, nemeses: []Nemesis{NemesisTransfer}},
+		{bug: BugNoSessions, found: appliedTwice, seeds: 100, caughtAt: 1},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.bug), func(t *testing.T) {

@@ -1,13 +1,11 @@
 package sim
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"time"
 
 	"github.com/anishathalye/porcupine"
-	raftcore "github.com/jangada-io/jangada/raft-core"
 )
 
 // workload runs the virtual clients. Each has one request in flight; every
@@ -36,6 +34,9 @@ type client struct {
 	id   int
 	proc int // porcupine client id; a new one after an unknown outcome
 	seen map[string]string
+	// session is the client session its writes go in (see sessions.go),
+	// seq the sequence number of its last write.
+	session, seq uint64
 }
 
 type staleRead struct {
@@ -120,6 +121,10 @@ func (w *workload) randomOp(c *client) kvInput {
 // runs instead of starting the client's next request.
 func (w *workload) issue(c *client, in kvInput, then func(out kvOutput, ok bool)) {
 	s := w.s
+	if in.Op.writes() && c.session == 0 && !s.cfg.bug(BugNoSessions) {
+		w.register(c, func() { w.issue(c, in, then) })
+		return
+	}
 	nodes := s.runningNodes()
 	if len(nodes) == 0 {
 		s.sched.after(10*time.Millisecond, func() { w.issue(c, in, then) })
@@ -161,21 +166,7 @@ func (w *workload) issue(c *client, in kvInput, then func(out kvOutput, ok bool)
 		})
 	default:
 		w.nextID++
-		cmd := kvCommand{ID: w.nextID, Op: in.Op, Key: in.Key, Value: in.Value, Expect: in.Expect}
-		n.stepper.Propose(cmd, func(r kvResult, index uint64, err error) {
-			if err == nil {
-				s.check.acknowledged(cmd.ID, index)
-			}
-			switch {
-			case errors.Is(err, raftcore.ErrProposalDropped):
-				w.abandon(op) // never appended: it did not happen
-			case err != nil:
-				w.finish(op, kvOutput{Unknown: true})
-			default:
-				w.finish(op, kvOutput{OK: r.OK, Found: r.Found, Value: r.Value})
-			}
-		})
-		n.pump()
+		w.write(op, kvCommand{ID: w.nextID, Op: in.Op, Key: in.Key, Value: in.Value, Expect: in.Expect}, n)
 	}
 }
 

@@ -109,7 +109,7 @@ type HTTPParams struct {
 
 	Lifecycle fx.Lifecycle
 	Config    Config
-	API       *kvstore.Handler
+	API       *kvstore.Handler `optional:"true"` // nil: the API is in Routes (ServiceOptions)
 	Auth      *kvstore.Auth
 	Routes    []Route `group:"routes"`
 	Logger    *slog.Logger
@@ -130,7 +130,9 @@ func NewHTTPServer(p HTTPParams) (*HTTPServer, error) {
 		return nil, err
 	}
 	mux := http.NewServeMux()
-	p.API.Register(mux)
+	if p.API != nil {
+		p.API.Register(mux)
+	}
 	for _, r := range p.Routes {
 		h := r.Handler
 		if !r.Public {

@@ -69,9 +69,15 @@ func statusPageRoutes(page *observe.StatusPage) []Route {
 // attachStatusPage attaches the page once the node has started. Taking the
 // HTTPServer orders the hooks: the page closes, ending its open streams,
 // before the server drains, which would otherwise wait for them.
-func attachStatusPage(lc fx.Lifecycle, page *observe.StatusPage, r *Replica, _ *HTTPServer) {
+func attachStatusPage(lc fx.Lifecycle, page *observe.StatusPage, r *Replica, s *HTTPServer) {
+	attachPageTo(lc, page, r, s)
+}
+
+// attachPageTo attaches page to node when the application starts; the
+// HTTPServer argument only orders the hooks (see attachStatusPage).
+func attachPageTo(lc fx.Lifecycle, page *observe.StatusPage, node observe.NodeSource, _ *HTTPServer) {
 	lc.Append(fx.Hook{
-		OnStart: func(context.Context) error { return page.Attach(r) },
+		OnStart: func(context.Context) error { return page.Attach(node) },
 		OnStop:  func(context.Context) error { return page.Close() },
 	})
 }
