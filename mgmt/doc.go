@@ -1,7 +1,8 @@
 // Package mgmt is jangada's management protocol, jangada/mgmt/1: a server
 // that any application mounts on its node's transport, and a Go client that
 // reads the cluster's status, changes its membership, moves leadership,
-// triggers snapshots, reports health and streams events. It runs on any
+// triggers snapshots, reports health, streams events and copies the state
+// machine for backups (Client.State, admins only). It runs on any
 // raftcore.StreamTransport: QUIC (transport-quic) in production,
 // transport-mem in tests. The jangadactl command (mgmt/cmd/jangadactl) is
 // built on the client.

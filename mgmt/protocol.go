@@ -55,6 +55,10 @@ func mutating(op string) bool {
 	return false
 }
 
+// adminOnly reports whether op needs an admin: the mutating operations,
+// and the state copy, which is all the data.
+func adminOnly(op string) bool { return mutating(op) || op == opState }
+
 // request is the body of a request frame; fields not used by Op are zero.
 type request struct {
 	Op      string `json:"op"`
@@ -87,6 +91,9 @@ type response struct {
 	Index   uint64        `json:"index,omitempty"`
 	Leader  uint64        `json:"leader,omitempty"`
 	Health  []HealthCheck `json:"health,omitempty"`
+	// State describes a state copy (State call); Size ends it.
+	State *StateInfo `json:"state,omitempty"`
+	Size  int64      `json:"size,omitempty"`
 }
 
 // encodeFrame returns v as one frame of the given kind.

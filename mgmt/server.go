@@ -44,6 +44,10 @@ type ServerConfig struct {
 	// CallTimeout bounds one call's work on the server (a membership change,
 	// a leadership transfer, a snapshot). Default: 30s.
 	CallTimeout time.Duration
+	// StateMachine names the application's state machine in the
+	// description of a state copy (State), so that a backup is not
+	// restored into another application. Default: "".
+	StateMachine string
 }
 
 func (c ServerConfig) withDefaults() ServerConfig {
@@ -180,14 +184,14 @@ func (s *Server) serve(ctx context.Context, st raftcore.Stream) {
 	remote := st.Remote()
 	status := s.node.Status()
 	acc := s.authorize(st, status)
-	if acc == accessNone || mutating(req.Op) && acc != accessAdmin {
+	if acc == accessNone || adminOnly(req.Op) && acc != accessAdmin {
 		need := "member or admin"
-		if mutating(req.Op) {
+		if adminOnly(req.Op) {
 			need = "admin"
 		}
 		resp := response{Node: s.node.ID(), Error: &wireError{Code: CodeUnauthorized,
 			Message: fmt.Sprintf("%s needs %s credentials; caller key %s", req.Op, need, FormatKey(remote.Key))}}
-		if mutating(req.Op) {
+		if adminOnly(req.Op) {
 			s.audit(remote, req, resp)
 		} else {
 			s.log.Warn("call refused", "op", req.Op, "caller", FormatKey(remote.Key), "caller_id", remote.ID)
@@ -197,6 +201,13 @@ func (s *Server) serve(ctx context.Context, st raftcore.Stream) {
 	}
 	if req.Op == opEvents {
 		s.streamEvents(ctx, cancel, st, req)
+		return
+	}
+	if req.Op == opState {
+		resp := s.serveState(ctx, st)
+		resp.Node = s.node.ID()
+		s.audit(remote, req, resp)
+		s.reply(st, resp)
 		return
 	}
 	callCtx, cancelCall := context.WithTimeout(ctx, s.cfg.CallTimeout)

@@ -15,7 +15,7 @@ import (
 )
 
 // metricName matches the metric names an expression can reference.
-var metricName = regexp.MustCompile(`\b(?:raft|go|process)_[a-z0-9_]+\b`)
+var metricName = regexp.MustCompile(`\b(?:raft|go|process|backup)_[a-z0-9_]+\b`)
 
 // exportedNames lists every series name the exercised Observer exposes,
 // histograms with their _bucket, _sum and _count series.
@@ -153,7 +153,7 @@ func TestAlertingRulesAreWellFormed(t *testing.T) {
 		}
 	}
 	checkReferences(t, "alerts", exprs, exportedNames(t))
-	for _, want := range []string{"RaftNoLeader", "RaftFrequentLeaderChanges", "RaftFollowerLagging", "RaftSlowFsync", "RaftProposalFailures"} {
+	for _, want := range []string{"RaftNoLeader", "RaftFrequentLeaderChanges", "RaftFollowerLagging", "RaftSlowFsync", "RaftProposalFailures", "BackupFailing", "BackupStale"} {
 		if !slices.Contains(alerts, want) {
 			t.Errorf("no %s alert", want)
 		}

@@ -30,6 +30,7 @@ type Observer struct {
 	cfg    Config
 	reg    *prometheus.Registry
 	m      *metrics
+	backup *backupMetrics
 	tracer trace.Tracer // nil: tracing off
 	now    func() time.Time
 
@@ -69,8 +70,8 @@ func New(cfg Config) (*Observer, error) {
 			return nil, fmt.Errorf("observe: register runtime collectors: %w", err)
 		}
 	}
-	o := &Observer{cfg: cfg, reg: reg, m: newMetrics(), now: time.Now}
-	for _, c := range append(o.m.collectors(), newStatusCollector(o)) {
+	o := &Observer{cfg: cfg, reg: reg, m: newMetrics(), backup: newBackupMetrics(), now: time.Now}
+	for _, c := range append(append(o.m.collectors(), o.backup.collectors()...), newStatusCollector(o)) {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("observe: register metrics: %w", err)
 		}

@@ -116,6 +116,11 @@ type Config struct {
 	// through jangada/mgmt/1 (the QUIC transport also lets them connect).
 	// In cluster-secret mode the secret's holders are admins as well.
 	AdminKeys []ed25519.PublicKey
+	// Scheduled backups (see backup.go): the leader backs the state up to
+	// BackupTo, a directory or s3://BUCKET/PREFIX, on the cron schedule
+	// BackupSchedule, and prunes as BackupRetain says (backup.ParseRetention:
+	// "N" or "last=N,daily=D,weekly=W"; "" keeps all). Default: none.
+	BackupSchedule, BackupTo, BackupRetain string
 }
 
 // httpAuthEnabled reports whether the API requires a credential.
@@ -203,7 +208,7 @@ func (c Config) Validate() error {
 			return bad("peer %d is at %s but this node listens on %s", c.NodeID, c.Peers[self].Addr, c.ListenAddr)
 		}
 	}
-	return nil
+	return c.validateBackup()
 }
 
 // IdentityPath is where the node's identity key is kept in DataDir.

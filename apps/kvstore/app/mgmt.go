@@ -32,6 +32,7 @@ func MountMgmt(tr raftcore.Transport, node mgmt.Node, cfg Config, health mgmt.He
 		SecretHoldersAreAdmins: cfg.ClusterSecret != "",
 		Health:                 health,
 		Logger:                 log,
+		StateMachine:           StateMachineName,
 	})
 }
 

@@ -34,6 +34,7 @@ func Options(cfg Config) fx.Option {
 		observeOption(),
 		statusPageOption(),
 		mgmtOption(),
+		backupOption(cfg),
 		fx.Invoke(func(*HTTPServer) {}),
 	)
 }

@@ -155,7 +155,15 @@ func freeTCPAddr(t testing.TB) string {
 	return ln.Addr().String()
 }
 
-func (c *cluster) node(id uint64) *node { return c.nodes[id-1] }
+func (c *cluster) node(id uint64) *node {
+	for _, nd := range c.nodes {
+		if nd.id == id {
+			return nd
+		}
+	}
+	c.t.Fatalf("no node %d in the cluster", id)
+	return nil
+}
 
 // endpoints returns every node's HTTP address.
 func (c *cluster) endpoints() []string {

@@ -52,6 +52,7 @@ func newRootCommand(stdin io.Reader, stdout io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.PersistentFlags().String("config", "", "file of \"name = value\" lines setting flags (env KVSTORE_CONFIG)")
 	root.AddCommand(newServeCommand(), newIdentityCommand(stdout))
+	root.AddCommand(newVerifyBackupCommand(stdout))
 	for _, c := range newClientCommands(stdin, stdout) {
 		c.Flags().String("endpoints", "127.0.0.1:8001", "comma-separated HTTP addresses of the nodes")
 		c.Flags().Duration("timeout", 10*time.Second, "bound on the whole request")
@@ -88,6 +89,7 @@ func newServeCommand() *cobra.Command {
 
 	// Management (jangada/mgmt/1; see mgmtflags.go).
 	addMgmtFlags(f)
+	addBackupFlags(f)
 	return cmd
 }
 
@@ -120,6 +122,7 @@ func serveConfig(cmd *cobra.Command) (app.Config, error) {
 	if err := applyMgmtFlags(f, &cfg); err != nil {
 		return cfg, err
 	}
+	applyBackupFlags(f, &cfg)
 	levelText, _ := f.GetString("log-level")
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(levelText)); err != nil {

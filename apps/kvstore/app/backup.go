@@ -1,0 +1,158 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"go.uber.org/fx"
+
+	"github.com/jangada-io/jangada/backup"
+	"github.com/jangada-io/jangada/observe"
+)
+
+// StateMachineName names the kvstore's state machine in backups: a backup
+// of another application is refused at restore.
+const StateMachineName = "kvstore"
+
+// MaxBackupJitter bounds the random delay of a scheduled backup, which
+// is also at most a tenth of the schedule's period, so that the clusters
+// of one schedule do not all start at once.
+const MaxBackupJitter = time.Minute
+
+// validateBackup checks the scheduled-backup fields of c.
+func (c Config) validateBackup() error {
+	if c.BackupSchedule == "" {
+		if c.BackupTo != "" || c.BackupRetain != "" {
+			return fmt.Errorf("%w: backup target and retention need a backup schedule", ErrInvalidConfig)
+		}
+		return nil
+	}
+	if c.BackupTo == "" {
+		return fmt.Errorf("%w: a backup schedule needs a target (a directory or s3://BUCKET/PREFIX)", ErrInvalidConfig)
+	}
+	if _, err := backup.ParseRetention(c.BackupRetain); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	if err := backup.ValidateSchedule(c.BackupSchedule); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	return nil
+}
+
+// NodeState is a backup.Source of node's own state (OpenState: a read
+// index round, then a snapshot at the applied index).
+func NodeState(node *KVNode) backup.Source {
+	return backup.SourceFunc(func(ctx context.Context) (backup.State, error) {
+		sc, err := node.OpenState(ctx)
+		if err != nil {
+			return backup.State{}, err
+		}
+		learner := map[uint64]bool{}
+		for _, id := range sc.Learners {
+			learner[id] = true
+		}
+		members := make([]backup.Member, 0, len(sc.Members))
+		for _, p := range sc.Members {
+			role := "voter"
+			if learner[p.ID] {
+				role = "learner"
+			}
+			members = append(members, backup.Member{ID: p.ID, Address: p.Addr, Role: role})
+		}
+		return backup.State{
+			Node: node.ID(), Index: sc.Meta.Index, Term: sc.Meta.Term, Members: members,
+			StateMachine: StateMachineName, Body: sc,
+		}, nil
+	})
+}
+
+// BackupParams are what scheduled backups are built from.
+type BackupParams struct {
+	fx.In
+
+	Lifecycle fx.Lifecycle
+	Config    Config
+	Replica   *Replica
+	Observer  *observe.Observer `optional:"true"`
+	Logger    *slog.Logger
+}
+
+// backupOption runs scheduled backups when Config.BackupSchedule is set:
+// every member runs the schedule, and only the leader backs up when a run
+// is due.
+func backupOption(cfg Config) fx.Option {
+	if cfg.BackupSchedule == "" {
+		return fx.Options()
+	}
+	return fx.Invoke(startBackups)
+}
+
+func startBackups(p BackupParams) error {
+	target, err := backup.OpenTarget(p.Config.BackupTo)
+	if err != nil {
+		return fmt.Errorf("backup target: %w", err)
+	}
+	retention, _ := backup.ParseRetention(p.Config.BackupRetain)
+	log := p.Logger.With("component", "backup")
+	obs := p.Observer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	p.Lifecycle.Append(fx.Hook{
+		OnStart: func(context.Context) error {
+			node := p.Replica.Node()
+			jitter, err := backupJitter(p.Config.BackupSchedule)
+			if err != nil {
+				return err
+			}
+			s, err := backup.NewScheduler(backup.ScheduleConfig{
+				Schedule: p.Config.BackupSchedule, Jitter: jitter,
+				Target: target, Source: NodeState(node), IsLeader: node.IsLeader,
+				Retention: retention, Logger: log,
+				OnResult: func(r backup.Result) {
+					switch {
+					case obs == nil || r.Skipped:
+					case r.Err == nil:
+						obs.BackupSucceeded(r.Started.Add(r.Duration), r.Duration, r.Manifest.BodySize)
+					case r.Final:
+						obs.BackupFailed()
+					}
+				},
+			})
+			if err != nil {
+				return err
+			}
+			log.Info("scheduled backups", "schedule", p.Config.BackupSchedule, "target", target.String(), "retention", retention.String(),
+				"next", s.Next(time.Now()).Format(time.RFC3339))
+			go func() {
+				defer close(done)
+				_ = s.Run(ctx)
+			}()
+			return nil
+		},
+		OnStop: func(stopCtx context.Context) error {
+			cancel()
+			select {
+			case <-done:
+				return nil
+			case <-stopCtx.Done():
+				return stopCtx.Err()
+			}
+		},
+	})
+	return nil
+}
+
+// backupJitter is MaxBackupJitter or a tenth of the schedule's period,
+// whichever is shorter.
+func backupJitter(schedule string) (time.Duration, error) {
+	probe, err := backup.NewScheduler(backup.ScheduleConfig{
+		Schedule: schedule, Target: &backup.DirTarget{}, Source: backup.SourceFunc(nil), IsLeader: func() bool { return false },
+	})
+	if err != nil {
+		return 0, err
+	}
+	first := probe.Next(time.Now())
+	return min(MaxBackupJitter, probe.Next(first).Sub(first)/10), nil
+}
