@@ -1,7 +1,6 @@
 package deploy
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -218,10 +217,36 @@ type FieldError struct {
 }
 
 func (e *FieldError) Error() string {
-	return fmt.Sprintf("%s: %s: %s; want %s", ErrInvalidConfig, e.Field, e.Problem, e.Want)
+	return fmt.Sprintf("%s: %s; want %s", e.Field, e.Problem, e.Want)
 }
 
 func (e *FieldError) Unwrap() error { return ErrInvalidConfig }
+
+// ValidationError is every problem Validate found, one *FieldError each.
+// It wraps ErrInvalidConfig and each FieldError.
+type ValidationError struct {
+	Problems []*FieldError
+}
+
+func (e *ValidationError) Error() string {
+	if len(e.Problems) == 1 {
+		return fmt.Sprintf("%v: %v", ErrInvalidConfig, e.Problems[0])
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%v: %d problems:", ErrInvalidConfig, len(e.Problems))
+	for _, p := range e.Problems {
+		b.WriteString("\n  - " + p.Error())
+	}
+	return b.String()
+}
+
+func (e *ValidationError) Unwrap() []error {
+	out := []error{ErrInvalidConfig}
+	for _, p := range e.Problems {
+		out = append(out, p)
+	}
+	return out
+}
 
 // Load reads and validates the DeploymentConfig in the YAML file path.
 // Relative paths in it are relative to the file's directory. Errors wrap
@@ -248,7 +273,9 @@ func Load(path string) (*Config, error) {
 func Parse(data []byte, baseDir string) (*Config, error) {
 	var cfg Config
 	if err := yaml.UnmarshalStrict(data, &cfg); err != nil {
-		return nil, fmt.Errorf("%w: %s", ErrInvalidConfig, strings.TrimPrefix(err.Error(), "error unmarshaling JSON: while decoding JSON: "))
+		msg := strings.TrimPrefix(err.Error(), "error unmarshaling JSON: while decoding JSON: ")
+		msg = strings.TrimPrefix(msg, "json: ")
+		return nil, fmt.Errorf("%w: %s (the keys are listed in deploy/README.md)", ErrInvalidConfig, msg)
 	}
 	cfg.baseDir = baseDir
 	cfg.applyDefaults()
@@ -350,10 +377,10 @@ func (c *Config) applyDefaults() {
 	}
 }
 
-// Validate reports every problem of c (after defaults) as *FieldErrors
-// joined into one error, each wrapping ErrInvalidConfig.
+// Validate reports every problem of c (after defaults) in one
+// *ValidationError, or nil.
 func (c *Config) Validate() error {
-	var errs []error
+	var errs []*FieldError
 	bad := func(field, problem, want string) {
 		errs = append(errs, &FieldError{Field: field, Problem: problem, Want: want})
 	}
@@ -470,7 +497,10 @@ func (c *Config) Validate() error {
 	if c.Kubernetes.Namespace != "" && !isDNSLabel(c.Kubernetes.Namespace) {
 		bad("kubernetes.namespace", fmt.Sprintf("%q is not a DNS label", c.Kubernetes.Namespace), "lowercase letters, digits or '-'")
 	}
-	return errors.Join(errs...)
+	if len(errs) > 0 {
+		return &ValidationError{Problems: errs}
+	}
+	return nil
 }
 
 // ownedFlags are the serve flags the deploy tool sets itself.
@@ -478,7 +508,7 @@ var ownedFlags = []string{"--id", "--data-dir", "--listen", "--http", "--peers",
 
 // checkLocal reports what the local driver needs beyond Validate.
 func (c *Config) checkLocal() error {
-	var errs []error
+	var errs []*FieldError
 	if c.Binary == "" {
 		errs = append(errs, &FieldError{Field: "binary", Problem: "missing", Want: "the path of the app to run, such as ./bin/kvstore"})
 	} else if st, err := os.Stat(c.Path(c.Binary)); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
@@ -489,7 +519,10 @@ func (c *Config) checkLocal() error {
 	} else if _, err := c.ClusterSecret(); err != nil {
 		errs = append(errs, &FieldError{Field: "cluster_secret_file", Problem: err.Error(), Want: "a file (mode 0600) holding a secret of 32 bytes or more"})
 	}
-	return errors.Join(errs...)
+	if len(errs) > 0 {
+		return &ValidationError{Problems: errs}
+	}
+	return nil
 }
 
 // ClusterSecret reads the cluster secret from ClusterSecretFile, refusing

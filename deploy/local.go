@@ -385,8 +385,24 @@ func (l *Local) dial(ctx context.Context, s *state, ids []uint64) (*mgmt.Client,
 	return l.lc.Dial(ctx, eps)
 }
 
-// clusterView returns the leader's status of the members.
+// clusterView returns the leader's status of the members, waiting (up to
+// the health timeout) for a leader to answer: an election may be under way.
 func (l *Local) clusterView(ctx context.Context, s *state) (mgmt.Status, error) {
+	deadline := time.Now().Add(l.healthTimeout())
+	for {
+		st, err := l.leaderStatus(ctx, s)
+		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
+			return st, err
+		}
+		select {
+		case <-ctx.Done():
+			return st, ctx.Err()
+		case <-time.After(pollInterval):
+		}
+	}
+}
+
+func (l *Local) leaderStatus(ctx context.Context, s *state) (mgmt.Status, error) {
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	cl, closeFn, err := l.dial(cctx, s, s.Members)
@@ -443,6 +459,31 @@ func quorumCheck(st mgmt.Status, down uint64, removing bool) error {
 			ErrQuorum, verb, down, healthy, after, quorum)
 	}
 	return nil
+}
+
+// quorumWait bounds how long a step waits for the leader to hear from
+// enough voters: a leader that was just elected has heard from none yet.
+const quorumWait = 10 * time.Second
+
+// waitQuorum returns the leader's view once quorumCheck allows taking
+// voter id down, or the check's error after quorumWait.
+func (l *Local) waitQuorum(ctx context.Context, s *state, id uint64, removing bool) (mgmt.Status, error) {
+	deadline := time.Now().Add(min(quorumWait, l.healthTimeout()))
+	for {
+		view, err := l.clusterView(ctx, s)
+		if err != nil {
+			return view, err
+		}
+		err = quorumCheck(view, id, removing)
+		if err == nil || time.Now().After(deadline) {
+			return view, err
+		}
+		select {
+		case <-ctx.Done():
+			return view, ctx.Err()
+		case <-time.After(pollInterval):
+		}
+	}
 }
 
 // UpdateReport describes a finished or halted rolling update.
@@ -577,7 +618,7 @@ func (l *Local) converge(ctx context.Context, s *state) (*UpdateReport, error) {
 			l.progress(id, step.Transfer, "handed leadership to node %d", view.Leader)
 		}
 		if l.running(s, id) {
-			if err := quorumCheck(view, id, false); err != nil {
+			if _, err := l.waitQuorum(ctx, s, id, false); err != nil {
 				return rep, err
 			}
 			t0 := time.Now()
@@ -789,7 +830,7 @@ func (l *Local) removeNode(ctx context.Context, s *state, id uint64, wipe bool) 
 	if err != nil {
 		return fmt.Errorf("deploy: remove node %d: %w", id, err)
 	}
-	if err := quorumCheck(view, id, true); err != nil {
+	if view, err = l.waitQuorum(ctx, s, id, true); err != nil {
 		return err
 	}
 	if view.Leader == id {

@@ -3,6 +3,7 @@ module github.com/jangada-io/jangada/mgmt/cmd/jangadactl
 go 1.26.0
 
 require (
+	github.com/jangada-io/jangada/deploy v0.0.0
 	github.com/jangada-io/jangada/mgmt v0.0.0
 	github.com/jangada-io/jangada/raft-core v0.0.0
 	github.com/jangada-io/jangada/transport-quic v0.0.0
@@ -17,14 +18,17 @@ require (
 	github.com/klauspost/compress v1.20.4 // indirect
 	github.com/quic-go/quic-go v0.65.0 // indirect
 	go.etcd.io/raft/v3 v3.7.0 // indirect
+	go.yaml.in/yaml/v2 v2.4.4 // indirect
 	golang.org/x/crypto v0.54.0 // indirect
 	golang.org/x/net v0.56.0 // indirect
 	golang.org/x/sys v0.47.0 // indirect
 	google.golang.org/protobuf v1.36.11 // indirect
+	sigs.k8s.io/yaml v1.6.0 // indirect
 )
 
 replace (
 	github.com/jangada-io/jangada/codec => ../../../codec
+	github.com/jangada-io/jangada/deploy => ../../../deploy
 	github.com/jangada-io/jangada/mgmt => ../..
 	github.com/jangada-io/jangada/raft-core => ../../../raft-core
 	github.com/jangada-io/jangada/transport-quic => ../../../transport-quic
