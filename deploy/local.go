@@ -450,7 +450,10 @@ func quorumCheck(st mgmt.Status, down uint64, removing bool) error {
 			return fmt.Errorf("%w: node %d is the last voter", ErrQuorum, down)
 		}
 	}
-	if quorum := after/2 + 1; healthy < quorum {
+	if quorum := after/2 + 1; voters-1 < quorum {
+		return fmt.Errorf("%w: with %d voter(s), stopping node %d leaves %d, fewer than a quorum of %d even when healthy; add voters first, or take the cluster down (deploy down) and update it then",
+			ErrQuorum, voters, down, voters-1, quorum)
+	} else if healthy < quorum {
 		verb := "stopping"
 		if removing {
 			verb = "removing"
@@ -478,12 +481,24 @@ func (l *Local) waitQuorum(ctx context.Context, s *state, id uint64, removing bo
 		if err == nil || time.Now().After(deadline) {
 			return view, err
 		}
+		if allHealthy := healthyView(view); quorumCheck(allHealthy, id, removing) != nil {
+			return view, err // refused whatever the others do
+		}
 		select {
 		case <-ctx.Done():
 			return view, ctx.Err()
 		case <-time.After(pollInterval):
 		}
 	}
+}
+
+// healthyView returns a copy of st in which every member is active.
+func healthyView(st mgmt.Status) mgmt.Status {
+	st.Members = slices.Clone(st.Members)
+	for i := range st.Members {
+		st.Members[i].Active = true
+	}
+	return st
 }
 
 // UpdateReport describes a finished or halted rolling update.
@@ -585,30 +600,38 @@ func (l *Local) converge(ctx context.Context, s *state) (*UpdateReport, error) {
 			l.progress(0, time.Since(began), "every member runs %s", label(s.Binary))
 			return rep, nil
 		}
-		// Nodes that are down (a failed gate, a crash) come back first: they
-		// add to the quorum instead of taking from it.
-		var id uint64
+		// Nodes that are down (a failed gate, a crash, deploy down) come back
+		// first, all at once: they add to the quorum instead of taking from
+		// it, and a cluster that is down entirely needs them all to elect.
+		var down []uint64
 		for _, c := range todo {
 			if !l.running(s, c) {
-				id = c
-				break
+				down = append(down, c)
 			}
 		}
+		if len(down) > 0 {
+			if err := l.startDown(ctx, s, down, rep); err != nil {
+				return rep, err
+			}
+			continue
+		}
+		// Every pending node runs: followers first, the leader last.
 		view, err := l.clusterView(ctx, s)
 		if err != nil {
 			return rep, fmt.Errorf("deploy: before the next step: %w", err)
 		}
-		if id == 0 {
-			id = todo[0]
-			for _, c := range todo {
-				if c != view.Leader {
-					id = c
-					break
-				}
+		id := todo[0]
+		for _, c := range todo {
+			if c != view.Leader {
+				id = c
+				break
 			}
 		}
 		step := StepTime{Node: id}
-		if id == view.Leader && l.running(s, id) {
+		if view, err = l.waitQuorum(ctx, s, id, false); err != nil {
+			return rep, err
+		}
+		if id == view.Leader {
 			step.Leader = true
 			t0 := time.Now()
 			if view, err = l.handOff(ctx, s, view, id); err != nil {
@@ -617,18 +640,13 @@ func (l *Local) converge(ctx context.Context, s *state) (*UpdateReport, error) {
 			step.Transfer = time.Since(t0)
 			l.progress(id, step.Transfer, "handed leadership to node %d", view.Leader)
 		}
-		if l.running(s, id) {
-			if _, err := l.waitQuorum(ctx, s, id, false); err != nil {
-				return rep, err
-			}
-			t0 := time.Now()
-			if err := l.stop(ctx, s, id); err != nil {
-				return rep, err
-			}
-			step.Stop = time.Since(t0)
-		}
-		s.node(id).Binary = s.Binary
 		t0 := time.Now()
+		if err := l.stop(ctx, s, id); err != nil {
+			return rep, err
+		}
+		step.Stop = time.Since(t0)
+		s.node(id).Binary = s.Binary
+		t0 = time.Now()
 		if err := l.start(s, id); err != nil {
 			_ = l.saveState(s)
 			return rep, err
@@ -658,6 +676,35 @@ func (l *Local) converge(ctx context.Context, s *state) (*UpdateReport, error) {
 	}
 }
 
+// startDown starts the members ids, which are not running, on s.Binary,
+// then gates each.
+func (l *Local) startDown(ctx context.Context, s *state, ids []uint64, rep *UpdateReport) error {
+	t0 := time.Now()
+	for _, id := range ids {
+		s.node(id).Binary = s.Binary
+		if err := l.start(s, id); err != nil {
+			_ = l.saveState(s)
+			return err
+		}
+	}
+	if err := l.saveState(s); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := l.gate(ctx, s, id, "update"); err != nil {
+			_ = l.saveState(s)
+			var ge *GateError
+			if errors.As(err, &ge) {
+				ge.Halted = fmt.Sprintf("the update to %s halted at node %d (now down); deploy update --rollback restores %s", label(s.Binary), id, label(s.Previous))
+			}
+			return err
+		}
+		rep.Updated = append(rep.Updated, id)
+		rep.Steps = append(rep.Steps, StepTime{Node: id, Gate: time.Since(t0)})
+	}
+	return l.saveState(s)
+}
+
 // handOff moves leadership away from id, preferring a voter that already
 // runs the target binary, and returns the new view.
 func (l *Local) handOff(ctx context.Context, s *state, view mgmt.Status, id uint64) (mgmt.Status, error) {
@@ -681,11 +728,14 @@ func (l *Local) handOff(ctx context.Context, s *state, view mgmt.Status, id uint
 			closeFn()
 		}
 		cancel()
-		if err == nil {
+		switch {
+		case err == nil:
 			if v, verr := l.clusterView(ctx, s); verr == nil && v.Leader != id {
 				return v, nil
 			}
-		} else {
+		case errors.Is(err, mgmt.ErrConflict), errors.Is(err, mgmt.ErrNotFound), errors.Is(err, mgmt.ErrUnauthorized):
+			return view, fmt.Errorf("deploy: hand leadership away from node %d: %w", id, err)
+		default:
 			lastErr = err
 		}
 		if ctx.Err() != nil {

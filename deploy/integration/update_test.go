@@ -86,7 +86,7 @@ func TestRollingUpdateAndScaleUnderLoad(t *testing.T) {
 	timed("up (bootstrap 3 nodes on v1)", func() error { return tc.local.Up(ctx) })
 	tc.wantVersions(t, "v1.0.0-test", 3)
 
-	lg := startLoad(t, tc.http, 500, 16, 4, seed)
+	lg := startLoad(t, tc.http, 500, 32, 4, seed)
 	waitFor(t, "the load to get going", 30*time.Second, func() bool { return lg.acked.Load() >= 500 })
 
 	var rep *deploy.UpdateReport
