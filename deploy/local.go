@@ -466,7 +466,7 @@ func quorumCheck(st mgmt.Status, down uint64, removing bool) error {
 
 // quorumWait bounds how long a step waits for the leader to hear from
 // enough voters: a leader that was just elected has heard from none yet.
-const quorumWait = 10 * time.Second
+const quorumWait = 5 * time.Second
 
 // waitQuorum returns the leader's view once quorumCheck allows taking
 // voter id down, or the check's error after quorumWait.
