@@ -380,7 +380,7 @@ func (l *Local) dial(ctx context.Context, s *state, ids []uint64) (*mgmt.Client,
 		eps = append(eps, raftcore.Peer{ID: n.NodeID, Addr: n.RaftAddr()})
 	}
 	if len(eps) == 0 {
-		return nil, nil, fmt.Errorf("%w: no members", ErrNotDeployed)
+		return nil, nil, fmt.Errorf("%w: none of nodes %v is running (deploy up starts them)", mgmt.ErrUnavailable, ids)
 	}
 	return l.lc.Dial(ctx, eps)
 }

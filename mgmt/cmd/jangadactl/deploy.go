@@ -141,7 +141,11 @@ same config. Exit codes as for every command; a failed health gate is 7.`,
 				if g.json {
 					return g.printJSON(st)
 				}
-				fmt.Fprintf(g.out, "cluster %s: leader %d, term %d, binary %s", st.Cluster, st.Leader, st.Term, st.Binary)
+				leader := "no leader known"
+				if st.Leader != 0 {
+					leader = fmt.Sprintf("leader %d, term %d", st.Leader, st.Term)
+				}
+				fmt.Fprintf(g.out, "cluster %s: %s, binary %s", st.Cluster, leader, st.Binary)
 				if st.Previous != "" {
 					fmt.Fprintf(g.out, " (previous %s)", st.Previous)
 				}
