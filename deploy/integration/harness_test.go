@@ -22,8 +22,8 @@ import (
 )
 
 // The kvstore builds of the tests: the same code with two version
-// strings, and a "build" that exits at start.
-var binV1, binV2, binBroken string
+// strings, and a "build" that exits at start; and the CLI.
+var binV1, binV2, binBroken, binCtl string
 
 func TestMain(m *testing.M) { os.Exit(runMain(m)) }
 
@@ -47,6 +47,14 @@ func runMain(m *testing.M) int {
 			fmt.Fprintln(os.Stderr, "build kvstore:", err)
 			return 1
 		}
+	}
+	binCtl = filepath.Join(dir, "jangadactl")
+	build := exec.Command("go", "build", "-o", binCtl, ".")
+	build.Dir = filepath.Join("..", "..", "mgmt", "cmd", "jangadactl")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build jangadactl:", err)
+		return 1
 	}
 	binBroken = filepath.Join(dir, "kvstore-broken")
 	script := "#!/bin/sh\necho 'kvstore-broken: refusing to start' >&2\nexit 3\n"
