@@ -377,9 +377,19 @@ func (c *Config) applyDefaults() {
 	}
 }
 
-// Validate reports every problem of c (after defaults) in one
-// *ValidationError, or nil.
+// defaulted returns a copy of c with the defaults applied.
+func (c *Config) defaulted() *Config {
+	d := *c
+	d.Nodes = slices.Clone(c.Nodes)
+	d.ExtraArgs = slices.Clone(c.ExtraArgs)
+	d.applyDefaults()
+	return &d
+}
+
+// Validate reports every problem of c, with the defaults applied to zero
+// values, in one *ValidationError, or nil.
 func (c *Config) Validate() error {
+	c = c.defaulted()
 	var errs []*FieldError
 	bad := func(field, problem, want string) {
 		errs = append(errs, &FieldError{Field: field, Problem: problem, Want: want})

@@ -79,6 +79,10 @@ func NewLocal(cfg *Config, lc LocalConfig) (*Local, error) {
 	if lc.Dial == nil {
 		return nil, fmt.Errorf("%w: LocalConfig.Dial is required", ErrInvalidConfig)
 	}
+	cfg = cfg.defaulted()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	if err := cfg.checkLocal(); err != nil {
 		return nil, err
 	}

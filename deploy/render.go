@@ -28,6 +28,13 @@ type File struct {
 // cluster secret: it is referred to by path (systemd) or by Secret name
 // (Kubernetes).
 func Render(cfg *Config, target string) ([]File, error) {
+	if cfg == nil {
+		return nil, fmt.Errorf("%w: no config", ErrInvalidConfig)
+	}
+	cfg = cfg.defaulted()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	switch target {
 	case TargetSystemd:
 		return renderSystemd(cfg)

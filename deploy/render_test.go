@@ -100,3 +100,17 @@ func TestRenderRefusesAnUnknownTarget(t *testing.T) {
 		t.Fatalf("render nomad: %v", err)
 	}
 }
+
+// TestRenderAppliesDefaultsToAConfigBuiltInGo: a Config that did not come
+// from Parse gets the defaults, not a panic.
+func TestRenderAppliesDefaultsToAConfigBuiltInGo(t *testing.T) {
+	cfg := &Config{ClusterName: "go", Nodes: []Node{{NodeID: 1, Hostname: "10.0.0.1", Port: 7001, HTTPPort: 8001}}, Kubernetes: Kubernetes{Image: "img"}}
+	for _, target := range []string{TargetSystemd, TargetKubernetes} {
+		if _, err := Render(cfg, target); err != nil {
+			t.Errorf("%s: %v", target, err)
+		}
+	}
+	if _, err := Render(&Config{ClusterName: "go"}, TargetSystemd); err == nil || !strings.Contains(err.Error(), "nodes: no nodes") {
+		t.Errorf("render of a config without nodes: %v", err)
+	}
+}
