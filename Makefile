@@ -1,9 +1,12 @@
 # jangada — every module is listed in go.work; targets loop over them.
 SHELL := /bin/bash
 MODULES := $(shell go work edit -json | sed -n 's/.*"DiskPath": "\.\/\(.*\)".*/\1/p')
+ifeq ($(strip $(MODULES)),)
+$(error go.work lists no modules: run make in the repository root, with a readable go.work)
+endif
 GOTEST_FLAGS ?= -race -count=1 -timeout 15m
 
-.PHONY: all run demo test check fmt vet tidy-check imports-check bench bench-quick bench-micro soak download
+.PHONY: all run demo test fuzz release check fmt vet lint tidy-check imports-check api-check check-selftest bench bench-quick bench-micro soak download
 
 all: check test
 
@@ -18,32 +21,72 @@ demo:
 ## test: every module's tests with the race detector
 test:
 	@set -e; for m in $(MODULES); do \
-		if [ -n "$$(cd $$m && go list ./... 2>/dev/null)" ]; then \
-			echo "==> $$m"; (cd $$m && go test $(GOTEST_FLAGS) ./...); \
-		fi; \
+		echo "==> $$m"; (cd $$m && go test $(GOTEST_FLAGS) ./...); \
 	done
 
-## check: formatting, vet, go.mod tidiness and the import direction rule
-check: fmt vet tidy-check imports-check
+## fuzz: every fuzz target in every module for FUZZTIME each (default 30s); their seed corpora run in make test
+FUZZTIME ?= 30s
+fuzz:
+	@set -e; for m in $(MODULES); do \
+		for p in $$(cd $$m && go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}}{{end}}' ./...); do \
+			for f in $$(cd $$m && go test -list '^Fuzz' $$p | grep '^Fuzz' || true); do \
+				echo "==> $$p $$f"; (cd $$m && go test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $$p); \
+			done; \
+		done; \
+	done
+
+## release: VERSION=vX.Y.Z — every module requires its siblings at VERSION, make check passes, raft-core's
+## API snapshot for api-check is written (raft-core/api/VERSION.apidiff), one commit, and a tag per module (raft-core/VERSION, store-pebble/VERSION, …); push the commit and the tags yourself
+release:
+	@test -n "$(VERSION)" || { echo "usage: make release VERSION=vX.Y.Z"; exit 2; }
+	@git diff --quiet && git diff --cached --quiet || { echo "release: commit or stash your changes first"; exit 1; }
+	@for t in $$(go run ./tools/release tags -version $(VERSION)); do \
+		if git rev-parse -q --verify "refs/tags/$$t" >/dev/null; then echo "release: tag $$t exists"; exit 1; fi; \
+	done
+	go run ./tools/release bump -version $(VERSION)
+	go run ./tools/release check -version $(VERSION)
+	$(MAKE) check
+	$(MAKE) $(APIDIFF) && cd raft-core && $(APIDIFF) -m -w api/$(VERSION).apidiff github.com/jangada-io/jangada/raft-core
+	git add raft-core/api && git commit -qam "Release $(VERSION)" --allow-empty
+	@for t in $$(go run ./tools/release tags -version $(VERSION)); do git tag "$$t"; echo "tagged $$t"; done
+
+## check: formatting, vet, staticcheck, go.mod tidiness, the import direction rule, and proof that
+## these guards fail on the faults they exist to catch (scripts/selftest-checks.sh)
+check: fmt vet lint tidy-check imports-check api-check check-selftest
 
 fmt:
 	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 vet:
-	@set -e; for m in $(MODULES); do \
-		if [ -n "$$(cd $$m && go list ./... 2>/dev/null)" ]; then (cd $$m && go vet ./...); fi; \
-	done
+	@set -e; for m in $(MODULES); do (cd $$m && go vet ./...); done
+
+STATICCHECK_VERSION := v0.8.2
+
+## lint: staticcheck (default checks) on every module
+lint:
+	@GOWORK=off GOFLAGS= GOBIN=$(CURDIR)/bin go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	@set -e; for m in $(MODULES); do (cd $$m && $(CURDIR)/bin/staticcheck ./...); done
 
 tidy-check:
-	@set -e; for m in $(MODULES); do \
-		(cd $$m && cp go.mod /tmp/jangada-go.mod.bak && { [ -f go.sum ] && cp go.sum /tmp/jangada-go.sum.bak || rm -f /tmp/jangada-go.sum.bak; } ; \
-		 GOWORK=off go mod tidy >/dev/null 2>&1; \
-		 if ! cmp -s go.mod /tmp/jangada-go.mod.bak; then echo "$$m: go.mod not tidy"; cp /tmp/jangada-go.mod.bak go.mod; exit 1; fi; \
-		 if [ -f /tmp/jangada-go.sum.bak ]; then cp /tmp/jangada-go.sum.bak go.sum; fi); \
-	done
+	@./scripts/check-tidy.sh $(MODULES)
 
 imports-check:
 	@./scripts/check-imports.sh $(MODULES)
+
+APIDIFF_VERSION := v0.0.0-20261113113407-e3970619a1a4
+APIDIFF := $(CURDIR)/bin/apidiff
+$(APIDIFF):
+	@GOWORK=off GOFLAGS= GOBIN=$(CURDIR)/bin go install golang.org/x/exp/cmd/apidiff@$(APIDIFF_VERSION)
+
+## api-check: raft-core's API keeps everything of its latest release (raft-core/api/VERSION.apidiff);
+## an incompatible change needs a new major version, or a deliberate new snapshot at a v0 release
+api-check: $(APIDIFF)
+	@snap=$$(ls raft-core/api/*.apidiff | sort -V | tail -1); \
+	out=$$(cd raft-core && $(APIDIFF) -m -incompatible ../$$snap github.com/jangada-io/jangada/raft-core 2>&1 | grep -v '^Ignoring internal package'); \
+	if [ -n "$$out" ]; then echo "raft-core: incompatible with $$snap:"; echo "$$out" | sort -u; exit 1; fi
+
+check-selftest:
+	@./scripts/selftest-checks.sh
 
 ## download: fetch every module's dependencies (CI's first step)
 download:

@@ -20,12 +20,12 @@ require (
 	github.com/hashicorp/go-hclog v1.6.3
 	github.com/hashicorp/raft v1.8.0
 	github.com/hashicorp/raft-boltdb/v2 v2.3.1
-	github.com/jangada-io/jangada/apps/kvstore v0.0.0-00010101000000-000000000000
-	github.com/jangada-io/jangada/raft-core v0.0.0
-	github.com/jangada-io/jangada/store-badger v0.0.0-00010101000000-000000000000
-	github.com/jangada-io/jangada/store-pebble v0.0.0-00010101000000-000000000000
-	github.com/jangada-io/jangada/transport-mem v0.0.0-00010101000000-000000000000
-	github.com/jangada-io/jangada/transport-quic v0.0.0-00010101000000-000000000000
+	github.com/jangada-io/jangada/apps/kvstore v0.1.0
+	github.com/jangada-io/jangada/raft-core v0.1.0
+	github.com/jangada-io/jangada/store-badger v0.1.0
+	github.com/jangada-io/jangada/store-pebble v0.1.0
+	github.com/jangada-io/jangada/transport-mem v0.1.0
+	github.com/jangada-io/jangada/transport-quic v0.1.0
 	go.etcd.io/raft/v3 v3.7.0
 	go.uber.org/goleak v1.3.0
 	gonum.org/v1/plot v0.17.0
@@ -68,8 +68,8 @@ require (
 	github.com/hashicorp/go-metrics v0.7.0 // indirect
 	github.com/hashicorp/go-msgpack/v2 v2.1.5 // indirect
 	github.com/hashicorp/golang-lru v1.0.2 // indirect
-	github.com/jangada-io/jangada/codec v0.0.0 // indirect
-	github.com/jangada-io/jangada/store-snapfile v0.0.0-00010101000000-000000000000 // indirect
+	github.com/jangada-io/jangada/codec v0.1.0 // indirect
+	github.com/jangada-io/jangada/store-snapfile v0.1.0 // indirect
 	github.com/klauspost/compress v1.20.4 // indirect
 	github.com/kr/pretty v0.3.1 // indirect
 	github.com/kr/text v0.2.0 // indirect

@@ -3,8 +3,8 @@ module github.com/jangada-io/jangada/examples
 go 1.26.0
 
 require (
-	github.com/jangada-io/jangada/raft-core v0.0.0
-	github.com/jangada-io/jangada/transport-mem v0.0.0
+	github.com/jangada-io/jangada/raft-core v0.1.0
+	github.com/jangada-io/jangada/transport-mem v0.1.0
 )
 
 require (

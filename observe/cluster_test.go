@@ -129,11 +129,20 @@ func TestClusterPartitionedFollowerLagIsVisibleOnLeader(t *testing.T) {
 	if _, ok := oc.scrape(lagging.ID()).value("raft_peer_match_lag"); ok {
 		t.Errorf("a follower exports raft_peer_match_lag; only the leader knows it")
 	}
+	clustertest.WaitFor(t, "the leader to see the cut-off follower inactive", clusterWait, func() bool {
+		fams := oc.scrape(lead.ID())
+		active, ok := fams.value("raft_peer_active", "peer", peer)
+		voters, _ := fams.value("raft_voters_active")
+		return ok && active == 0 && voters == 2
+	})
 
 	oc.Net.Heal()
 	clustertest.WaitFor(t, "the healed follower's lag to return to 0", clusterWait, func() bool {
-		v, ok := oc.scrape(lead.ID()).value("raft_peer_match_lag", "peer", peer)
-		return ok && v == 0
+		fams := oc.scrape(lead.ID())
+		lag, ok := fams.value("raft_peer_match_lag", "peer", peer)
+		active, _ := fams.value("raft_peer_active", "peer", peer)
+		voters, _ := fams.value("raft_voters_active")
+		return ok && lag == 0 && active == 1 && voters == 3
 	})
 }
 
@@ -226,4 +235,36 @@ func sortedKeys(m map[string]any) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// TestLabelledFamiliesExistFromTheStart scrapes each node of a fresh cluster,
+// before any snapshot, send failure or unreachable peer: every family is
+// there with its series at zero, so rate() and absence alerts work at once.
+func TestLabelledFamiliesExistFromTheStart(t *testing.T) {
+	oc := newObservedCluster(t, nil)
+	oc.Leader()
+	for _, id := range oc.Running() {
+		fams := oc.scrape(id)
+		for _, kind := range snapshotKinds {
+			for _, result := range []string{ResultOK, ResultError} {
+				if v, ok := fams.value("raft_snapshots_total", "kind", string(kind), "result", result); !ok || v != 0 {
+					t.Errorf("node %d: raft_snapshots_total{kind=%q,result=%q} = %v (present %v), want 0", id, kind, result, v, ok)
+				}
+			}
+			if _, ok := fams.value("raft_snapshot_duration_seconds", "kind", string(kind)); !ok {
+				t.Errorf("node %d: raft_snapshot_duration_seconds{kind=%q} missing", id, kind)
+			}
+		}
+		for _, peer := range oc.others(id) {
+			label := peerLabel(peer)
+			if _, ok := fams.value("raft_transport_sent_bytes_total", "peer", label); !ok {
+				t.Errorf("node %d: raft_transport_sent_bytes_total{peer=%q} missing", id, label)
+			}
+			for _, kind := range []string{TransportUnreachable, TransportSnapshot} {
+				if v, ok := fams.value("raft_transport_errors_total", "peer", label, "kind", kind); !ok || v != 0 {
+					t.Errorf("node %d: raft_transport_errors_total{peer=%q,kind=%q} = %v (present %v), want 0", id, label, kind, v, ok)
+				}
+			}
+		}
+	}
 }

@@ -3,6 +3,7 @@ package observe
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"regexp"
 	"slices"
 	"strings"
@@ -155,6 +156,43 @@ func TestAlertingRulesAreWellFormed(t *testing.T) {
 	for _, want := range []string{"RaftNoLeader", "RaftFrequentLeaderChanges", "RaftFollowerLagging", "RaftSlowFsync", "RaftProposalFailures"} {
 		if !slices.Contains(alerts, want) {
 			t.Errorf("no %s alert", want)
+		}
+	}
+}
+
+// TestAlertingRulesPassPromtool runs the rules' unit tests
+// (dashboards/alerts_test.yml: a firing and a quiet case per rule) with
+// Prometheus's own promtool. Without promtool the test skips, except in CI
+// (CI=true), which installs it.
+func TestAlertingRulesPassPromtool(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("promtool not found; CI installs it (Debian package prometheus)")
+		}
+		t.Skip("promtool not found (Debian package prometheus): alert rule unit tests not run")
+	}
+	out, err := exec.Command(promtool, "test", "rules", "dashboards/alerts_test.yml").CombinedOutput()
+	if err != nil {
+		t.Fatalf("promtool test rules: %v\n%s", err, out)
+	}
+}
+
+// TestEveryAlertHasAUnitTest: a rule added to alerts.yml needs its cases in
+// alerts_test.yml.
+func TestEveryAlertHasAUnitTest(t *testing.T) {
+	rules, err := os.ReadFile("dashboards/alerts.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests, err := os.ReadFile("dashboards/alerts_test.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(rules), "\n") {
+		name, ok := strings.CutPrefix(strings.TrimSpace(line), "- alert: ")
+		if ok && !strings.Contains(string(tests), "alertname: "+name+"\n") {
+			t.Errorf("alert %s has no case in dashboards/alerts_test.yml", name)
 		}
 	}
 }

@@ -27,6 +27,16 @@
 // when no endpoint is set. Proposal and read spans are children of the span
 // in the caller's context; with tracing off the hooks allocate nothing.
 //
+// StatusPage is a live web page of the node's view of the cluster (members,
+// leader, term, indexes, replication lag, health checks, recent events),
+// embedded in the binary and kept current over Server-Sent Events:
+//
+//	page, err := observe.NewStatusPage(observe.StatusPageConfig{Health: obs.Health, MetricsURL: "/metrics"})
+//	if err != nil { ... }
+//	defer page.Close()
+//	_ = page.Attach(node)
+//	mux.Handle("GET /ui/", http.StripPrefix("/ui", page.Handler()))
+//
 // The dashboards directory holds a Grafana dashboard and Prometheus alerting
 // rules built on these metrics.
 package observe

@@ -11,6 +11,8 @@ var (
 	ErrAttached = errors.New("observe: already attached to a node")
 	// ErrClosed is returned by Attach after Close.
 	ErrClosed = errors.New("observe: closed")
+	// ErrNotAttached is returned by StatusPage.Snapshot before Attach.
+	ErrNotAttached = errors.New("observe: no node attached")
 	// ErrTracingConfig is wrapped by NewTracerProviderFromEnv when the OTEL_*
 	// environment asks for something this module does not provide.
 	ErrTracingConfig = errors.New("observe: unsupported tracing configuration")

@@ -16,7 +16,7 @@ type staticNode struct{}
 
 func (staticNode) Status() raftcore.Status {
 	return raftcore.Status{
-		ID: 2, Role: raftcore.RoleFollower, Leader: 1, Term: 4,
+		ID: 2, Role: raftcore.RoleFollower, Leader: 1, LeaderActive: true, Term: 4,
 		CommitIndex: 120, AppliedIndex: 120, SnapshotIndex: 100,
 		Members: []raftcore.MemberStatus{
 			{Peer: raftcore.Peer{ID: 1, Addr: "10.0.0.1:7000"}, Role: raftcore.MemberVoter},

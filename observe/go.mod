@@ -3,7 +3,7 @@ module github.com/jangada-io/jangada/observe
 go 1.26.0
 
 require (
-	github.com/jangada-io/jangada/raft-core v0.0.0
+	github.com/jangada-io/jangada/raft-core v0.1.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/client_model v0.6.3
 	github.com/prometheus/common v0.72.0

@@ -65,6 +65,7 @@ const (
 	CheckQuorum   = "quorum"    // a quorum of voters is reachable (leader: answered recently; follower: a leader is known)
 	CheckApplyLag = "apply_lag" // committed entries do not pile up unapplied
 	CheckCaughtUp = "caught_up" // readiness: applied within ReadyMaxApplyLag of commit
+	CheckWritable = "writable"  // readiness: a write made here now would be accepted (a live leader, no transfer)
 )
 
 // AddCheck adds c to the liveness checks of /health and Health, replacing a
@@ -100,12 +101,15 @@ func (o *Observer) Health(ctx context.Context) Report {
 	return o.run(ctx, checks)
 }
 
-// Ready runs the readiness checks: the node runs, knows a leader and has
-// applied what it knows to be committed (within ReadyMaxApplyLag).
+// Ready runs the readiness checks: the node runs, a write made through it
+// now would be accepted (it leads, or follows a leader it heard from within
+// an election timeout, and no leadership transfer is refusing proposals),
+// and it has applied what it knows to be committed (within
+// ReadyMaxApplyLag), so its linearizable reads answer promptly.
 func (o *Observer) Ready(ctx context.Context) Report {
 	return o.run(ctx, []Check{
 		{Name: CheckNode, Run: o.checkNode},
-		{Name: CheckLeader, Run: o.checkLeaderKnown},
+		{Name: CheckWritable, Run: o.checkWritable},
 		{Name: CheckCaughtUp, Run: o.checkCaughtUp},
 	})
 }
@@ -191,10 +195,16 @@ func (o *Observer) checkLeader(_ context.Context, st raftcore.Status) (Health, s
 	return HealthFail, fmt.Sprintf("no leader known for %v (term %d), longer than %v", lost, st.Term, o.cfg.LeaderLostGrace)
 }
 
-// checkLeaderKnown is the strict form of checkLeader used by readiness.
-func (o *Observer) checkLeaderKnown(_ context.Context, st raftcore.Status) (Health, string) {
-	if st.Leader == 0 {
+// checkWritable is readiness's view of the leader: a write made through
+// this node now must reach a live leader that accepts proposals.
+func (o *Observer) checkWritable(_ context.Context, st raftcore.Status) (Health, string) {
+	switch {
+	case st.Leader == 0:
 		return HealthFail, fmt.Sprintf("no leader known (term %d)", st.Term)
+	case !st.LeaderActive:
+		return HealthFail, fmt.Sprintf("leader %d silent for an election timeout (term %d): it may be down", st.Leader, st.Term)
+	case st.LeadTransferee != 0:
+		return HealthFail, fmt.Sprintf("leadership moving to %d (term %d): writes wait until it ends", st.LeadTransferee, st.Term)
 	}
 	return HealthOK, leaderMessage(st)
 }

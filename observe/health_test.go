@@ -223,6 +223,10 @@ func TestHealthEndpointStatusCodes(t *testing.T) {
 func TestReadyRequiresLeaderAndCaughtUp(t *testing.T) {
 	behind := followerStatus(1)
 	behind.CommitIndex, behind.AppliedIndex = 500, 10
+	silent := followerStatus(1)
+	silent.LeaderActive = false
+	transferring := leaderStatus()
+	transferring.LeadTransferee = 3
 	tests := []struct {
 		name   string
 		status raftcore.Status
@@ -231,6 +235,8 @@ func TestReadyRequiresLeaderAndCaughtUp(t *testing.T) {
 		{"follower caught up", followerStatus(1), http.StatusOK},
 		{"leader", leaderStatus(), http.StatusOK},
 		{"no leader", followerStatus(0), http.StatusServiceUnavailable},
+		{"leader silent for an election timeout", silent, http.StatusServiceUnavailable},
+		{"leadership transfer in progress", transferring, http.StatusServiceUnavailable},
 		{"far behind", behind, http.StatusServiceUnavailable},
 	}
 	for _, tt := range tests {

@@ -57,7 +57,7 @@ func (f *fakeNode) set(st raftcore.Status) {
 // leaderStatus is node 1 leading a three-voter cluster in which the members
 // listed in inactive have not answered recently.
 func leaderStatus(inactive ...uint64) raftcore.Status {
-	st := raftcore.Status{ID: 1, Role: raftcore.RoleLeader, Leader: 1, Term: 3, CommitIndex: 10, AppliedIndex: 10}
+	st := raftcore.Status{ID: 1, Role: raftcore.RoleLeader, Leader: 1, LeaderActive: true, Term: 3, CommitIndex: 10, AppliedIndex: 10}
 	for id := uint64(1); id <= 3; id++ {
 		m := raftcore.MemberStatus{Peer: raftcore.Peer{ID: id, Addr: fmt.Sprintf("node-%d", id)}, Role: raftcore.MemberVoter, Match: 10, Next: 11, State: "replicate", RecentActive: true}
 		for _, x := range inactive {
@@ -73,7 +73,7 @@ func leaderStatus(inactive ...uint64) raftcore.Status {
 // followerStatus is node 2 following leader 1 (0: no leader known).
 func followerStatus(leader uint64) raftcore.Status {
 	st := leaderStatus()
-	st.ID, st.Role, st.Leader = 2, raftcore.RoleFollower, leader
+	st.ID, st.Role, st.Leader, st.LeaderActive = 2, raftcore.RoleFollower, leader, leader != 0
 	for i := range st.Members {
 		st.Members[i].Match, st.Members[i].Next, st.Members[i].State, st.Members[i].RecentActive = 0, 0, "", false
 	}

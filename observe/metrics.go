@@ -51,6 +51,9 @@ var (
 	snapshotBuckets = prometheus.ExponentialBuckets(0.001, 2, 16)   // 1ms … 33s
 )
 
+// snapshotKinds are the values of the snapshot families' kind label.
+var snapshotKinds = []raftcore.SnapshotKind{raftcore.SnapshotAuto, raftcore.SnapshotManual, raftcore.SnapshotInstalled, raftcore.SnapshotSent}
+
 // metrics holds the collectors fed by the engine's hooks, the event loop and
 // the transport wrapper.
 type metrics struct {
@@ -120,6 +123,15 @@ func newMetrics() *metrics {
 	for i, r := range proposalResults {
 		m.proposals[i] = proposals.WithLabelValues(r)
 	}
+	// Every series whose labels are known in advance exists from the start,
+	// at zero: a dashboard's rate() and an alert on absence see a value
+	// before the first snapshot (per-peer series start when the peer is added).
+	for _, kind := range snapshotKinds {
+		m.snapshotDuration.WithLabelValues(string(kind))
+		for _, result := range []string{ResultOK, ResultError} {
+			m.snapshots.WithLabelValues(string(kind), result)
+		}
+	}
 	return m
 }
 
@@ -141,6 +153,8 @@ type statusCollector struct {
 	isLeader *prometheus.Desc
 	matchLag *prometheus.Desc
 	members  *prometheus.Desc
+	active   *prometheus.Desc
+	voters   *prometheus.Desc
 }
 
 func newStatusCollector(o *Observer) *statusCollector {
@@ -152,12 +166,14 @@ func newStatusCollector(o *Observer) *statusCollector {
 		isLeader: prometheus.NewDesc("raft_is_leader", "1 if this node is the leader, 0 otherwise.", nil, nil),
 		matchLag: prometheus.NewDesc("raft_peer_match_lag", "Log entries the leader holds that the peer has not yet acknowledged (exported by the leader only).", []string{"peer"}, nil),
 		members:  prometheus.NewDesc("raft_members", "Members of the applied configuration, by role.", []string{"role"}, nil),
+		active:   prometheus.NewDesc("raft_peer_active", "1 if the peer answered the leader within the last election timeout, 0 otherwise (exported by the leader only).", []string{"peer"}, nil),
+		voters:   prometheus.NewDesc("raft_voters_active", "Voters, the leader included, that answered the leader within the last election timeout (exported by the leader only).", nil, nil),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *statusCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.term, c.commit, c.applied, c.isLeader, c.matchLag, c.members} {
+	for _, d := range []*prometheus.Desc{c.term, c.commit, c.applied, c.isLeader, c.matchLag, c.members, c.active, c.voters} {
 		ch <- d
 	}
 }
@@ -199,12 +215,25 @@ func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, m := range st.Members {
 		last = max(last, m.Match)
 	}
+	activeVoters := 0
 	for _, m := range st.Members {
 		if m.ID == st.ID {
+			if m.Role == raftcore.MemberVoter {
+				activeVoters++
+			}
 			continue
 		}
 		gauge(c.matchLag, float64(last-m.Match), peerLabel(m.ID))
+		active := 0.0
+		if m.RecentActive {
+			active = 1
+			if m.Role == raftcore.MemberVoter {
+				activeVoters++
+			}
+		}
+		gauge(c.active, active, peerLabel(m.ID))
 	}
+	gauge(c.voters, float64(activeVoters))
 }
 
 func peerLabel(id uint64) string { return strconv.FormatUint(id, 10) }

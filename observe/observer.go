@@ -49,7 +49,7 @@ type Observer struct {
 	checks     []Check
 }
 
-var _ raftcore.Observer = (*Observer)(nil)
+var _ raftcore.StageObserver = (*Observer)(nil)
 
 const tracerName = "github.com/jangada-io/jangada/observe"
 
@@ -177,6 +177,24 @@ func (o *Observer) Propose(ctx context.Context, size int) (context.Context, func
 		}
 	}
 	return ctx, c.done
+}
+
+// ProposalStages implements raftcore.StageObserver: each stage a traced
+// proposal reaches becomes an event of its span ("raft.committed": the
+// entry is replicated to a quorum and about to apply here), so a trace
+// shows propose, replicate and apply in order. Untraced proposals cost
+// nothing.
+func (o *Observer) ProposalStages(ctx context.Context) func(raftcore.Stage, uint64) {
+	if o.tracer == nil {
+		return nil
+	}
+	span := trace.SpanFromContext(ctx)
+	if !span.IsRecording() {
+		return nil
+	}
+	return func(stage raftcore.Stage, index uint64) {
+		span.AddEvent("raft."+string(stage), trace.WithAttributes(attribute.Int64("raft.index", int64(index))))
+	}
 }
 
 // Read implements raftcore.Observer: it starts the read's span and times

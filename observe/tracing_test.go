@@ -31,7 +31,11 @@ func spanNamed(spans []sdktrace.ReadOnlySpan, name string) sdktrace.ReadOnlySpan
 }
 
 func attr(s sdktrace.ReadOnlySpan, key string) (attribute.Value, bool) {
-	for _, kv := range s.Attributes() {
+	return attrOf(s.Attributes(), key)
+}
+
+func attrOf(kvs []attribute.KeyValue, key string) (attribute.Value, bool) {
+	for _, kv := range kvs {
 		if string(kv.Key) == key {
 			return kv.Value, true
 		}
@@ -97,13 +101,33 @@ func TestClusterSpansAreChildrenOfTheCallersSpan(t *testing.T) {
 			}
 			for k, want := range tt.attrs {
 				if got, ok := attr(s, k); !ok || got != want {
-					t.Errorf("%s attribute %s = %v (present %v), want %v", tt.span, k, got.Emit(), ok, want.Emit())
+					t.Errorf("%s attribute %s = %v (present %v), want %v", tt.span, k, got.String(), ok, want.String())
 				}
 			}
 			if !s.EndTime().After(s.StartTime()) {
 				t.Errorf("%s ends %v, not after its start %v", tt.span, s.EndTime(), s.StartTime())
 			}
 		})
+	}
+	// The proposal's span shows it replicated (committed) before it ended
+	// with the apply result.
+	if s := spanNamed(spans, "raft.propose"); s != nil {
+		var committed bool
+		for _, ev := range s.Events() {
+			if ev.Name != "raft.committed" {
+				continue
+			}
+			committed = true
+			if v, ok := attrOf(ev.Attributes, "raft.index"); !ok || v.AsInt64() != int64(res.Index) {
+				t.Errorf("raft.committed event index = %v, want %d", v.AsInt64(), res.Index)
+			}
+			if ev.Time.Before(s.StartTime()) || ev.Time.After(s.EndTime()) {
+				t.Errorf("raft.committed at %v, outside the span [%v, %v]", ev.Time, s.StartTime(), s.EndTime())
+			}
+		}
+		if !committed {
+			t.Errorf("raft.propose span has no raft.committed event: %v", s.Events())
+		}
 	}
 	if s := spanNamed(spans, "raft.read"); s != nil {
 		if v, _ := attr(s, "raft.read_index"); v.AsInt64() < int64(res.Index) {

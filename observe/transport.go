@@ -88,6 +88,19 @@ func (t *instrumentedTransport) SendSnapshot(ctx context.Context, msg *raftpb.Me
 	return err
 }
 
+// AddPeer implements raftcore.Transport and starts the peer's series at
+// zero, so a peer that never failed still shows raft_transport_errors_total.
+func (t *instrumentedTransport) AddPeer(p raftcore.Peer) error {
+	if err := t.Transport.AddPeer(p); err != nil {
+		return err
+	}
+	label := peerLabel(p.ID)
+	t.m.sentBytes.WithLabelValues(label)
+	t.m.transportErrors.WithLabelValues(label, TransportUnreachable)
+	t.m.transportErrors.WithLabelValues(label, TransportSnapshot)
+	return nil
+}
+
 // RemovePeer implements raftcore.Transport and drops the peer's series:
 // raft ids are never reused, so they would only linger.
 func (t *instrumentedTransport) RemovePeer(id uint64) {

@@ -7,8 +7,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"testing"
-	"time"
 
+	"github.com/jangada-io/jangada/raft-core/testseed"
 	"go.etcd.io/raft/v3/raftpb"
 )
 
@@ -321,15 +321,7 @@ func BenchmarkAppliedProposals(b *testing.B) {
 
 // testSeed returns a fresh seed for a randomized test and logs it if the test
 // fails, so the failing run can be repeated.
-func testSeed(t *testing.T) uint64 {
-	seed := uint64(time.Now().UnixNano())
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("seed %d", seed)
-		}
-	})
-	return seed
-}
+func testSeed(t *testing.T) uint64 { return testseed.Get(t) }
 
 // nopTestTransport only hears about peers.
 type nopTestTransport struct{}

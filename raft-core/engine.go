@@ -48,6 +48,9 @@ type engine struct {
 	raftMu sync.Mutex
 	rn     *raft.RawNode
 	ticks  uint64
+	// leaderHeard is ticks when this node last stepped a message only a
+	// leader sends (append, heartbeat, snapshot) of its current term.
+	leaderHeard uint64
 	// soft state, written under raftMu, read atomically by anyone
 	leader atomic.Uint64
 	term   atomic.Uint64
@@ -130,6 +133,7 @@ type proposal struct {
 	data  []byte
 	cc    *raftpb.ConfChange
 	done  chan proposalResult
+	stage func(Stage, uint64) // reports the proposal's stages; nil when nobody asked
 }
 
 type proposalResult struct {
@@ -519,9 +523,29 @@ func (e *engine) step(m *raftpb.Message) {
 		}
 	}
 	e.stepRaft(m)
-	if m.GetType() == raftpb.MsgStorageApplyResp {
+	switch m.GetType() {
+	case raftpb.MsgStorageApplyResp:
 		e.releaseHeld()
+	case raftpb.MsgApp, raftpb.MsgHeartbeat, raftpb.MsgSnap:
+		if m.GetTerm() >= e.term.Load() { // an older term's leader is ignored by raft
+			e.leaderHeard = e.ticks
+		}
 	}
+}
+
+// leaderActive reports whether this node leads, or heard from its leader
+// within the last election timeout: whether a proposal made here now
+// reaches a live leader. With pre-vote, a follower keeps naming a leader
+// that died until a new one is elected; this says when not to trust it.
+// Called under raftMu.
+func (e *engine) leaderActive(lead uint64) bool {
+	switch lead {
+	case 0:
+		return false
+	case e.id:
+		return true
+	}
+	return e.ticks-e.leaderHeard < uint64(e.cfg.electionTicks())
 }
 
 func (e *engine) stepRaft(m *raftpb.Message) {
@@ -1299,18 +1323,18 @@ func (e *engine) applyEntry(ent *raftpb.Entry) (func(), error) {
 				return fail, nil // a copy of an applied proposal, or one that never may apply
 			}
 		}
+		var p *proposal // the local proposer waiting for this entry, if any
+		if origin == e.id {
+			if p = e.waiters.take(id); p != nil && p.stage != nil {
+				p.stage(StageCommitted, ent.GetIndex())
+			}
+		}
 		result, err := e.sm.apply(ent.GetIndex(), payload)
-		if err != nil {
+		if err != nil || p == nil {
 			return nil, err
 		}
-		if origin != e.id {
-			return nil, nil
-		}
-		if p := e.waiters.take(id); p != nil {
-			idx := ent.GetIndex()
-			return func() { p.resolve(proposalResult{index: idx, result: result}) }, nil
-		}
-		return nil, nil
+		idx := ent.GetIndex()
+		return func() { p.resolve(proposalResult{index: idx, result: result}) }, nil
 	case raftpb.EntryConfChange:
 		var cc raftpb.ConfChange
 		if err := proto.Unmarshal(ent.GetData(), &cc); err != nil {

@@ -10,15 +10,15 @@ import (
 	"github.com/jangada-io/jangada/raft-core/clustertest"
 )
 
-func memberOf(t *testing.T, n *clustertest.Node[clustertest.KVCommand, clustertest.KVResult], id uint64) raftcore.Peer {
-	t.Helper()
+// memberOf returns member id as node n lists it; ok is false until n has
+// applied the member's addition.
+func memberOf(n *clustertest.Node[clustertest.KVCommand, clustertest.KVResult], id uint64) (p raftcore.Peer, ok bool) {
 	for _, m := range n.Status().Members {
 		if m.ID == id {
-			return m.Peer
+			return m.Peer, true
 		}
 	}
-	t.Fatalf("node %d does not list member %d", n.ID(), id)
-	return raftcore.Peer{}
+	return raftcore.Peer{}, false
 }
 
 // TestBindMemberKeyIsTrustOnFirstUse: a member added without a key gets the
@@ -45,7 +45,8 @@ func TestBindMemberKeyIsTrustOnFirstUse(t *testing.T) {
 	}
 	for _, id := range c.Running() {
 		clustertest.WaitFor(t, "the bound key on every node", 5*time.Second, func() bool {
-			return bytes.Equal(memberOf(t, c.Node(id), 9).Key, first)
+			p, ok := memberOf(c.Node(id), 9)
+			return ok && bytes.Equal(p.Key, first)
 		})
 	}
 	// An operator rotating the key replaces it, address included.
@@ -54,8 +55,8 @@ func TestBindMemberKeyIsTrustOnFirstUse(t *testing.T) {
 	}
 	for _, id := range c.Running() {
 		clustertest.WaitFor(t, "the updated member on every node", 5*time.Second, func() bool {
-			p := memberOf(t, c.Node(id), 9)
-			return bytes.Equal(p.Key, second) && p.Addr == "node-9b"
+			p, ok := memberOf(c.Node(id), 9)
+			return ok && bytes.Equal(p.Key, second) && p.Addr == "node-9b"
 		})
 	}
 }

@@ -173,7 +173,11 @@ func (n *Node[C, R]) Propose(ctx context.Context, cmd C) (R, error) {
 		return zero, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(payload), n.cfg.MaxCommandSize)
 	}
 	ctx, done := n.e.obs.Propose(ctx, len(payload))
-	res, err := n.submit(ctx, n.e.newCommand(payload))
+	p := n.e.newCommand(payload)
+	if so, ok := n.e.obs.(StageObserver); ok {
+		p.stage = so.ProposalStages(ctx)
+	}
+	res, err := n.submit(ctx, p)
 	done(res.index, err)
 	if err != nil {
 		return zero, err
@@ -482,12 +486,17 @@ func (n *Node[C, R]) waitLeader(ctx context.Context, want uint64, limit time.Dur
 func (n *Node[C, R]) Status() Status {
 	n.e.raftMu.Lock()
 	st := n.e.rn.Status()
+	// The leader the node's API acts on (Leader, proposals, forwarding),
+	// which follows raft's by one Ready at most.
+	lead := n.e.leader.Load()
+	active := n.e.leaderActive(lead)
 	n.e.raftMu.Unlock()
 	mem := n.e.membership()
 	out := Status{
 		ID:             n.e.id,
 		Role:           Role(n.e.role.Load()),
-		Leader:         st.Lead,
+		Leader:         lead,
+		LeaderActive:   active,
 		Term:           st.HardState.GetTerm(),
 		CommitIndex:    st.HardState.GetCommit(),
 		AppliedIndex:   n.e.applied.Load(),
@@ -561,11 +570,4 @@ func (n *Node[C, R]) transferTarget() uint64 {
 		}
 	}
 	return best
-}
-
-// crash stops the node as a process crash would: no leadership hand-off, no
-// flush, stores and transport left open. For tests only.
-func (n *Node[C, R]) crash() {
-	n.r.closing.Store(true)
-	_ = n.r.shutdown(false)
 }

@@ -40,6 +40,27 @@ type Observer interface {
 	Snapshot(kind SnapshotKind, d time.Duration, size int64, err error)
 }
 
+// StageObserver is an Observer that also follows each proposal through the
+// stages between Propose and its done call, for instance to add them to the
+// proposal's trace span.
+type StageObserver interface {
+	Observer
+	// ProposalStages is called once per Propose with the context the
+	// Observer's Propose returned; the function it returns (nil: none) is
+	// called as the proposal reaches each Stage, with the entry's index. It
+	// runs on the engine's apply path and must not block.
+	ProposalStages(ctx context.Context) func(stage Stage, index uint64)
+}
+
+// Stage is a point a proposal passes between Propose and its result.
+type Stage string
+
+const (
+	// StageCommitted: the entry is committed (replicated to a quorum) and
+	// this node, the proposer, is about to apply it.
+	StageCommitted Stage = "committed"
+)
+
 type nopObserver struct{}
 
 func (nopObserver) Propose(ctx context.Context, _ int) (context.Context, func(uint64, error)) {

@@ -43,9 +43,14 @@ const (
 
 // Status is a point-in-time view of a node.
 type Status struct {
-	ID           uint64
-	Role         Role
-	Leader       uint64 // 0 when unknown
+	ID     uint64
+	Role   Role
+	Leader uint64 // 0 when unknown
+	// LeaderActive reports whether this node leads or heard from Leader
+	// within the last election timeout. A follower whose leader died keeps
+	// naming it until a new leader is elected; LeaderActive turns false
+	// one election timeout after the leader's last message.
+	LeaderActive bool
 	Term         uint64
 	CommitIndex  uint64
 	AppliedIndex uint64

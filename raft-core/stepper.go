@@ -254,6 +254,10 @@ func (s *Stepper[C, R]) TransferLeadership(id uint64) { s.e.rn.TransferLeader(id
 // Leader returns the leader this node knows of, or 0.
 func (s *Stepper[C, R]) Leader() uint64 { return s.e.leader.Load() }
 
+// LeaderActive is Status.LeaderActive: this node leads, or heard from its
+// leader within the last election timeout.
+func (s *Stepper[C, R]) LeaderActive() bool { return s.e.leaderActive(s.e.leader.Load()) }
+
 // Role returns this node's role.
 func (s *Stepper[C, R]) Role() Role { return Role(s.e.role.Load()) }
 

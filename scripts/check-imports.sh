@@ -1,40 +1,89 @@
 #!/usr/bin/env bash
-# Enforces DESIGN.md's one direction of imports: each module may require only
-# the sibling modules listed for it, raft-core stays lean, and libraries never
-# import fx. Usage: check-imports.sh MODULE...
+# Enforces DESIGN.md's one direction of imports on what the code really
+# imports, not on what go.mod says: for each module it lists every package
+# its packages and their tests depend on (go list -deps -test, inside the
+# workspace) and checks
+#   - the sibling modules reached are among those DESIGN.md's module map
+#     allows (the allowed sets below are transitive: deploy reaches raft-core
+#     through mgmt),
+#   - a library (any module but the apps, bench and the CLI) reaches no fx,
+#   - raft-core's own packages (not its tests) reach none of quic-go, pebble,
+#     badger, prometheus, OpenTelemetry or fx,
+#   - each go.mod requires no sibling outside its allowed set.
+# Usage: check-imports.sh MODULE... (directories relative to the repository
+# root, as go.work lists them). Exits 1 naming every violation.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 root=github.com/jangada-io/jangada
 
 allowed() {
 	case "$1" in
 	raft-core | codec) echo "" ;;
-	transport-mem | observe | discovery) echo "raft-core" ;;
-	transport-quic | store-snapfile | mgmt | backup) echo "raft-core codec" ;;
-	store-pebble | store-badger) echo "raft-core codec store-snapfile" ;; # the shared snapshot files
-	deploy) echo "raft-core codec mgmt" ;;
-	*) echo "*" ;; # apps and bench may use everything
+	transport-mem | observe) echo "raft-core" ;;
+	transport-quic | store-snapfile | mgmt) echo "raft-core codec" ;;
+	store-pebble | store-badger) echo "raft-core codec store-snapfile" ;;
+	discovery | backup) echo "raft-core codec mgmt" ;;
+	deploy) echo "raft-core codec mgmt discovery" ;;
+	*) echo "*" ;; # apps, bench, examples and the CLI may use everything
 	esac
 }
 
+heavy='^(github\.com/quic-go/|github\.com/cockroachdb/pebble|github\.com/dgraph-io/badger|github\.com/prometheus/|go\.opentelemetry\.io/|go\.uber\.org/fx)'
+
+if [ $# -eq 0 ]; then
+	echo "check-imports: no modules given (is go.work readable?)" >&2
+	exit 2
+fi
+
+# Every module directory, longest first, to map an import path to its module.
+mods=$(go work edit -json | sed -n 's/.*"DiskPath": "\.\/\(.*\)".*/\1/p' | awk '{ print length, $0 }' | sort -rn | cut -d' ' -f2-)
+if [ -z "$mods" ]; then
+	echo "check-imports: go.work lists no modules" >&2
+	exit 2
+fi
+
+module_of() { # import path below $root -> module directory
+	local rel=${1#"$root/"} m
+	for m in $mods; do
+		if [ "$rel" = "$m" ] || [[ "$rel" == "$m/"* ]]; then
+			echo "$m"
+			return
+		fi
+	done
+	echo "?$rel"
+}
+
 fail=0
+violation() {
+	echo "$1"
+	fail=1
+}
+
 for m in "$@"; do
 	ok=$(allowed "$m")
-	deps=$(cd "$m" && go list -m -f '{{if not .Main}}{{.Path}}{{end}}' all 2>/dev/null | sed -n "s#^$root/##p" || true)
+	if ! out=$(cd "$m" && go list -deps -test -f '{{if not .Standard}}{{.ImportPath}}{{end}}' ./... 2>&1); then
+		violation "$m: go list failed: $out"
+		continue
+	fi
+	# "p [q.test]" is p compiled for q's tests: the same package p.
+	deps=$(awk '{ print $1 }' <<<"$out" | grep -vE '(\.test|_test)$' | sort -u)
 	if [ "$ok" != "*" ]; then
-		for d in $deps; do
-			if ! [[ " $ok " == *" $d "* ]]; then
-				echo "$m must not depend on $d (DESIGN.md module map)"
-				fail=1
-			fi
+		for mod in $(grep "^$root/" <<<"$deps" | while read -r p; do module_of "$p"; done | sort -u); do
+			[ "$mod" = "$m" ] && continue
+			[[ " $ok " == *" $mod "* ]] || violation "$m must not depend on $mod (DESIGN.md module map)"
 		done
-		if grep -rqs --include='*.go' '"go.uber.org/fx' "$m"; then
-			echo "$m is a library and must not import go.uber.org/fx"
-			fail=1
+		if grep -q '^go\.uber\.org/fx' <<<"$deps"; then
+			violation "$m is a library and must not import go.uber.org/fx"
 		fi
+		for req in $(awk '/^require \(/ { r = 1; next } r && /^\)/ { r = 0 } r { print $1 } /^require [^(]/ { print $2 }' "$m/go.mod" | sed -n "s#^$root/##p" | sort -u); do
+			[[ " $ok " == *" $req "* ]] || violation "$m/go.mod must not require $req (DESIGN.md module map)"
+		done
+	fi
+	if [ "$m" = raft-core ]; then
+		own=$(cd "$m" && go list -deps -f '{{if not .Standard}}{{.ImportPath}}{{end}}' ./...)
+		for p in $(grep -E "$heavy" <<<"$own" | sort -u); do
+			violation "raft-core must stay lean: its packages reach $p"
+		done
 	fi
 done
-if grep -qE 'quic-go|pebble|badger|prometheus|opentelemetry|go.uber.org/fx' raft-core/go.mod; then
-	echo "raft-core/go.mod requires a heavy dependency"
-	fail=1
-fi
 exit $fail

@@ -10,11 +10,10 @@ replace github.com/jangada-io/jangada/codec => ../codec
 
 require (
 	github.com/dgraph-io/badger/v4 v4.9.6
-	github.com/jangada-io/jangada/raft-core v0.0.0-00010101000000-000000000000
-	github.com/jangada-io/jangada/store-snapfile v0.0.0-00010101000000-000000000000
+	github.com/jangada-io/jangada/raft-core v0.1.0
+	github.com/jangada-io/jangada/store-snapfile v0.1.0
 	go.etcd.io/raft/v3 v3.7.0
 	go.uber.org/goleak v1.3.0
-	google.golang.org/protobuf v1.36.12
 )
 
 require (
@@ -24,11 +23,12 @@ require (
 	github.com/go-logr/logr v1.4.3 // indirect
 	github.com/go-logr/stdr v1.2.2 // indirect
 	github.com/google/flatbuffers v25.2.10+incompatible // indirect
-	github.com/jangada-io/jangada/codec v0.0.0-00010101000000-000000000000 // indirect
+	github.com/jangada-io/jangada/codec v0.1.0 // indirect
 	github.com/klauspost/compress v1.20.4 // indirect
 	go.opentelemetry.io/auto/sdk v1.2.1 // indirect
 	go.opentelemetry.io/otel v1.41.0 // indirect
 	go.opentelemetry.io/otel/metric v1.41.0 // indirect
 	go.opentelemetry.io/otel/trace v1.41.0 // indirect
 	golang.org/x/sys v0.41.0 // indirect
+	google.golang.org/protobuf v1.36.12 // indirect
 )

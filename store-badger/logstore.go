@@ -1,15 +1,14 @@
 package storebadger
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
-	"sync"
 
 	"github.com/dgraph-io/badger/v4"
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
-	"google.golang.org/protobuf/proto"
 
 	raftcore "github.com/jangada-io/jangada/raft-core"
 	"github.com/jangada-io/jangada/raft-core/logkv"
@@ -26,22 +25,22 @@ import (
 // transaction that made them garbage, in bounded transactions, and again
 // when the store opens if a crash interrupted that.
 //
-// FirstIndex, LastIndex, InitialState and Snapshot are answered from memory,
-// and Term from a cache of the log's tail. All methods are safe for
-// concurrent use; reads do not wait for the sync of a Save that only
-// appends.
+// It answers raft.Storage's reads (InitialState, Entries, Term, FirstIndex,
+// LastIndex, Snapshot) through the logkv.Log it embeds: FirstIndex,
+// LastIndex, InitialState and Snapshot from memory, and Term from a cache of
+// the log's tail. All methods are safe for concurrent use; reads do not wait
+// for the sync of a Save that only appends.
 type LogStore struct {
-	// writeMu serialises writers. A writer holding it may read the fields
-	// below without mu, since only writers change them.
-	writeMu sync.Mutex
+	storage            // raft.Storage's reads, answered by log
+	log     *logkv.Log // state, term cache and locking
 
-	mu     sync.RWMutex
-	db     *badger.DB
-	lock   io.Closer
-	closed bool
-	state  logkv.State
-	terms  logkv.TermCache
+	db   *badger.DB
+	lock io.Closer
 }
+
+// storage is embedded under this name so that only raft.Storage's methods
+// of the Log are the LogStore's.
+type storage = raft.Storage
 
 var _ raftcore.LogStore = (*LogStore)(nil)
 
@@ -67,7 +66,8 @@ func Open(cfg Config) (*LogStore, error) {
 		dir.lock.Close()
 		return nil, fmt.Errorf("storebadger: opening %s: %w", cfg.Dir, err)
 	}
-	s := &LogStore{db: db, lock: dir.lock}
+	s := &LogStore{log: &logkv.Log{}, db: db, lock: dir.lock}
+	s.storage = s.log
 	if err := s.load(); err != nil {
 		db.Close()
 		dir.lock.Close()
@@ -77,9 +77,10 @@ func Open(cfg Config) (*LogStore, error) {
 }
 
 // load reads the state record, deletes entries outside the log's bounds
-// and checks that the first and last entries are there.
+// and hands the state to the Log, which checks that the first and last
+// entries are there.
 func (s *LogStore) load() error {
-	s.state = logkv.NewState()
+	state := logkv.NewState()
 	err := s.db.View(func(txn *badger.Txn) error {
 		item, err := txn.Get([]byte(logkv.StateKey))
 		if errors.Is(err, badger.ErrKeyNotFound) {
@@ -89,34 +90,21 @@ func (s *LogStore) load() error {
 			return err
 		}
 		return item.Value(func(value []byte) error {
-			s.state, err = logkv.DecodeState(value)
+			state, err = logkv.DecodeState(value)
 			return err
 		})
 	})
 	if err != nil {
 		return fmt.Errorf("storebadger: reading state: %w", err)
 	}
-	if err := s.deleteGarbage(); err != nil {
+	if err := s.deleteGarbage(state); err != nil {
 		return err
 	}
-	if s.state.LastIndex == s.state.DummyIndex {
-		return nil
-	}
-	for _, index := range []uint64{s.state.DummyIndex + 1, s.state.LastIndex} {
-		e, err := s.readEntry(index)
-		if err != nil {
-			return err
-		}
-		if index == s.state.LastIndex {
-			// The cache starts at the last entry and grows with appends.
-			s.terms.Append([]*raftpb.Entry{e})
-		}
-	}
-	return nil
+	return s.log.Init("storebadger", reader{s.db}, state)
 }
 
 // deleteGarbage deletes every entry outside [dummyIndex+1, lastIndex].
-func (s *LogStore) deleteGarbage() error {
+func (s *LogStore) deleteGarbage(state logkv.State) error {
 	var lowest, highest uint64
 	var found bool
 	err := s.db.View(func(txn *badger.Txn) error {
@@ -140,13 +128,13 @@ func (s *LogStore) deleteGarbage() error {
 	if !found {
 		return nil
 	}
-	if lowest <= s.state.DummyIndex {
-		if err := s.deleteRange(lowest, s.state.DummyIndex); err != nil {
+	if lowest <= state.DummyIndex {
+		if err := s.deleteRange(lowest, state.DummyIndex); err != nil {
 			return err
 		}
 	}
-	if highest > s.state.LastIndex {
-		return s.deleteRange(s.state.LastIndex+1, highest)
+	if highest > state.LastIndex {
+		return s.deleteRange(state.LastIndex+1, highest)
 	}
 	return nil
 }
@@ -175,162 +163,50 @@ func (s *LogStore) deleteRange(lo, hi uint64) error {
 	return nil
 }
 
-func (s *LogStore) readEntry(index uint64) (*raftpb.Entry, error) {
-	var e *raftpb.Entry
-	key := logkv.EntryKey(index)
-	err := s.db.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(key)
+// reader reads entries for the Log.
+type reader struct{ db *badger.DB }
+
+func (r reader) ReadEntry(index uint64) (value []byte, found bool, err error) {
+	err = r.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(logkv.EntryKey(index))
 		if errors.Is(err, badger.ErrKeyNotFound) {
-			return fmt.Errorf("%w: entry %d of log [%d, %d] is missing", raftcore.ErrCorrupt, index, s.state.DummyIndex+1, s.state.LastIndex)
+			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("storebadger: reading entry %d: %w", index, err)
-		}
-		return item.Value(func(value []byte) error {
-			e, _, err = logkv.DecodeEntry(key, value)
 			return err
-		})
+		}
+		found = true
+		value, err = item.ValueCopy(nil)
+		return err
 	})
-	return e, err
+	return value, found, err
 }
 
-// checkUsable returns the error every call returns on a closed store. The
-// caller holds mu.
-func (s *LogStore) checkUsable() error {
-	if s.closed {
-		return raftcore.ErrClosed
-	}
-	return nil
-}
-
-// InitialState implements raft.Storage.
-func (s *LogStore) InitialState() (*raftpb.HardState, *raftpb.ConfState, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if err := s.checkUsable(); err != nil {
-		return nil, nil, err
-	}
-	hs := proto.Clone(s.state.HardState).(*raftpb.HardState)
-	cs := s.state.ConfState()
-	return hs, cs, nil
-}
-
-// FirstIndex implements raft.Storage.
-func (s *LogStore) FirstIndex() (uint64, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if err := s.checkUsable(); err != nil {
-		return 0, err
-	}
-	return s.state.DummyIndex + 1, nil
-}
-
-// LastIndex implements raft.Storage.
-func (s *LogStore) LastIndex() (uint64, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if err := s.checkUsable(); err != nil {
-		return 0, err
-	}
-	return s.state.LastIndex, nil
-}
-
-// Snapshot implements raft.Storage. It returns the metadata of the latest
-// snapshot; the data is in a SnapshotStore.
-func (s *LogStore) Snapshot() (*raftpb.Snapshot, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if err := s.checkUsable(); err != nil {
-		return nil, err
-	}
-	return &raftpb.Snapshot{Metadata: proto.Clone(s.state.Snapshot).(*raftpb.SnapshotMetadata)}, nil
-}
-
-// Term implements raft.Storage. It returns raft.ErrCompacted below
-// FirstIndex-1 and raft.ErrUnavailable beyond LastIndex.
-func (s *LogStore) Term(index uint64) (uint64, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if err := s.checkUsable(); err != nil {
-		return 0, err
-	}
-	return s.term(index)
-}
-
-// term is Term for a caller holding mu or writeMu.
-func (s *LogStore) term(index uint64) (uint64, error) {
-	if term, ok, err := s.state.Term(index); ok {
-		return term, err
-	}
-	if term, ok := s.terms.Lookup(index); ok {
-		return term, nil
-	}
-	e, err := s.readEntry(index)
-	if err != nil {
-		return 0, err
-	}
-	return e.GetTerm(), nil
-}
-
-// Entries implements raft.Storage: entries [lo, hi), as many as fit in
-// maxSize bytes of protobuf encoding but at least one. It returns
-// raft.ErrCompacted if lo is compacted and raft.ErrUnavailable if hi is
-// beyond LastIndex+1. The entries are new objects the caller owns.
-func (s *LogStore) Entries(lo, hi, maxSize uint64) ([]*raftpb.Entry, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if err := s.checkUsable(); err != nil {
-		return nil, err
-	}
-	if lo <= s.state.DummyIndex {
-		return nil, raft.ErrCompacted
-	}
-	if hi > s.state.LastIndex+1 || lo > hi {
-		return nil, fmt.Errorf("%w: entries [%d, %d) of log [%d, %d]", raft.ErrUnavailable, lo, hi, s.state.DummyIndex+1, s.state.LastIndex)
-	}
-	if lo == hi {
-		return nil, nil
-	}
-	entries := make([]*raftpb.Entry, 0, min(hi-lo, 1024))
-	err := s.db.View(func(txn *badger.Txn) error {
+func (r reader) ScanEntries(lo, hi uint64, fn func(key, value []byte) (bool, error)) error {
+	return r.db.View(func(txn *badger.Txn) error {
 		iter := txn.NewIterator(badger.IteratorOptions{
 			Prefix:         []byte{logkv.EntryPrefix},
 			PrefetchValues: true,
 			PrefetchSize:   int(min(hi-lo, 64)),
 		})
 		defer iter.Close()
-		var size uint64
-		next := lo
-		for iter.Seek(logkv.EntryKey(lo)); iter.Valid() && next < hi; iter.Next() {
+		end := logkv.EntryKey(hi)
+		for iter.Seek(logkv.EntryKey(lo)); iter.Valid(); iter.Next() {
 			item := iter.Item()
-			var e *raftpb.Entry
-			var n uint64
-			err := item.Value(func(value []byte) (err error) {
-				e, n, err = logkv.DecodeEntry(item.Key(), value)
-				return err
-			})
-			if err != nil {
-				return err
-			}
-			if e.GetIndex() != next {
-				break
-			}
-			size += n
-			if len(entries) > 0 && size > maxSize {
+			if bytes.Compare(item.Key(), end) >= 0 {
 				return nil
 			}
-			entries = append(entries, e)
-			next++
-		}
-		if next != hi {
-			return fmt.Errorf("%w: entry %d of log [%d, %d] is missing", raftcore.ErrCorrupt, next, s.state.DummyIndex+1, s.state.LastIndex)
+			var more bool
+			err := item.Value(func(value []byte) (err error) {
+				more, err = fn(item.Key(), value)
+				return err
+			})
+			if err != nil || !more {
+				return err
+			}
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return entries, nil
 }
 
 // Save implements raftcore.LogStore: the snapshot, entries and hard state in
@@ -340,12 +216,13 @@ func (s *LogStore) Entries(lo, hi, maxSize uint64) ([]*raftpb.Entry, error) {
 // not contiguous or leave a gap, or that exceed badger's transaction size
 // limit; then nothing is written.
 func (s *LogStore) Save(hs *raftpb.HardState, entries []*raftpb.Entry, snap *raftpb.Snapshot) error {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	if err := s.usable(); err != nil {
+	s.log.WriteMu.Lock()
+	defer s.log.WriteMu.Unlock()
+	if err := s.log.Usable(); err != nil {
 		return err
 	}
-	next, entries, err := s.state.Save(hs, entries, snap)
+	state := s.log.State()
+	next, entries, err := state.Save(hs, entries, snap)
 	if err != nil {
 		return err
 	}
@@ -358,10 +235,10 @@ func (s *LogStore) Save(hs *raftpb.HardState, entries []*raftpb.Entry, snap *raf
 	// index.
 	var garbage []indexRange
 	if !raft.IsEmptySnap(snap) {
-		garbage = append(garbage, indexRange{s.state.DummyIndex + 1, min(s.state.LastIndex, next.DummyIndex)})
+		garbage = append(garbage, indexRange{state.DummyIndex + 1, min(state.LastIndex, next.DummyIndex)})
 	}
-	garbage = append(garbage, indexRange{max(next.LastIndex, s.state.DummyIndex) + 1, s.state.LastIndex})
-	rewrites := !raft.IsEmptySnap(snap) || (len(entries) > 0 && entries[0].GetIndex() <= s.state.LastIndex)
+	garbage = append(garbage, indexRange{max(next.LastIndex, state.DummyIndex) + 1, state.LastIndex})
+	rewrites := !raft.IsEmptySnap(snap) || (len(entries) > 0 && entries[0].GetIndex() <= state.LastIndex)
 
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
@@ -395,12 +272,12 @@ func (s *LogStore) Save(hs *raftpb.HardState, entries []*raftpb.Entry, snap *raf
 			}
 		}
 	}
-	if err := s.commit(txn, next, rewrites, func() {
+	if err := s.commit(txn, next, rewrites, func(terms *logkv.TermCache) {
 		if !raft.IsEmptySnap(snap) {
-			s.terms.Reset()
+			terms.Reset()
 		}
 		if len(entries) > 0 {
-			s.terms.Append(entries)
+			terms.Append(entries)
 		}
 	}); err != nil {
 		return err
@@ -434,12 +311,12 @@ func (s *LogStore) txnError(err error) error {
 // raft.ErrSnapOutOfDate for a snapshot not newer than the current one and
 // raft.ErrUnavailable for an index beyond LastIndex.
 func (s *LogStore) SetSnapshot(meta *raftpb.SnapshotMetadata) error {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	if err := s.usable(); err != nil {
+	s.log.WriteMu.Lock()
+	defer s.log.WriteMu.Unlock()
+	if err := s.log.Usable(); err != nil {
 		return err
 	}
-	next, err := s.state.SetSnapshot(meta)
+	next, err := s.log.State().SetSnapshot(meta)
 	if err != nil {
 		return err
 	}
@@ -452,86 +329,56 @@ func (s *LogStore) SetSnapshot(meta *raftpb.SnapshotMetadata) error {
 // index at or below FirstIndex-1 and an error wrapping
 // ErrCompactBeyondSnapshot for one the latest snapshot does not cover.
 func (s *LogStore) Compact(index uint64) error {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	if err := s.usable(); err != nil {
+	s.log.WriteMu.Lock()
+	defer s.log.WriteMu.Unlock()
+	if err := s.log.Usable(); err != nil {
 		return err
 	}
-	if err := s.state.CheckCompact(index); err != nil {
+	if err := s.log.State().CheckCompact(index); err != nil {
 		return err
 	}
-	term, err := s.term(index)
+	term, err := s.log.TermLocked(index)
 	if err != nil {
 		return err
 	}
-	oldFirst := s.state.DummyIndex + 1
-	next := s.state
+	next := s.log.State()
+	oldFirst := next.DummyIndex + 1
 	next.DummyIndex, next.DummyTerm = index, term
 	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
 	// The state moves first; readers then no longer look below the new
 	// first index, and the entries there are deleted afterwards.
-	if err := s.commit(txn, next, false, func() { s.terms.Compact(index + 1) }); err != nil {
+	if err := s.commit(txn, next, false, func(terms *logkv.TermCache) { terms.Compact(index + 1) }); err != nil {
 		return err
 	}
 	return s.deleteRange(oldFirst, index)
 }
 
-// usable is checkUsable for a writer holding writeMu.
-func (s *LogStore) usable() error {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.checkUsable()
-}
-
-// commit adds the state record next to txn, commits it (synced, as the
-// database writes with SyncWrites) and installs next, calling installed,
-// if not nil, as it does. The caller holds writeMu. When rewrites is set the
-// transaction deletes or overwrites keys that readers may be reading, so
-// readers are kept out until it is applied; a transaction that only adds
-// keys beyond LastIndex lets them run during the sync.
-func (s *LogStore) commit(txn *badger.Txn, next logkv.State, rewrites bool, installed func()) error {
-	value, err := next.Encode()
-	if err != nil {
-		return err
-	}
-	if err := txn.Set([]byte(logkv.StateKey), value); err != nil {
-		return s.txnError(err)
-	}
-	if rewrites {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-	}
-	if err := txn.Commit(); err != nil {
-		return fmt.Errorf("storebadger: writing: %w", err)
-	}
-	if !rewrites {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-	}
-	s.state = next
-	if installed != nil {
-		installed()
-	}
-	return nil
+// commit adds the state record to txn, commits it (synced, as the
+// database writes with SyncWrites) and installs the new state (see
+// logkv.Log.Commit). The caller holds WriteMu.
+func (s *LogStore) commit(txn *badger.Txn, next logkv.State, rewrites bool, installed func(*logkv.TermCache)) error {
+	return s.log.Commit(next, rewrites, nil, func(state []byte) error {
+		if err := txn.Set([]byte(logkv.StateKey), state); err != nil {
+			return s.txnError(err)
+		}
+		if err := txn.Commit(); err != nil {
+			return fmt.Errorf("storebadger: writing: %w", err)
+		}
+		return nil
+	}, installed)
 }
 
 // Close implements raftcore.LogStore. It waits for a Save in progress.
 func (s *LogStore) Close() error {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return raftcore.ErrClosed
-	}
-	s.closed = true
-	err := s.db.Close()
-	if err != nil {
-		err = fmt.Errorf("storebadger: closing: %w", err)
-	}
-	if lockErr := s.lock.Close(); err == nil && lockErr != nil {
-		err = fmt.Errorf("storebadger: releasing the directory lock: %w", lockErr)
-	}
-	return err
+	return s.log.Close(func(bool) error {
+		err := s.db.Close()
+		if err != nil {
+			err = fmt.Errorf("storebadger: closing: %w", err)
+		}
+		if lockErr := s.lock.Close(); err == nil && lockErr != nil {
+			err = fmt.Errorf("storebadger: releasing the directory lock: %w", lockErr)
+		}
+		return err
+	})
 }

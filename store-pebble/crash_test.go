@@ -8,13 +8,13 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 
 	"github.com/jangada-io/jangada/raft-core/storetest"
-	"github.com/jangada-io/jangada/store-pebble"
+	"github.com/jangada-io/jangada/raft-core/testseed"
+	storepebble "github.com/jangada-io/jangada/store-pebble"
 )
 
 // TestCrashRecoversAnAcknowledgedPrefix takes crash images of the
@@ -23,9 +23,8 @@ import (
 // Each image must open to the state after one of the operations that could
 // have completed: every acknowledged one, and perhaps the one in flight.
 func TestCrashRecoversAnAcknowledgedPrefix(t *testing.T) {
-	seed := time.Now().UnixNano()
-	t.Logf("seed %d", seed)
-	rng := rand.New(rand.NewPCG(uint64(seed), 1))
+	seed := testseed.Get(t)
+	rng := rand.New(rand.NewPCG(seed, 1))
 	fs := vfs.NewCrashableMem()
 	cfg := storepebble.Config{Dir: "/data", FS: fs}
 	store := openTestStore(t, cfg)
@@ -38,7 +37,7 @@ func TestCrashRecoversAnAcknowledgedPrefix(t *testing.T) {
 		tokens = make(chan int)           // how many operations the writer may run next
 		failed = make(chan error, 1)
 	)
-	writerRNG := rand.New(rand.NewPCG(uint64(seed), 2))
+	writerRNG := rand.New(rand.NewPCG(seed, 2))
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for n := range tokens {

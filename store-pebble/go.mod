@@ -4,11 +4,10 @@ go 1.26.0
 
 require (
 	github.com/cockroachdb/pebble/v2 v2.1.7
-	github.com/jangada-io/jangada/raft-core v0.0.0-00010101000000-000000000000
-	github.com/jangada-io/jangada/store-snapfile v0.0.0-00010101000000-000000000000
+	github.com/jangada-io/jangada/raft-core v0.1.0
+	github.com/jangada-io/jangada/store-snapfile v0.1.0
 	go.etcd.io/raft/v3 v3.7.0
 	go.uber.org/goleak v1.3.0
-	google.golang.org/protobuf v1.36.12
 )
 
 require (
@@ -27,7 +26,7 @@ require (
 	github.com/gogo/protobuf v1.3.2 // indirect
 	github.com/golang/protobuf v1.5.3 // indirect
 	github.com/golang/snappy v0.0.5-0.20231225225746-43d5d4cd4e0e // indirect
-	github.com/jangada-io/jangada/codec v0.0.0-00010101000000-000000000000 // indirect
+	github.com/jangada-io/jangada/codec v0.1.0 // indirect
 	github.com/klauspost/compress v1.20.4 // indirect
 	github.com/kr/pretty v0.3.1 // indirect
 	github.com/kr/text v0.2.0 // indirect
@@ -42,6 +41,7 @@ require (
 	golang.org/x/exp v0.0.0-20230626212559-97b1e661b5df // indirect
 	golang.org/x/sys v0.18.0 // indirect
 	golang.org/x/text v0.14.0 // indirect
+	google.golang.org/protobuf v1.36.12 // indirect
 )
 
 replace github.com/jangada-io/jangada/raft-core => ../raft-core

@@ -4,12 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
-	"google.golang.org/protobuf/proto"
 
 	raftcore "github.com/jangada-io/jangada/raft-core"
 	"github.com/jangada-io/jangada/raft-core/logkv"
@@ -21,24 +19,23 @@ import (
 // that fails its checksum is reported with an error wrapping
 // raftcore.ErrCorrupt and never returned.
 //
-// FirstIndex, LastIndex, InitialState and Snapshot are answered from memory,
-// and Term from a cache of the log's tail. All methods are safe for
-// concurrent use; reads do not wait for the fsync of a Save that only
-// appends.
+// It answers raft.Storage's reads (InitialState, Entries, Term, FirstIndex,
+// LastIndex, Snapshot) through the logkv.Log it embeds: FirstIndex,
+// LastIndex, InitialState and Snapshot from memory, and Term from a cache of
+// the log's tail. All methods are safe for concurrent use; reads do not wait
+// for the fsync of a Save that only appends.
 type LogStore struct {
-	// writeMu serialises writers. A writer holding it may read the fields
-	// below without mu, since only writers change them.
-	writeMu sync.Mutex
-	scratch []byte // encoding buffer of the writer holding writeMu
+	storage            // raft.Storage's reads, answered by log
+	log     *logkv.Log // state, term cache and locking
 
-	mu     sync.RWMutex
-	db     *pebble.DB
-	lock   io.Closer
-	closed bool
-	failed error // set when pebble's commit pipeline broke
-	state  logkv.State
-	terms  logkv.TermCache
+	scratch []byte // encoding buffer of the writer holding log.WriteMu
+	db      *pebble.DB
+	lock    io.Closer
 }
+
+// storage is embedded under this name so that only raft.Storage's methods
+// of the Log are the LogStore's.
+type storage = raft.Storage
 
 var _ raftcore.LogStore = (*LogStore)(nil)
 
@@ -69,7 +66,8 @@ func Open(cfg Config) (*LogStore, error) {
 		dir.lock.Close()
 		return nil, fmt.Errorf("storepebble: opening %s: %w", cfg.Dir, err)
 	}
-	s := &LogStore{db: db, lock: dir.lock}
+	s := &LogStore{log: &logkv.Log{}, db: db, lock: dir.lock}
+	s.storage = s.log
 	if err := s.load(); err != nil {
 		db.Close()
 		dir.lock.Close()
@@ -78,17 +76,18 @@ func Open(cfg Config) (*LogStore, error) {
 	return s, nil
 }
 
-// load reads the state record and checks that the stored entries are the
-// ones it describes.
+// load reads the state record, checks that no entry lies outside the
+// log's bounds (pebble deletes ranges atomically with the state, so one
+// would be damage) and hands the state to the Log.
 func (s *LogStore) load() error {
-	s.state = logkv.NewState()
+	state := logkv.NewState()
 	value, closer, err := s.db.Get([]byte(logkv.StateKey))
 	switch {
 	case errors.Is(err, pebble.ErrNotFound):
 	case err != nil:
 		return fmt.Errorf("storepebble: reading state: %w", err)
 	default:
-		s.state, err = logkv.DecodeState(value)
+		state, err = logkv.DecodeState(value)
 		closer.Close()
 		if err != nil {
 			return err
@@ -99,175 +98,55 @@ func (s *LogStore) load() error {
 		return fmt.Errorf("storepebble: reading entries: %w", err)
 	}
 	defer iter.Close()
-	if s.state.LastIndex == s.state.DummyIndex {
-		if iter.First() {
-			index, _ := logkv.IndexOfKey(iter.Key())
-			return fmt.Errorf("%w: entry %d present in an empty log", raftcore.ErrCorrupt, index)
-		}
-		return iter.Error()
-	}
 	for _, end := range []struct {
 		seek  func() bool
 		index uint64
-	}{{iter.First, s.state.DummyIndex + 1}, {iter.Last, s.state.LastIndex}} {
+	}{{iter.First, state.DummyIndex + 1}, {iter.Last, state.LastIndex}} {
 		if !end.seek() {
-			if err := iter.Error(); err != nil {
-				return fmt.Errorf("storepebble: reading entries: %w", err)
-			}
-			return fmt.Errorf("%w: log [%d, %d] has no entries", raftcore.ErrCorrupt, s.state.DummyIndex+1, s.state.LastIndex)
+			break // none at all: the Log checks the state names none
 		}
-		e, _, err := logkv.DecodeEntry(iter.Key(), iter.Value())
-		if err != nil {
-			return err
+		index, _ := logkv.IndexOfKey(iter.Key())
+		if state.LastIndex == state.DummyIndex {
+			return fmt.Errorf("%w: entry %d present in an empty log", raftcore.ErrCorrupt, index)
 		}
-		if e.GetIndex() != end.index {
+		if index != end.index {
 			return fmt.Errorf("%w: log should span [%d, %d], found entry %d at an end",
-				raftcore.ErrCorrupt, s.state.DummyIndex+1, s.state.LastIndex, e.GetIndex())
+				raftcore.ErrCorrupt, state.DummyIndex+1, state.LastIndex, index)
 		}
-		if e.GetIndex() == s.state.LastIndex {
-			// The cache starts at the last entry and grows with appends.
-			s.terms.Append([]*raftpb.Entry{e})
-		}
-	}
-	return nil
-}
-
-// checkUsable returns the error every call returns on a closed or failed
-// store. The caller holds mu.
-func (s *LogStore) checkUsable() error {
-	if s.closed {
-		return raftcore.ErrClosed
-	}
-	return s.failed
-}
-
-// InitialState implements raft.Storage.
-func (s *LogStore) InitialState() (*raftpb.HardState, *raftpb.ConfState, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if err := s.checkUsable(); err != nil {
-		return nil, nil, err
-	}
-	hs := proto.Clone(s.state.HardState).(*raftpb.HardState)
-	cs := s.state.ConfState()
-	return hs, cs, nil
-}
-
-// FirstIndex implements raft.Storage.
-func (s *LogStore) FirstIndex() (uint64, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if err := s.checkUsable(); err != nil {
-		return 0, err
-	}
-	return s.state.DummyIndex + 1, nil
-}
-
-// LastIndex implements raft.Storage.
-func (s *LogStore) LastIndex() (uint64, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if err := s.checkUsable(); err != nil {
-		return 0, err
-	}
-	return s.state.LastIndex, nil
-}
-
-// Snapshot implements raft.Storage. It returns the metadata of the latest
-// snapshot; the data is in a SnapshotStore.
-func (s *LogStore) Snapshot() (*raftpb.Snapshot, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if err := s.checkUsable(); err != nil {
-		return nil, err
-	}
-	return &raftpb.Snapshot{Metadata: proto.Clone(s.state.Snapshot).(*raftpb.SnapshotMetadata)}, nil
-}
-
-// Term implements raft.Storage. It returns raft.ErrCompacted below
-// FirstIndex-1 and raft.ErrUnavailable beyond LastIndex.
-func (s *LogStore) Term(index uint64) (uint64, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if err := s.checkUsable(); err != nil {
-		return 0, err
-	}
-	return s.term(index)
-}
-
-// term is Term for a caller holding mu or writeMu.
-func (s *LogStore) term(index uint64) (uint64, error) {
-	if term, ok, err := s.state.Term(index); ok {
-		return term, err
-	}
-	if term, ok := s.terms.Lookup(index); ok {
-		return term, nil
-	}
-	key := logkv.EntryKey(index)
-	value, closer, err := s.db.Get(key)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return 0, fmt.Errorf("%w: entry %d of log [%d, %d] is missing", raftcore.ErrCorrupt, index, s.state.DummyIndex+1, s.state.LastIndex)
-	}
-	if err != nil {
-		return 0, fmt.Errorf("storepebble: reading entry %d: %w", index, err)
-	}
-	defer closer.Close()
-	e, _, err := logkv.DecodeEntry(key, value)
-	if err != nil {
-		return 0, err
-	}
-	return e.GetTerm(), nil
-}
-
-// Entries implements raft.Storage: entries [lo, hi), as many as fit in
-// maxSize bytes of protobuf encoding but at least one. It returns
-// raft.ErrCompacted if lo is compacted and raft.ErrUnavailable if hi is
-// beyond LastIndex+1. The entries are new objects the caller owns.
-func (s *LogStore) Entries(lo, hi, maxSize uint64) ([]*raftpb.Entry, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if err := s.checkUsable(); err != nil {
-		return nil, err
-	}
-	if lo <= s.state.DummyIndex {
-		return nil, raft.ErrCompacted
-	}
-	if hi > s.state.LastIndex+1 || lo > hi {
-		return nil, fmt.Errorf("%w: entries [%d, %d) of log [%d, %d]", raft.ErrUnavailable, lo, hi, s.state.DummyIndex+1, s.state.LastIndex)
-	}
-	if lo == hi {
-		return nil, nil
-	}
-	iter, err := s.db.NewIter(&pebble.IterOptions{LowerBound: logkv.EntryKey(lo), UpperBound: logkv.EntryKey(hi)})
-	if err != nil {
-		return nil, fmt.Errorf("storepebble: reading entries: %w", err)
-	}
-	defer iter.Close()
-	entries := make([]*raftpb.Entry, 0, min(hi-lo, 1024))
-	var size uint64
-	next := lo
-	for valid := iter.First(); valid; valid = iter.Next() {
-		e, n, err := logkv.DecodeEntry(iter.Key(), iter.Value())
-		if err != nil {
-			return nil, err
-		}
-		if e.GetIndex() != next {
-			break
-		}
-		size += n
-		if len(entries) > 0 && size > maxSize {
-			return entries, nil
-		}
-		entries = append(entries, e)
-		next++
 	}
 	if err := iter.Error(); err != nil {
-		return nil, fmt.Errorf("storepebble: reading entries: %w", err)
+		return fmt.Errorf("storepebble: reading entries: %w", err)
 	}
-	if next != hi {
-		return nil, fmt.Errorf("%w: entry %d of log [%d, %d] is missing", raftcore.ErrCorrupt, next, s.state.DummyIndex+1, s.state.LastIndex)
+	return s.log.Init("storepebble", reader{s.db}, state)
+}
+
+// reader reads entries for the Log.
+type reader struct{ db *pebble.DB }
+
+func (r reader) ReadEntry(index uint64) ([]byte, bool, error) {
+	value, closer, err := r.db.Get(logkv.EntryKey(index))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, false, nil
 	}
-	return entries, nil
+	if err != nil {
+		return nil, false, err
+	}
+	defer closer.Close()
+	return append([]byte(nil), value...), true, nil
+}
+
+func (r reader) ScanEntries(lo, hi uint64, fn func(key, value []byte) (bool, error)) error {
+	iter, err := r.db.NewIter(&pebble.IterOptions{LowerBound: logkv.EntryKey(lo), UpperBound: logkv.EntryKey(hi)})
+	if err != nil {
+		return err
+	}
+	defer iter.Close()
+	for valid := iter.First(); valid; valid = iter.Next() {
+		if more, err := fn(iter.Key(), iter.Value()); err != nil || !more {
+			return err
+		}
+	}
+	return iter.Error()
 }
 
 // Save implements raftcore.LogStore: the snapshot, entries and hard state in
@@ -276,12 +155,13 @@ func (s *LogStore) Entries(lo, hi, maxSize uint64) ([]*raftpb.Entry, error) {
 // one and an error wrapping ErrInvalidSave for entries that are not
 // contiguous or leave a gap; then nothing is written.
 func (s *LogStore) Save(hs *raftpb.HardState, entries []*raftpb.Entry, snap *raftpb.Snapshot) error {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	if err := s.usable(); err != nil {
+	s.log.WriteMu.Lock()
+	defer s.log.WriteMu.Unlock()
+	if err := s.log.Usable(); err != nil {
 		return err
 	}
-	next, entries, err := s.state.Save(hs, entries, snap)
+	state := s.log.State()
+	next, entries, err := state.Save(hs, entries, snap)
 	if err != nil {
 		return err
 	}
@@ -289,7 +169,7 @@ func (s *LogStore) Save(hs *raftpb.HardState, entries []*raftpb.Entry, snap *raf
 		return nil
 	}
 	// The batch deletes or overwrites keys readers may read.
-	rewrites := !raft.IsEmptySnap(snap) || (len(entries) > 0 && entries[0].GetIndex() <= s.state.LastIndex)
+	rewrites := !raft.IsEmptySnap(snap) || (len(entries) > 0 && entries[0].GetIndex() <= state.LastIndex)
 
 	// Sized up front so that building it does not copy: each entry costs
 	// its key, its record and a few bytes of batch framing.
@@ -300,8 +180,8 @@ func (s *LogStore) Save(hs *raftpb.HardState, entries []*raftpb.Entry, snap *raf
 			return fmt.Errorf("storepebble: building batch: %w", err)
 		}
 	}
-	if len(entries) > 0 && entries[0].GetIndex() <= s.state.LastIndex && raft.IsEmptySnap(snap) {
-		if err := batch.DeleteRange(logkv.EntryKey(entries[0].GetIndex()), logkv.EntryKey(s.state.LastIndex+1), nil); err != nil {
+	if len(entries) > 0 && entries[0].GetIndex() <= state.LastIndex && raft.IsEmptySnap(snap) {
+		if err := batch.DeleteRange(logkv.EntryKey(entries[0].GetIndex()), logkv.EntryKey(state.LastIndex+1), nil); err != nil {
 			return fmt.Errorf("storepebble: building batch: %w", err)
 		}
 	}
@@ -318,12 +198,12 @@ func (s *LogStore) Save(hs *raftpb.HardState, entries []*raftpb.Entry, snap *raf
 		}
 		s.scratch = record[:0]
 	}
-	return s.commit(batch, next, rewrites, func() {
+	return s.commit(batch, next, rewrites, func(terms *logkv.TermCache) {
 		if !raft.IsEmptySnap(snap) {
-			s.terms.Reset()
+			terms.Reset()
 		}
 		if len(entries) > 0 {
-			s.terms.Append(entries)
+			terms.Append(entries)
 		}
 	})
 }
@@ -340,12 +220,12 @@ func batchSizeHint(entries []*raftpb.Entry) int {
 // raft.ErrSnapOutOfDate for a snapshot not newer than the current one and
 // raft.ErrUnavailable for an index beyond LastIndex.
 func (s *LogStore) SetSnapshot(meta *raftpb.SnapshotMetadata) error {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	if err := s.usable(); err != nil {
+	s.log.WriteMu.Lock()
+	defer s.log.WriteMu.Unlock()
+	if err := s.log.Usable(); err != nil {
 		return err
 	}
-	next, err := s.state.SetSnapshot(meta)
+	next, err := s.log.State().SetSnapshot(meta)
 	if err != nil {
 		return err
 	}
@@ -358,72 +238,37 @@ func (s *LogStore) SetSnapshot(meta *raftpb.SnapshotMetadata) error {
 // index at or below FirstIndex-1 and an error wrapping
 // ErrCompactBeyondSnapshot for one the latest snapshot does not cover.
 func (s *LogStore) Compact(index uint64) error {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	if err := s.usable(); err != nil {
+	s.log.WriteMu.Lock()
+	defer s.log.WriteMu.Unlock()
+	if err := s.log.Usable(); err != nil {
 		return err
 	}
-	if err := s.state.CheckCompact(index); err != nil {
+	if err := s.log.State().CheckCompact(index); err != nil {
 		return err
 	}
-	term, err := s.term(index)
+	term, err := s.log.TermLocked(index)
 	if err != nil {
 		return err
 	}
-	next := s.state
+	next := s.log.State()
 	next.DummyIndex, next.DummyTerm = index, term
 	batch := s.db.NewBatch()
 	defer batch.Close()
 	if err := batch.DeleteRange(logkv.EntryKey(0), logkv.EntryKey(index+1), nil); err != nil {
 		return fmt.Errorf("storepebble: building batch: %w", err)
 	}
-	return s.commit(batch, next, true, func() { s.terms.Compact(index + 1) })
+	return s.commit(batch, next, true, func(terms *logkv.TermCache) { terms.Compact(index + 1) })
 }
 
-// usable is checkUsable for a writer holding writeMu.
-func (s *LogStore) usable() error {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.checkUsable()
-}
-
-// commit adds the state record next to batch, writes it with a WAL sync and
-// installs next, calling installed, if not nil, as it does. The caller
-// holds writeMu. When rewrites is set the batch
-// deletes or overwrites keys that readers may be reading, so readers are
-// kept out until it is applied; a batch that only adds keys beyond
-// LastIndex lets them run during the sync.
-func (s *LogStore) commit(batch *pebble.Batch, next logkv.State, rewrites bool, installed func()) error {
-	value, err := next.Encode()
-	if err != nil {
-		return err
-	}
-	if err := batch.Set([]byte(logkv.StateKey), value, nil); err != nil {
-		return fmt.Errorf("storepebble: building batch: %w", err)
-	}
-	if rewrites {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-	}
-	if err := s.apply(batch); err != nil {
-		if errors.Is(err, ErrStoreFailed) {
-			if !rewrites {
-				s.mu.Lock()
-				defer s.mu.Unlock()
-			}
-			s.failed = err
+// commit adds the state record to batch, writes it with a WAL sync and
+// installs the new state (see logkv.Log.Commit). The caller holds WriteMu.
+func (s *LogStore) commit(batch *pebble.Batch, next logkv.State, rewrites bool, installed func(*logkv.TermCache)) error {
+	return s.log.Commit(next, rewrites, ErrStoreFailed, func(state []byte) error {
+		if err := batch.Set([]byte(logkv.StateKey), state, nil); err != nil {
+			return fmt.Errorf("storepebble: building batch: %w", err)
 		}
-		return err
-	}
-	if !rewrites {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-	}
-	s.state = next
-	if installed != nil {
-		installed()
-	}
-	return nil
+		return s.apply(batch)
+	}, installed)
 }
 
 // apply commits batch synchronously. Pebble reports a failed WAL write or
@@ -450,33 +295,27 @@ func (s *LogStore) apply(batch *pebble.Batch) (err error) {
 
 // Close implements raftcore.LogStore. It waits for a Save in progress.
 func (s *LogStore) Close() error {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return raftcore.ErrClosed
-	}
-	s.closed = true
-	err := s.closeDB()
-	if lockErr := s.lock.Close(); err == nil && lockErr != nil {
-		err = fmt.Errorf("storepebble: releasing the directory lock: %w", lockErr)
-	}
-	return err
+	return s.log.Close(func(failed bool) error {
+		err := closeDB(s.db, failed)
+		if lockErr := s.lock.Close(); err == nil && lockErr != nil {
+			err = fmt.Errorf("storepebble: releasing the directory lock: %w", lockErr)
+		}
+		return err
+	})
 }
 
 // closeDB closes pebble. After a fatal commit error pebble's Close may
 // panic too; the store is failed already, so that is not reported again.
-func (s *LogStore) closeDB() (err error) {
+func closeDB(db *pebble.DB, failed bool) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			if s.failed == nil {
+			if !failed {
 				panic(r)
 			}
 			err = nil
 		}
 	}()
-	if err := s.db.Close(); err != nil && s.failed == nil {
+	if err := db.Close(); err != nil && !failed {
 		return fmt.Errorf("storepebble: closing: %w", err)
 	}
 	return nil

@@ -8,8 +8,8 @@ replace (
 )
 
 require (
-	github.com/jangada-io/jangada/codec v0.0.0-00010101000000-000000000000
-	github.com/jangada-io/jangada/raft-core v0.0.0-00010101000000-000000000000
+	github.com/jangada-io/jangada/codec v0.1.0
+	github.com/jangada-io/jangada/raft-core v0.1.0
 	go.etcd.io/raft/v3 v3.7.0
 	google.golang.org/protobuf v1.36.12
 )

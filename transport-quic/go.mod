@@ -3,8 +3,8 @@ module github.com/jangada-io/jangada/transport-quic
 go 1.26.0
 
 require (
-	github.com/jangada-io/jangada/codec v0.0.0
-	github.com/jangada-io/jangada/raft-core v0.0.0
+	github.com/jangada-io/jangada/codec v0.1.0
+	github.com/jangada-io/jangada/raft-core v0.1.0
 	github.com/quic-go/quic-go v0.65.0
 	go.etcd.io/raft/v3 v3.7.0
 	go.uber.org/goleak v1.3.0

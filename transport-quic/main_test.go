@@ -1,15 +1,12 @@
 package transportquic
 
 import (
-	"crypto/ed25519"
 	"net"
 	"os"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
-
-	raftcore "github.com/jangada-io/jangada/raft-core"
 )
 
 func TestMain(m *testing.M) {
@@ -77,20 +74,4 @@ func link(t testing.TB, trs ...*Transport) {
 			}
 		}
 	}
-}
-
-// waitFor polls cond until it holds or timeout passes.
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-func peerOf(id uint64, addr net.Addr, key ed25519.PublicKey) raftcore.Peer {
-	return raftcore.Peer{ID: id, Addr: addr.String(), Key: key}
 }

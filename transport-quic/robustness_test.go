@@ -13,6 +13,7 @@ import (
 
 	"github.com/jangada-io/jangada/codec"
 	raftcore "github.com/jangada-io/jangada/raft-core"
+	"github.com/jangada-io/jangada/raft-core/clustertest"
 	"github.com/jangada-io/jangada/raft-core/transporttest"
 )
 
@@ -75,7 +76,7 @@ func TestBadFrameClosesOnlyItsStream(t *testing.T) {
 			if tt.fin {
 				_ = bad.Close()
 			}
-			waitFor(t, waitTimeout, "malformed frame counted", func() bool { return b.Stats().MalformedFrames == 1 })
+			clustertest.WaitFor(t, "malformed frame counted", waitTimeout, func() bool { return b.Stats().MalformedFrames == 1 })
 			if !tt.fin {
 				<-bad.Context().Done()
 				var serr *quic.StreamError

@@ -12,6 +12,7 @@ import (
 	"go.etcd.io/raft/v3/raftpb"
 
 	raftcore "github.com/jangada-io/jangada/raft-core"
+	"github.com/jangada-io/jangada/raft-core/clustertest"
 	"github.com/jangada-io/jangada/raft-core/transporttest"
 )
 
@@ -157,7 +158,7 @@ func TestAllowListedKeyGetsStreamsButNoRaftIdentity(t *testing.T) {
 	// Its raft connection (dialled as soon as b became its peer) is refused
 	// in the handshake: raft streams are for members only.
 	tool.Send([]*raftpb.Message{heartbeat(9, 2, 1)})
-	waitFor(t, waitTimeout, "raft connection refused", func() bool { return b.Stats().HandshakesRefused > 0 })
+	clustertest.WaitFor(t, "raft connection refused", waitTimeout, func() bool { return b.Stats().HandshakesRefused > 0 })
 	if n := len(rb.Messages()); n != 0 {
 		t.Fatalf("raft messages from a key that is no member were delivered: %d", n)
 	}

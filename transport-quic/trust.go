@@ -116,13 +116,6 @@ func (s *trustStore) forgetLearnedLocked(id uint64) {
 	}
 }
 
-func (s *trustStore) member(id uint64) (raftcore.Peer, bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	p, ok := s.members[id]
-	return p, ok
-}
-
 // identify checks the certificate chain of a handshake without changing
 // anything: it runs in VerifyConnection, before the TLS 1.3 server has
 // checked that the client holds the certificate's private key. want is the

@@ -15,19 +15,23 @@ replace (
 
 require (
 	github.com/anishathalye/porcupine v1.3.1
+	github.com/chromedp/chromedp v0.23.1
 	github.com/google/btree v1.1.3
-	github.com/jangada-io/jangada/mgmt v0.0.0
-	github.com/jangada-io/jangada/observe v0.0.0-00010101000000-000000000000
-	github.com/jangada-io/jangada/raft-core v0.0.0
-	github.com/jangada-io/jangada/store-badger v0.0.0-00010101000000-000000000000
-	github.com/jangada-io/jangada/store-pebble v0.0.0-00010101000000-000000000000
-	github.com/jangada-io/jangada/transport-mem v0.0.0-00010101000000-000000000000
-	github.com/jangada-io/jangada/transport-quic v0.0.0-00010101000000-000000000000
+	github.com/jangada-io/jangada/mgmt v0.1.0
+	github.com/jangada-io/jangada/observe v0.1.0
+	github.com/jangada-io/jangada/raft-core v0.1.0
+	github.com/jangada-io/jangada/store-badger v0.1.0
+	github.com/jangada-io/jangada/store-pebble v0.1.0
+	github.com/jangada-io/jangada/transport-mem v0.1.0
+	github.com/jangada-io/jangada/transport-quic v0.1.0
 	github.com/spf13/cobra v1.10.2
 	github.com/spf13/pflag v1.0.9
 	go.etcd.io/raft/v3 v3.7.0
+	go.opentelemetry.io/otel/trace v1.47.0
+	go.opentelemetry.io/proto/otlp v1.11.0
 	go.uber.org/fx v1.24.0
 	go.uber.org/goleak v1.3.0
+	google.golang.org/protobuf v1.36.12
 )
 
 require (
@@ -37,6 +41,7 @@ require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cenkalti/backoff/v5 v5.0.3 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/chromedp/cdproto v0.160.1 // indirect
 	github.com/cockroachdb/crlib v0.0.0-20241112164430-1264a2edc35b // indirect
 	github.com/cockroachdb/errors v1.11.3 // indirect
 	github.com/cockroachdb/logtags v0.0.0-20230118201751-21c54148d20b // indirect
@@ -48,6 +53,7 @@ require (
 	github.com/dgraph-io/ristretto/v2 v2.2.0 // indirect
 	github.com/dustin/go-humanize v1.0.1 // indirect
 	github.com/getsentry/sentry-go v0.27.0 // indirect
+	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 	github.com/go-logr/logr v1.4.4 // indirect
 	github.com/go-logr/stdr v1.2.2 // indirect
 	github.com/gogo/protobuf v1.3.2 // indirect
@@ -56,8 +62,8 @@ require (
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/grpc-ecosystem/grpc-gateway/v2 v2.30.0 // indirect
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
-	github.com/jangada-io/jangada/codec v0.0.0 // indirect
-	github.com/jangada-io/jangada/store-snapfile v0.0.0-00010101000000-000000000000 // indirect
+	github.com/jangada-io/jangada/codec v0.1.0 // indirect
+	github.com/jangada-io/jangada/store-snapfile v0.1.0 // indirect
 	github.com/klauspost/compress v1.20.4 // indirect
 	github.com/kr/pretty v0.3.1 // indirect
 	github.com/kr/text v0.2.0 // indirect
@@ -78,8 +84,6 @@ require (
 	go.opentelemetry.io/otel/log v1.47.0 // indirect
 	go.opentelemetry.io/otel/metric v1.47.0 // indirect
 	go.opentelemetry.io/otel/sdk v1.47.0 // indirect
-	go.opentelemetry.io/otel/trace v1.47.0 // indirect
-	go.opentelemetry.io/proto/otlp v1.11.0 // indirect
 	go.uber.org/dig v1.19.0 // indirect
 	go.uber.org/multierr v1.10.0 // indirect
 	go.uber.org/zap v1.26.0 // indirect
@@ -91,7 +95,6 @@ require (
 	google.golang.org/genproto/googleapis/api v0.0.0-20260928230214-8a89bd6388cc // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260928230214-8a89bd6388cc // indirect
 	google.golang.org/grpc v1.83.2 // indirect
-	google.golang.org/protobuf v1.36.12 // indirect
 )
 
 replace github.com/jangada-io/jangada/store-snapfile => ../../store-snapfile

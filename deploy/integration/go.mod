@@ -4,10 +4,10 @@ go 1.26.0
 
 require (
 	github.com/anishathalye/porcupine v1.3.1
-	github.com/jangada-io/jangada/deploy v0.0.0
-	github.com/jangada-io/jangada/mgmt v0.0.0
-	github.com/jangada-io/jangada/raft-core v0.0.0
-	github.com/jangada-io/jangada/transport-quic v0.0.0
+	github.com/jangada-io/jangada/deploy v0.1.0
+	github.com/jangada-io/jangada/mgmt v0.1.0
+	github.com/jangada-io/jangada/raft-core v0.1.0
+	github.com/jangada-io/jangada/transport-quic v0.1.0
 	github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring v0.95.2
 	k8s.io/api v0.37.2
 )
@@ -31,7 +31,7 @@ require (
 )
 
 require (
-	github.com/jangada-io/jangada/codec v0.0.0 // indirect
+	github.com/jangada-io/jangada/codec v0.1.0 // indirect
 	github.com/klauspost/compress v1.20.4 // indirect
 	github.com/quic-go/quic-go v0.65.0 // indirect
 	go.etcd.io/raft/v3 v3.7.0 // indirect

@@ -17,6 +17,13 @@
 // where the entries are not needed, so that a store only reads and writes
 // records.
 //
+// Log is the half of such a store that does not depend on the database: it
+// keeps the state and the term cache, answers raft.Storage's reads through a
+// small Reader of entry records, and serialises writers against readers
+// (Commit); a store adds its database's batches (Save, SetSnapshot,
+// Compact) and its own opening checks. store-pebble and store-badger are
+// built this way.
+//
 // A record that fails its checks decodes to an error wrapping
 // raftcore.ErrCorrupt; decoding never panics on damaged bytes. Changing the
 // layout makes existing data directories unreadable, so it is fixed by

@@ -16,6 +16,7 @@ import (
 	"go.etcd.io/raft/v3/raftpb"
 
 	raftcore "github.com/jangada-io/jangada/raft-core"
+	"github.com/jangada-io/jangada/raft-core/testseed"
 )
 
 // OpenFunc opens the durable LogStore kept in dir, creating it if dir is
@@ -44,11 +45,9 @@ func CrashChildMain(open OpenFunc) bool {
 	if dir == "" {
 		return false
 	}
-	if err := runCrashChild(open, dir); err != nil {
-		fmt.Fprintln(os.Stderr, "crash child:", err)
-		os.Exit(2)
-	}
-	os.Exit(0)
+	err := runCrashChild(open, dir) // returns only on failure: the parent kills it
+	fmt.Fprintln(os.Stderr, "crash child:", err)
+	os.Exit(2)
 	return true
 }
 
@@ -97,9 +96,8 @@ func runCrashChild(open OpenFunc, dir string) error {
 // child runs, open in this process must fail with an error wrapping
 // errLocked.
 func RunKillDuringSaves(t *testing.T, open OpenFunc, errLocked error) {
-	seed := time.Now().UnixNano()
-	t.Logf("seed %d", seed)
-	rng := rand.New(rand.NewPCG(uint64(seed), 0))
+	seed := testseed.Get(t)
+	rng := rand.New(rand.NewPCG(seed, 0))
 	dir := t.TempDir()
 	const kills = 12
 	for kill := range kills {

@@ -3,14 +3,14 @@ package storetest
 import (
 	"math/rand/v2"
 	"testing"
-	"time"
 
 	raftcore "github.com/jangada-io/jangada/raft-core"
+	"github.com/jangada-io/jangada/raft-core/testseed"
 )
 
 func TestWorkloadPredictsTheMemoryStore(t *testing.T) {
-	seed := time.Now().UnixNano()
-	rng := rand.New(rand.NewPCG(uint64(seed), 3))
+	seed := testseed.Get(t)
+	rng := rand.New(rand.NewPCG(seed, 3))
 	store := raftcore.NewMemoryLogStore()
 	defer store.Close()
 	var state LogState

@@ -151,7 +151,7 @@ func testStreamHalfClose(t *testing.T, c *Cluster) {
 			return errors.New("reply " + string(reply) + ", want re:ping")
 		}
 		if _, err := s.Write([]byte("late")); err == nil {
-			return errors.New("Write after CloseWrite succeeded")
+			return errors.New("a Write after CloseWrite succeeded")
 		}
 		return nil
 	})

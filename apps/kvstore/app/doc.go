@@ -1,7 +1,8 @@
 // Package app wires a kvstore node with go.uber.org/fx: configuration →
 // identity → transport (quic or mem) → LogStore and SnapshotStore (pebble, badger
 // or memory) → state machine → raft node → HTTP server, with Prometheus
-// metrics and health checks (observe) mounted next to the API.
+// metrics, health checks and the live status page at /ui/ (observe)
+// mounted next to the API.
 //
 // Backends are chosen by Config.Transport and Config.Store; the rest of the
 // graph does not change. Constructors take Params structs, interfaces are

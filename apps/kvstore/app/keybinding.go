@@ -27,8 +27,16 @@ type KeyBindings struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	mu      sync.Mutex
-	node    *KVNode
+	node    binder
 	pending map[uint64]ed25519.PublicKey
+}
+
+// binder is what KeyBindings needs of the node (a *KVNode).
+type binder interface {
+	ID() uint64
+	IsLeader() bool
+	Subscribe(ctx context.Context) <-chan raftcore.Event
+	BindMemberKey(ctx context.Context, id uint64, key []byte) error
 }
 
 // NewKeyBindings returns the bindings of this node, starting with its own
@@ -58,7 +66,7 @@ func (k *KeyBindings) Learned(id uint64, key ed25519.PublicKey) {
 
 // attach starts recording bindings through node, now and whenever it
 // becomes the leader.
-func (k *KeyBindings) attach(node *KVNode) {
+func (k *KeyBindings) attach(node binder) {
 	k.mu.Lock()
 	k.node = node
 	k.mu.Unlock()
@@ -85,6 +93,7 @@ func (k *KeyBindings) flush() {
 	k.pending = map[uint64]ed25519.PublicKey{}
 	k.mu.Unlock()
 	k.wg.Go(func() {
+		postponed := false
 		for id, key := range todo {
 			ctx, cancel := context.WithTimeout(k.ctx, 10*time.Second)
 			err := node.BindMemberKey(ctx, id, key)
@@ -101,7 +110,22 @@ func (k *KeyBindings) flush() {
 					k.pending[id] = key
 				}
 				k.mu.Unlock()
+				postponed = true
 			}
+		}
+		if !postponed {
+			return
+		}
+		// Nothing else may come to retry it (no new key, no new leader):
+		// try again shortly.
+		select {
+		case <-k.ctx.Done():
+		case <-time.After(bindRetry):
+			k.flush()
 		}
 	})
 }
+
+// bindRetry is how long a binding the leader could not record (a membership
+// change in progress, a busy log) waits before it is tried again.
+const bindRetry = 500 * time.Millisecond

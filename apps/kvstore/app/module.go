@@ -32,6 +32,7 @@ func Options(cfg Config) fx.Option {
 			NewHTTPServer,
 		),
 		observeOption(),
+		statusPageOption(),
 		mgmtOption(),
 		fx.Invoke(func(*HTTPServer) {}),
 	)

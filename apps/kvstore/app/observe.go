@@ -2,7 +2,10 @@ package app
 
 import (
 	"context"
+	"log/slog"
+	"os"
 
+	"go.opentelemetry.io/otel/trace/noop"
 	"go.uber.org/fx"
 
 	"github.com/jangada-io/jangada/observe"
@@ -27,8 +30,31 @@ func observeOption() fx.Option {
 	)
 }
 
-// NewObserver returns the node's Observer with its own registry.
-func NewObserver() (*observe.Observer, error) { return observe.New(observe.Config{}) }
+// NewObserver returns the node's Observer with its own registry, tracing
+// as the standard OpenTelemetry environment says (off unless
+// OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set;
+// see observe.NewTracerProviderFromEnv). The exporter is flushed and stopped
+// with the node.
+func NewObserver(lc fx.Lifecycle, logger *slog.Logger) (*observe.Observer, error) {
+	tp, shutdown, err := observe.NewTracerProviderFromEnv(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	if _, off := tp.(noop.TracerProvider); !off {
+		logger.Info("tracing: exporting spans over OTLP", "endpoint", firstNonEmpty(os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"), os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT")))
+	}
+	lc.Append(fx.StopHook(shutdown))
+	return observe.New(observe.Config{TracerProvider: tp})
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
 
 func observerRoutes(o *observe.Observer) []Route {
 	h := o.Handler()

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -38,7 +37,7 @@ func runMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	binary = filepath.Join(dir, "kvstore")
-	build := exec.Command("go", "build", "-o", binary, "./cmd/kvstore")
+	build := exec.Command("go", buildArgs(binary, "./cmd/kvstore")...)
 	build.Dir = ".."
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
@@ -53,6 +52,20 @@ func runMain(m *testing.M) int {
 		}
 	}
 	return code
+}
+
+// RaceBinariesEnv, set to 1, builds the binaries the tests run with the
+// race detector (CI sets it); each node's log is then checked for a data
+// race report when the cluster shuts down.
+const RaceBinariesEnv = "JANGADA_RACE_BINARIES"
+
+// buildArgs is the go command line that builds pkg into out.
+func buildArgs(out, pkg string) []string {
+	args := []string{"build"}
+	if os.Getenv(RaceBinariesEnv) == "1" {
+		args = append(args, "-race")
+	}
+	return append(args, "-o", out, pkg)
 }
 
 const clusterSecret = "e2e-cluster-secret-0123456789abcdef"
@@ -81,8 +94,6 @@ type cluster struct {
 	dir    string // holds the nodes' data directories and logs
 	nodes  []*node
 	http   *http.Client
-	mu     sync.Mutex
-	closed bool
 }
 
 // newCluster prepares n nodes with free ports, authenticated by a cluster
@@ -283,6 +294,13 @@ func (c *cluster) shutdown() {
 		case <-time.After(20 * time.Second):
 			_ = nd.cmd.Process.Kill()
 			<-nd.done
+		}
+	}
+	for _, nd := range c.nodes {
+		if log, err := os.ReadFile(nd.logPath); err == nil {
+			if i := strings.Index(string(log), "WARNING: DATA RACE"); i >= 0 {
+				c.t.Errorf("node %d reported a data race:\n%s", nd.id, string(log[i:min(len(log), i+4000)]))
+			}
 		}
 	}
 }

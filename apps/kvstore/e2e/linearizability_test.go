@@ -16,6 +16,7 @@ import (
 	"github.com/anishathalye/porcupine"
 
 	"github.com/jangada-io/jangada/apps/kvstore"
+	"github.com/jangada-io/jangada/raft-core/testseed"
 )
 
 // kvInput is one operation of the history: a linearizable get or a put.
@@ -93,8 +94,7 @@ func (h *history) add(op porcupine.Operation) {
 // at any time after it was sent, so it is recorded as never returning; a
 // get that failed observed nothing and is left out.
 func TestConcurrentHistoryIsLinearizable(t *testing.T) {
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
+	seed := testseed.Get(t)
 	c := newCluster(t, 3, "pebble")
 	c.waitLeader(20 * time.Second)
 	h := &history{start: time.Now()}

@@ -108,6 +108,8 @@ cat <<EOF2
 
 kvstore cluster running; node $leader leads. Ctrl-C stops it.
 
+Live status page: http://127.0.0.1:800$leader/ui/  (every node serves its own at /ui/)
+
   node  raft (QUIC)      HTTP                   data                 log
   1     127.0.0.1:7001   http://127.0.0.1:8001  $data_dir/node1  $data_dir/node1.log
   2     127.0.0.1:7002   http://127.0.0.1:8002  $data_dir/node2  $data_dir/node2.log

@@ -1,0 +1,67 @@
+package app
+
+import (
+	"context"
+	"crypto/ed25519"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/fx/fxtest"
+
+	raftcore "github.com/jangada-io/jangada/raft-core"
+	"github.com/jangada-io/jangada/raft-core/clustertest"
+)
+
+// flakyLeader leads and refuses the first refusals bindings, as a leader
+// does while a membership change is in progress.
+type flakyLeader struct {
+	mu       sync.Mutex
+	refusals int
+	bound    map[uint64][]byte
+}
+
+func (f *flakyLeader) ID() uint64     { return 1 }
+func (f *flakyLeader) IsLeader() bool { return true }
+func (f *flakyLeader) Subscribe(ctx context.Context) <-chan raftcore.Event {
+	ch := make(chan raftcore.Event)
+	go func() { <-ctx.Done(); close(ch) }()
+	return ch
+}
+
+func (f *flakyLeader) BindMemberKey(_ context.Context, id uint64, key []byte) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.refusals > 0 {
+		f.refusals--
+		return raftcore.ErrProposalDropped
+	}
+	f.bound[id] = key
+	return nil
+}
+
+func (f *flakyLeader) boundKey(id uint64) []byte {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.bound[id]
+}
+
+// TestAPostponedBindingIsRetried: a key the leader could not record at
+// once is recorded later without any new event to prompt it (no new key
+// learned, no new leader).
+func TestAPostponedBindingIsRetried(t *testing.T) {
+	lc := fxtest.NewLifecycle(t)
+	pub, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := NewKeyBindings(lc, Config{NodeID: 1, ClusterSecret: "s"}, priv, slog.New(slog.DiscardHandler))
+	lc.RequireStart()
+	defer lc.RequireStop()
+	node := &flakyLeader{refusals: 3, bound: map[uint64][]byte{}}
+	k.attach(node)
+	clustertest.WaitFor(t, "this node's own key bound after three refusals", 20*time.Second, func() bool {
+		return string(node.boundKey(1)) == string(pub)
+	})
+}
