@@ -224,6 +224,8 @@ type StatusResponse struct {
 	CommitIndex  uint64         `json:"commit_index"`
 	AppliedIndex uint64         `json:"applied_index"`
 	Members      []MemberStatus `json:"members"`
+	// Version is the build's Version.
+	Version string `json:"version"`
 }
 
 // MemberStatus describes one member in StatusResponse. Match is only known
@@ -416,6 +418,7 @@ func StatusOf(st raftcore.Status) StatusResponse {
 		CommitIndex:  st.CommitIndex,
 		AppliedIndex: st.AppliedIndex,
 		Members:      make([]MemberStatus, 0, len(st.Members)),
+		Version:      Version,
 	}
 	for _, m := range st.Members {
 		out.Members = append(out.Members, MemberStatus{ID: m.ID, Address: m.Addr, Role: string(m.Role), Match: m.Match})

@@ -127,6 +127,7 @@ Every flag can also be set by a JANGADACTL_* environment variable
 	leader.AddCommand(leaderTransferCmd(g))
 	root.AddCommand(statusCmd(g), member, leader, snapshotCmd(g), healthCmd(g), eventsCmd(g), keygenCmd(g))
 	root.AddCommand(backupCmd(g))
+	root.AddCommand(deployCmd(g))
 	return root
 }
 

@@ -3,6 +3,7 @@ module github.com/jangada-io/jangada/mgmt/cmd/jangadactl
 go 1.26.0
 
 require (
+	github.com/jangada-io/jangada/deploy v0.1.0
 	github.com/jangada-io/jangada/mgmt v0.1.0
 	github.com/jangada-io/jangada/raft-core v0.1.0
 	github.com/jangada-io/jangada/transport-quic v0.1.0
@@ -62,11 +63,13 @@ require (
 	go.opentelemetry.io/otel v1.41.0 // indirect
 	go.opentelemetry.io/otel/metric v1.41.0 // indirect
 	go.opentelemetry.io/otel/trace v1.41.0 // indirect
+	go.yaml.in/yaml/v2 v2.4.4 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/exp v0.0.0-20230626212559-97b1e661b5df // indirect
 	golang.org/x/term v0.46.0 // indirect
 	golang.org/x/text v0.42.0 // indirect
 	gopkg.in/ini.v1 v1.67.3 // indirect
+	sigs.k8s.io/yaml v1.6.0 // indirect
 )
 
 require (
@@ -87,6 +90,7 @@ require (
 
 replace (
 	github.com/jangada-io/jangada/codec => ../../../codec
+	github.com/jangada-io/jangada/deploy => ../../../deploy
 	github.com/jangada-io/jangada/mgmt => ../..
 	github.com/jangada-io/jangada/raft-core => ../../../raft-core
 	github.com/jangada-io/jangada/transport-quic => ../../../transport-quic
