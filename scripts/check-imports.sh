@@ -8,7 +8,8 @@ root=github.com/jangada-io/jangada
 allowed() {
 	case "$1" in
 	raft-core | codec) echo "" ;;
-	transport-mem | observe | discovery) echo "raft-core" ;;
+	transport-mem | observe) echo "raft-core" ;;
+	discovery) echo "raft-core codec mgmt transport-mem" ;; # transport-mem in its tests only
 	transport-quic | store-snapfile | mgmt | backup) echo "raft-core codec" ;;
 	store-pebble | store-badger) echo "raft-core codec store-snapfile" ;; # the shared snapshot files
 	deploy) echo "raft-core codec mgmt" ;;
