@@ -6,6 +6,7 @@ replace (
 	github.com/hashicorp/go-metrics => github.com/hashicorp/go-metrics v0.6.1
 	github.com/jangada-io/jangada/apps/kvstore => ../apps/kvstore
 	github.com/jangada-io/jangada/codec => ../codec
+	github.com/jangada-io/jangada/discovery => ../discovery
 	github.com/jangada-io/jangada/observe => ../observe
 	github.com/jangada-io/jangada/raft-core => ../raft-core
 	github.com/jangada-io/jangada/store-badger => ../store-badger
@@ -24,7 +25,7 @@ require (
 	github.com/jangada-io/jangada/raft-core v0.0.0
 	github.com/jangada-io/jangada/store-badger v0.0.0-00010101000000-000000000000
 	github.com/jangada-io/jangada/store-pebble v0.0.0-00010101000000-000000000000
-	github.com/jangada-io/jangada/transport-mem v0.0.0-00010101000000-000000000000
+	github.com/jangada-io/jangada/transport-mem v0.0.0
 	github.com/jangada-io/jangada/transport-quic v0.0.0-00010101000000-000000000000
 	go.etcd.io/raft/v3 v3.7.0
 	go.uber.org/goleak v1.3.0

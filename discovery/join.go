@@ -31,6 +31,17 @@ type JoinConfig struct {
 	// RetryInterval is the pause between rounds over the endpoints.
 	// Default: DefaultRetryInterval.
 	RetryInterval time.Duration
+	// ClusterSecret, when set, is checked against the ticket before any
+	// member is asked: a ticket of another cluster fails at once with
+	// ErrTicketForeign.
+	ClusterSecret []byte
+	// IdentityRefused, when set, tells the transport's refusals of this
+	// node's identity (transport-quic's ErrUntrustedPeer) from other
+	// failures. Members holding the same cluster secret refuse a joining
+	// node's identity only when its id is, or was, a member under another
+	// key, so with a ticket such a refusal ends the join with
+	// ErrTicketUsed instead of retrying.
+	IdentityRefused func(error) bool
 	// Logger receives a line per failed round. Default: discard.
 	Logger *slog.Logger
 }
@@ -57,6 +68,9 @@ func Join(ctx context.Context, cfg JoinConfig) ([]raftcore.Peer, error) {
 			return nil, fmt.Errorf("%w: the ticket grants node id %d, this node is %d", ErrInvalid, t.NodeID, cfg.Self.ID)
 		}
 		req.From = t.NodeID
+		if cfg.ClusterSecret != nil && ClusterID(cfg.ClusterSecret) != t.ClusterID {
+			return nil, fmt.Errorf("%w: ticket for cluster %s, this node's secret is cluster %s's", ErrTicketForeign, t.ClusterID, ClusterID(cfg.ClusterSecret))
+		}
 		if len(endpoints) == 0 {
 			for _, a := range t.Addrs {
 				endpoints = append(endpoints, raftcore.Peer{Addr: a})
@@ -83,6 +97,9 @@ func Join(ctx context.Context, cfg JoinConfig) ([]raftcore.Peer, error) {
 			}
 			if permanent(err) {
 				return nil, err
+			}
+			if cfg.Ticket != "" && cfg.IdentityRefused != nil && cfg.IdentityRefused(err) {
+				return nil, fmt.Errorf("%w: member %s refuses node id %d for this node's key: the id is, or was, a member's (%w)", ErrTicketUsed, ep.Addr, req.From, err)
 			}
 			last = err
 			log.Info("join: member did not add this node yet", "member", ep.Addr, "err", err)

@@ -4,6 +4,7 @@ go 1.26.0
 
 replace (
 	github.com/jangada-io/jangada/codec => ../../codec
+	github.com/jangada-io/jangada/discovery => ../../discovery
 	github.com/jangada-io/jangada/mgmt => ../../mgmt
 	github.com/jangada-io/jangada/observe => ../../observe
 	github.com/jangada-io/jangada/raft-core => ../../raft-core
@@ -16,12 +17,13 @@ replace (
 require (
 	github.com/anishathalye/porcupine v1.3.1
 	github.com/google/btree v1.1.3
+	github.com/jangada-io/jangada/discovery v0.0.0
 	github.com/jangada-io/jangada/mgmt v0.0.0
 	github.com/jangada-io/jangada/observe v0.0.0-00010101000000-000000000000
 	github.com/jangada-io/jangada/raft-core v0.0.0
 	github.com/jangada-io/jangada/store-badger v0.0.0-00010101000000-000000000000
 	github.com/jangada-io/jangada/store-pebble v0.0.0-00010101000000-000000000000
-	github.com/jangada-io/jangada/transport-mem v0.0.0-00010101000000-000000000000
+	github.com/jangada-io/jangada/transport-mem v0.0.0
 	github.com/jangada-io/jangada/transport-quic v0.0.0-00010101000000-000000000000
 	github.com/spf13/cobra v1.10.2
 	github.com/spf13/pflag v1.0.9

@@ -33,6 +33,7 @@ func Options(cfg Config) fx.Option {
 		),
 		observeOption(),
 		mgmtOption(),
+		discoveryOption(cfg),
 		fx.Invoke(func(*HTTPServer) {}),
 	)
 }

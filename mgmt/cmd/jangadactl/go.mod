@@ -3,6 +3,7 @@ module github.com/jangada-io/jangada/mgmt/cmd/jangadactl
 go 1.26.0
 
 require (
+	github.com/jangada-io/jangada/discovery v0.0.0
 	github.com/jangada-io/jangada/mgmt v0.0.0
 	github.com/jangada-io/jangada/raft-core v0.0.0
 	github.com/jangada-io/jangada/transport-quic v0.0.0
@@ -25,7 +26,9 @@ require (
 
 replace (
 	github.com/jangada-io/jangada/codec => ../../../codec
+	github.com/jangada-io/jangada/discovery => ../../../discovery
 	github.com/jangada-io/jangada/mgmt => ../..
 	github.com/jangada-io/jangada/raft-core => ../../../raft-core
+	github.com/jangada-io/jangada/transport-mem => ../../../transport-mem
 	github.com/jangada-io/jangada/transport-quic => ../../../transport-quic
 )
