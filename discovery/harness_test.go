@@ -34,14 +34,23 @@ var fastAutopilot = discovery.AutopilotConfig{StabilizationTime: 50 * time.Milli
 
 func newTestNode(t testing.TB, network *transportmem.Network, id uint64, addr string, secrets [][]byte) *testNode {
 	t.Helper()
-	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	n, err := tryNewTestNode(t, network, id, addr, secrets)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return n
+}
+
+// tryNewTestNode is newTestNode for goroutines other than the test's.
+func tryNewTestNode(t testing.TB, network *transportmem.Network, id uint64, addr string, secrets [][]byte) (*testNode, error) {
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
 	}
 	self := raftcore.Peer{ID: id, Addr: addr, Key: pub}
 	tr, err := network.Transport(self)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	srv, err := discovery.Mount(tr, discovery.ServerConfig{
 		Self:           self,
@@ -52,11 +61,12 @@ func newTestNode(t testing.TB, network *transportmem.Network, id uint64, addr st
 		Autopilot:  fastAutopilot,
 	})
 	if err != nil {
-		t.Fatal(err)
+		_ = tr.Close()
+		return nil, err
 	}
 	n := &testNode{t: t, self: self, tr: tr, srv: srv}
 	t.Cleanup(n.stop)
-	return n
+	return n, nil
 }
 
 // start runs the raft node with peers (bootstrapping them, or joining when

@@ -31,9 +31,9 @@ func oneNodeCluster(t *testing.T, ctx context.Context, network *transportmem.Net
 	return n1
 }
 
-func ticket(t *testing.T, secret []byte, id uint64, role string, ttl time.Duration) string {
+func ticket(t testing.TB, secret []byte, id uint64, role string, ttl time.Duration) string {
 	t.Helper()
-	tk, err := discovery.NewTicket(secret, id, role, ttl, []string{"node-1"}, time.Now())
+	tk, err := discovery.NewTicket(secret, id, role, ttl, []string{"node-1", "127.0.0.1:7101", "127.0.0.1:7102", "127.0.0.1:7103"}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
