@@ -33,6 +33,10 @@
 // caught up. Refusals name their reason: ErrTicketForged, ErrTicketExpired,
 // ErrTicketUsed, ErrTicketForeign.
 //
+// A member that restarts on another address asks the leader to record it
+// (AnnounceAddress): it is recognised by the key the transport proved, and
+// the address changes on every node through the log.
+//
 // A joining node must reach the members' discovery protocol: in
 // cluster-secret mode it holds the secret (as every member does); a cluster
 // of pinned keys admits only keys it knows, so tickets are for

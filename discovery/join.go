@@ -191,3 +191,50 @@ func Promote(ctx context.Context, cfg PromoteConfig) error {
 		}
 	}
 }
+
+// AnnounceAddress makes the membership record addr as the address of node,
+// a member that restarted on another address than the one its peers know:
+// it asks the members it knows (they still reach the leader, which records
+// the change through the log) until node's own membership shows addr, or
+// ctx ends. The node is recognised by its key, not its address. A node
+// whose membership already has addr returns at once; one that is not (yet)
+// in its own membership waits for it (a node restarting replays its log).
+func AnnounceAddress(ctx context.Context, tr raftcore.StreamTransport, node mgmt.Node, addr string, interval time.Duration) error {
+	if interval == 0 {
+		interval = DefaultRetryInterval
+	}
+	self := node.ID()
+	for {
+		st := node.Status()
+		var others []raftcore.Peer
+		known, moved := false, false
+		for _, m := range st.Members {
+			switch {
+			case m.ID == self:
+				known, moved = true, m.Addr != addr
+			case m.ID == st.Leader:
+				others = append([]raftcore.Peer{m.Peer}, others...)
+			default:
+				others = append(others, m.Peer)
+			}
+		}
+		if known && !moved {
+			return nil
+		}
+		for _, p := range others {
+			if !known {
+				break
+			}
+			if _, err := callFollowingLeader(ctx, tr, p, request{Op: opAddress, From: self, Addr: addr}); err == nil {
+				break
+			} else if permanent(err) {
+				return err
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(interval):
+		}
+	}
+}

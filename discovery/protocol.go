@@ -31,6 +31,7 @@ const (
 	opUnlock  = "unlock"  // bootstrap-expect: the decider gives up
 	opJoin    = "join"    // add me as a learner (with a ticket, or as an authorized peer)
 	opPromote = "promote" // make me a voter once caught up
+	opAddress = "address" // I moved: record my new address
 )
 
 // wirePeer is a node on the wire.

@@ -193,6 +193,8 @@ func (s *Server) handle(ctx context.Context, stream raftcore.Stream, req request
 		return s.join(ctx, stream, req)
 	case opPromote:
 		return s.promote(ctx, stream, req)
+	case opAddress:
+		return s.moveMember(ctx, stream, req)
 	}
 	return response{}, fmt.Errorf("%w: unknown operation %q", ErrProtocol, req.Op)
 }
@@ -374,4 +376,47 @@ func (s *Server) promote(ctx context.Context, stream raftcore.Stream, req reques
 	}
 	voter, lag, err := s.pilot.consider(ctx, node, req.From)
 	return response{Voter: voter, Lag: lag}, err
+}
+
+// memberUpdater is implemented by nodes that can change a member's address
+// (*raftcore.Node does).
+type memberUpdater interface {
+	UpdateMember(ctx context.Context, p raftcore.Peer) error
+}
+
+// moveMember records the new address of the caller, a member that
+// restarted elsewhere: the transport proved its id (by its key), whatever
+// address it comes from.
+func (s *Server) moveMember(ctx context.Context, stream raftcore.Stream, req request) (response, error) {
+	remote := stream.Remote()
+	if remote.ID == 0 || remote.ID != req.From || req.Addr == "" {
+		return response{}, fmt.Errorf("%w: only a member may announce its own address", ErrUnauthorized)
+	}
+	node, st, err := s.leaderNode()
+	if err != nil {
+		return response{}, err
+	}
+	for _, m := range st.Members {
+		if m.ID != req.From {
+			continue
+		}
+		if m.Addr == req.Addr {
+			return response{Members: membersOf(st), Leader: st.ID}, nil
+		}
+		up, ok := node.(memberUpdater)
+		if !ok {
+			return response{}, fmt.Errorf("%w: this node cannot change member addresses", ErrUnavailable)
+		}
+		key := m.Key
+		if len(key) == 0 {
+			key = remote.Key
+		}
+		if err := up.UpdateMember(ctx, raftcore.Peer{ID: m.ID, Addr: req.Addr, Key: key}); err != nil {
+			return response{}, fmt.Errorf("%w: update member %d: %w", ErrUnavailable, m.ID, err)
+		}
+		s.cfg.Logger.Info("member moved", "node", m.ID, "from", m.Addr, "to", req.Addr)
+		st = node.Status()
+		return response{Members: membersOf(st), Leader: st.ID}, nil
+	}
+	return response{}, fmt.Errorf("%w: node %d is not a member", ErrInvalid, req.From)
 }

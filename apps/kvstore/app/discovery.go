@@ -154,6 +154,13 @@ func (d *Discovery) BeforeStart(ctx context.Context, rc *raftcore.Config) error 
 func (d *Discovery) AfterStart(node mgmt.Node) {
 	d.srv.SetNode(node)
 	d.wg.Go(func() { d.srv.Autopilot().Run(d.ctx) })
+	d.wg.Go(func() {
+		// A member restarted on another address is found again by its key.
+		err := discovery.AnnounceAddress(d.ctx, d.tr, node, d.cfg.ListenAddr, 0)
+		if err != nil && d.ctx.Err() == nil {
+			d.log.Warn("could not record this node's new address", "address", d.cfg.ListenAddr, "err", err)
+		}
+	})
 	if !d.promote {
 		return
 	}

@@ -73,3 +73,41 @@ func TestNodesJoinWithTicketsAndArePromoted(t *testing.T) {
 		t.Fatalf("a spent ticket: got %v\n%s", err, out)
 	}
 }
+
+// TestMemberRestartedOnANewPortIsReachedAgain: node 3 stops and starts
+// again from its data on another port; its peers know it by its key, the
+// leader records the new address through the log, and it takes writes
+// again.
+func TestMemberRestartedOnANewPortIsReachedAgain(t *testing.T) {
+	bin := buildJangadactl(t)
+	c := newCluster(t, 3, "pebble")
+	jc := newCtl(t, bin, c)
+	c.waitLeader(30 * time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	if _, err := c.node(1).client.Put(ctx, "before", []byte("1"), kvstore.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	nd := c.node(3)
+	if err := c.terminate(3); err != nil {
+		t.Fatal(err)
+	}
+	old := nd.raftAddr
+	nd.raftAddr = freeUDPAddr(t)
+	c.peers = strings.Replace(c.peers, "3="+old, "3="+nd.raftAddr, 1) // --peers must name this node's address
+	c.start(3)
+
+	clustertest.WaitFor(t, "node 3's new address in the membership", 60*time.Second, func() bool {
+		out, err := jc.run("member", "list", "--json")
+		return err == nil && strings.Contains(out, nd.raftAddr) && !strings.Contains(out, old)
+	})
+	if _, err := c.node(1).client.Put(ctx, "after", []byte("2"), kvstore.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	clustertest.WaitFor(t, "node 3 applies a write made after its move", 60*time.Second, func() bool {
+		v, _, err := nd.client.Get(ctx, "after", true)
+		return err == nil && string(v) == "2"
+	})
+	jc.must("member", "list")
+}
