@@ -93,7 +93,7 @@ func Form(ctx context.Context, cfg FormConfig) (Formation, error) {
 
 type former struct {
 	cfg  FormConfig
-	self raftcore.Peer
+	self raftcore.Peer // Addr: as the others see it
 	said string
 }
 
@@ -132,15 +132,23 @@ func (f *former) probeAll(ctx context.Context) []probed {
 			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			defer cancel()
 			resp, err := call(pctx, f.cfg.Transport, ep, request{Op: opProbe, From: f.self.ID})
-			if err != nil || resp.Node.ID == 0 || resp.Node.ID == f.self.ID {
+			if err != nil || resp.Node.ID == 0 {
+				return
+			}
+			if resp.Node.ID == f.self.ID {
 				return
 			}
 			mu.Lock()
+			defer mu.Unlock()
 			out = append(out, probed{addr: ep.Addr, resp: resp})
-			mu.Unlock()
 		})
 	}
 	wg.Wait()
+	for _, p := range out {
+		// A node listening on every interface (0.0.0.0) is known by the
+		// address the others see it come from.
+		f.self.Addr = reachableAddr(f.self.Addr, p.resp.SeenAs)
+	}
 	slices.SortFunc(out, func(a, b probed) int { return cmpID(a.resp.Node.ID, b.resp.Node.ID) })
 	return out
 }
@@ -200,7 +208,7 @@ func (f *former) round(ctx context.Context) (Formation, bool) {
 	fresh := []raftcore.Peer{f.self}
 	for _, p := range seen {
 		if p.resp.Fresh {
-			fresh = append(fresh, raftcore.Peer{ID: p.resp.Node.ID, Addr: p.resp.Node.Addr, Key: p.resp.Node.Key})
+			fresh = append(fresh, raftcore.Peer{ID: p.resp.Node.ID, Addr: p.addr, Key: p.resp.Node.Key})
 		}
 	}
 	if len(fresh) < f.cfg.Expect {

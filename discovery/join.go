@@ -211,7 +211,7 @@ func AnnounceAddress(ctx context.Context, tr raftcore.StreamTransport, node mgmt
 		for _, m := range st.Members {
 			switch {
 			case m.ID == self:
-				known, moved = true, m.Addr != addr
+				known, moved = true, !listensAt(addr, m.Addr)
 			case m.ID == st.Leader:
 				others = append([]raftcore.Peer{m.Peer}, others...)
 			default:

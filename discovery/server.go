@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"slices"
 	"sync"
 	"time"
@@ -179,7 +180,9 @@ func (s *Server) serve(ctx context.Context, stream raftcore.Stream) {
 func (s *Server) handle(ctx context.Context, stream raftcore.Stream, req request) (response, error) {
 	switch req.Op {
 	case opProbe:
-		return s.probe(), nil
+		resp := s.probe()
+		resp.SeenAs = stream.Remote().Addr
+		return resp, nil
 	case opLock, opUnlock:
 		if !s.cfg.Authorized(stream) {
 			return response{}, fmt.Errorf("%w: only holders of the cluster secret may form a cluster with node %d", ErrUnauthorized, s.cfg.Self.ID)
@@ -319,6 +322,7 @@ func (s *Server) join(ctx context.Context, stream raftcore.Stream, req request) 
 	if id == 0 || req.Addr == "" {
 		return response{}, fmt.Errorf("%w: a join names the node's id and address", ErrInvalid)
 	}
+	req.Addr = reachableAddr(req.Addr, stream.Remote().Addr)
 	node, st, err := s.leaderNode()
 	if err != nil {
 		return response{}, err
@@ -392,6 +396,7 @@ func (s *Server) moveMember(ctx context.Context, stream raftcore.Stream, req req
 	if remote.ID == 0 || remote.ID != req.From || req.Addr == "" {
 		return response{}, fmt.Errorf("%w: only a member may announce its own address", ErrUnauthorized)
 	}
+	req.Addr = reachableAddr(req.Addr, remote.Addr)
 	node, st, err := s.leaderNode()
 	if err != nil {
 		return response{}, err
@@ -419,4 +424,40 @@ func (s *Server) moveMember(ctx context.Context, stream raftcore.Stream, req req
 		return response{Members: membersOf(st), Leader: st.ID}, nil
 	}
 	return response{}, fmt.Errorf("%w: node %d is not a member", ErrInvalid, req.From)
+}
+
+// reachableAddr returns addr, a node's listening address, with its host
+// replaced by the host the node's stream came from when addr's host is
+// unspecified (0.0.0.0, ::, empty): a node listening on every interface is
+// reached where it was seen.
+func reachableAddr(addr, seenFrom string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
+		return addr
+	}
+	seenHost, _, err := net.SplitHostPort(seenFrom)
+	if err != nil || seenHost == "" {
+		return addr
+	}
+	return net.JoinHostPort(seenHost, port)
+}
+
+// listensAt reports whether a node listening on listen is reached at addr:
+// the same address, or, when listen's host is unspecified, the same port.
+func listensAt(listen, addr string) bool {
+	if listen == addr {
+		return true
+	}
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
+		return false
+	}
+	_, addrPort, err := net.SplitHostPort(addr)
+	return err == nil && addrPort == port
 }
