@@ -57,6 +57,8 @@ func FuzzServerRequest(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 1})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		srv := &Server{cfg: ServerConfig{Self: raftcore.Peer{ID: 2, Addr: "b"}, Authorized: func(raftcore.Stream) bool { return true }}.withDefaults()}
+		srv.ctx, srv.cancel = context.WithCancel(context.Background())
+		defer srv.cancel()
 		srv.pilot = newAutopilot(srv.cfg.Autopilot, srv.cfg.Now, srv.cfg.Logger)
 		s := &memStream{in: bytes.NewReader(data)}
 		srv.serve(context.Background(), s)

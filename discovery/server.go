@@ -83,8 +83,10 @@ func SecretHolder(s raftcore.Stream) bool {
 // authorized peers) and promotions. Before the node's raft node runs
 // (SetNode), it answers as a fresh node that waits to form a cluster.
 type Server struct {
-	cfg   ServerConfig
-	pilot *Autopilot
+	cfg    ServerConfig
+	pilot  *Autopilot
+	ctx    context.Context // ends with Close: calls in progress give up
+	cancel context.CancelFunc
 
 	mu      sync.Mutex
 	closed  bool
@@ -107,6 +109,7 @@ func Mount(tr raftcore.StreamTransport, cfg ServerConfig) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg.withDefaults()}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.pilot = newAutopilot(s.cfg.Autopilot, s.cfg.Now, s.cfg.Logger)
 	if err := tr.HandleStream(Protocol, s.serve); err != nil {
 		return nil, fmt.Errorf("discovery: mount: %w", err)
@@ -140,12 +143,14 @@ func (s *Server) setWaiting(w string) {
 	s.mu.Unlock()
 }
 
-// Close stops serving; calls in progress finish first. Later streams are
-// closed unanswered.
+// Close stops serving: calls in progress are abandoned (a membership change
+// already proposed may still be made) and later streams are closed
+// unanswered. It returns once no call runs.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()
+	s.cancel()
 	s.calls.Wait()
 	return nil
 }
@@ -161,6 +166,10 @@ func (s *Server) serve(ctx context.Context, stream raftcore.Stream) {
 	s.mu.Unlock()
 	defer s.calls.Done()
 
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stopOnClose := context.AfterFunc(s.ctx, cancel)
+	defer stopOnClose()
 	stop := context.AfterFunc(ctx, func() { _ = stream.Close() })
 	defer stop()
 	var req request
