@@ -90,6 +90,8 @@ type response struct {
 	// is otherwise.
 	Voter bool   `json:"voter,omitempty"`
 	Lag   uint64 `json:"lag,omitempty"`
+	// Waiting says what a forming node waits for.
+	Waiting string `json:"waiting,omitempty"`
 	// SeenAs is the address the caller's stream came from.
 	SeenAs string `json:"seen_as,omitempty"`
 }

@@ -224,6 +224,7 @@ func (s *Server) probe() response {
 	}
 	if s.node == nil {
 		resp.Fresh = s.formed == nil
+		resp.Waiting = s.waiting
 		return resp
 	}
 	st := s.node.Status()

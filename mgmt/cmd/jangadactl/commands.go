@@ -131,7 +131,7 @@ Every flag can also be set by a JANGADACTL_* environment variable
 	leader := &cobra.Command{Use: "leader", Short: "Move leadership"}
 	leader.AddCommand(leaderTransferCmd(g))
 	root.AddCommand(statusCmd(g), member, leader, snapshotCmd(g), healthCmd(g), eventsCmd(g), keygenCmd(g))
-	root.AddCommand(ticketCmd(g))
+	root.AddCommand(ticketCmd(g), discoverCmd(g))
 	return root
 }
 

@@ -1,14 +1,19 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/jangada-io/jangada/discovery"
+	raftcore "github.com/jangada-io/jangada/raft-core"
+	"github.com/jangada-io/jangada/raft-core/clustertest"
+	transportquic "github.com/jangada-io/jangada/transport-quic"
 )
 
 // TestTicketCreateGrantsTheNextIDAndDiscoverFindsTheEndpoints: with
@@ -74,4 +79,64 @@ func TestTicketCreateGrantsTheNextIDAndDiscoverFindsTheEndpoints(t *testing.T) {
 	if code, _ := ctl(t, append(global, "ticket", "create", "--id", "2")...); code != exitConflict {
 		t.Fatalf("a ticket for a member's id: exit %d, want %d", code, exitConflict)
 	}
+}
+
+// TestDiscoverShowsFormingNodesAndWhatTheyWaitFor: two nodes of a
+// bootstrap-expect 3 formation (no raft node yet, so no management server)
+// are shown forming, each waiting for a third.
+func TestDiscoverShowsFormingNodesAndWhatTheyWaitFor(t *testing.T) {
+	secret := []byte(strings.Repeat("s3cr3t", 8))
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var addrs []string
+	type former struct {
+		tr  *transportquic.Transport
+		srv *discovery.Server
+	}
+	var formers []former
+	for id := uint64(1); id <= 2; id++ {
+		key, err := transportquic.GenerateIdentity()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr, err := transportquic.New(transportquic.Config{NodeID: id, Identity: key, ClusterSecret: secret})
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := tr.Addr().String()
+		addrs = append(addrs, addr)
+		srv, err := discovery.Mount(tr, discovery.ServerConfig{Self: raftcore.Peer{ID: id, Addr: addr, Key: transportquic.PublicKey(key)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = srv.Close(); _ = tr.Close() })
+		formers = append(formers, former{tr: tr, srv: srv})
+	}
+	src := discovery.StaticSource{{Addr: addrs[0]}, {Addr: addrs[1]}}
+	for _, f := range formers {
+		wg.Go(func() {
+			_, _ = discovery.Form(ctx, discovery.FormConfig{Transport: f.tr, Server: f.srv, Source: src, Expect: 3, ProbeInterval: 20 * time.Millisecond})
+		})
+	}
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	global := []string{"--discover", "static:" + strings.Join(addrs, ","), "--cluster-secret-file", writeSecret(t, secret)}
+	clustertest.WaitFor(t, "both nodes waiting for a third", 20*time.Second, func() bool {
+		code, out := ctl(t, append(global, "discover", "--json")...)
+		var infos []struct {
+			ID      uint64 `json:"id"`
+			State   string `json:"state"`
+			Waiting string `json:"waiting"`
+		}
+		if code != exitOK || json.Unmarshal([]byte(out), &infos) != nil || len(infos) != 2 {
+			return false
+		}
+		for _, in := range infos {
+			if in.State != discovery.StateForming || in.Waiting != "2 of 3 expected nodes visible" {
+				return false
+			}
+		}
+		return true
+	})
+	code, out := ctl(t, append(global, "discover")...)
+	t.Logf("jangadactl discover (exit %d):\n%s", code, out)
 }
