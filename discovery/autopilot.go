@@ -82,10 +82,11 @@ type Autopilot struct {
 	node        mgmt.Node
 	caughtUp    map[uint64]time.Time // learner -> since when it is within MaxLag
 	unreachable map[uint64]time.Time // voter -> since when the leader has not heard from it
+	kept        map[uint64]bool      // dead voters kept for fault tolerance, logged once
 }
 
 func newAutopilot(cfg AutopilotConfig, now func() time.Time, log *slog.Logger) *Autopilot {
-	return &Autopilot{cfg: cfg, now: now, log: log, caughtUp: map[uint64]time.Time{}, unreachable: map[uint64]time.Time{}}
+	return &Autopilot{cfg: cfg, now: now, log: log, caughtUp: map[uint64]time.Time{}, unreachable: map[uint64]time.Time{}, kept: map[uint64]bool{}}
 }
 
 func (a *Autopilot) setNode(n mgmt.Node) {
@@ -195,6 +196,7 @@ func (a *Autopilot) checkDeadVoters(ctx context.Context) {
 		if m.ID == st.ID || m.RecentActive {
 			reachable++
 			delete(a.unreachable, m.ID)
+			delete(a.kept, m.ID)
 			continue
 		}
 		since, ok := a.unreachable[m.ID]
@@ -212,7 +214,13 @@ func (a *Autopilot) checkDeadVoters(ctx context.Context) {
 	}
 	remaining := voters - 1
 	if remaining < a.cfg.MinVoters || reachable <= remaining/2 {
-		a.log.Warn("autopilot keeps a dead voter: removing it would leave too few voters", "node", dead[0], "voters", voters, "reachable", reachable, "min_voters", a.cfg.MinVoters)
+		a.mu.Lock()
+		logged := a.kept[dead[0]]
+		a.kept[dead[0]] = true
+		a.mu.Unlock()
+		if !logged {
+			a.log.Warn("autopilot keeps a dead voter: removing it would leave too few voters", "node", dead[0], "voters", voters, "reachable", reachable, "min_voters", a.cfg.MinVoters)
+		}
 		return
 	}
 	if err := node.RemoveMember(ctx, dead[0]); err != nil {
