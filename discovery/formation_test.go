@@ -66,6 +66,7 @@ func runFormation(t *testing.T, ctx context.Context, network *transportmem.Netwo
 		})
 	}
 	wg.Wait()
+	t.Cleanup(func() { stopAll(nodes) })
 	return nodes, out
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,6 +28,8 @@ type testNode struct {
 	srv  *discovery.Server
 	node *kvNode
 	kv   *clustertest.KV
+
+	stopOnce sync.Once
 }
 
 // fastAutopilot promotes quickly, for tests.
@@ -86,15 +89,28 @@ func (n *testNode) start(ctx context.Context, peers []raftcore.Peer, join bool) 
 }
 
 func (n *testNode) stop() {
-	_ = n.srv.Close()
-	if n.node != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = n.node.Close(ctx)
-		n.node = nil
-		return
+	n.stopOnce.Do(func() {
+		_ = n.srv.Close()
+		if n.node != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = n.node.Close(ctx)
+			return
+		}
+		_ = n.tr.Close()
+	})
+}
+
+// stopAll stops nodes at once (a leader's close hands leadership away,
+// which one by one would take a while).
+func stopAll(nodes []*testNode) {
+	var wg sync.WaitGroup
+	for _, n := range nodes {
+		if n != nil {
+			wg.Go(n.stop)
+		}
 	}
-	_ = n.tr.Close()
+	wg.Wait()
 }
 
 // waitFor polls cond until it holds or the deadline passes.
