@@ -60,7 +60,8 @@ type Formation struct {
 // Two deciders never both succeed when their sets overlap, which holds
 // whenever Expect is more than half the nodes started at once from the same
 // source. A decider that dies holding promises leaves the promised nodes
-// waiting for it. Form returns ctx's error when ctx ends first.
+// waiting for it (or for a running cluster to join). A promised node that
+// restarts keeps its promise only with ServerConfig.Promises. Form returns ctx's error when ctx ends first.
 func Form(ctx context.Context, cfg FormConfig) (Formation, error) {
 	switch {
 	case cfg.Transport == nil || cfg.Server == nil || cfg.Source == nil:

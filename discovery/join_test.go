@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -152,4 +154,81 @@ func forge(t *testing.T, s string) string {
 	sig, _ := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(s, "jt1"))
 	copy(body[len(body)-16:], sig[len(sig)-16:])
 	return "jt1" + base64.RawURLEncoding.EncodeToString(body)
+}
+
+// memPromises is a PromiseStore that outlives the servers using it.
+type memPromises struct {
+	mu      sync.Mutex
+	decider uint64
+	set     []raftcore.Peer
+}
+
+func (m *memPromises) Load() (uint64, []raftcore.Peer, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.decider, m.set, nil
+}
+
+func (m *memPromises) Save(d uint64, set []raftcore.Peer) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.decider, m.set = d, set
+	return nil
+}
+
+// TestAPromiseSurvivesARestart: a node that promised a decider and restarts
+// still refuses to promise another one, so a formation it took part in
+// cannot be doubled by a second decider.
+func TestAPromiseSurvivesARestart(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	network, _ := transportmem.NewNetwork(transportmem.NetworkConfig{})
+	store := &memPromises{}
+	mount := func(tr raftcore.StreamTransport) *discovery.Server {
+		srv, err := discovery.Mount(tr, discovery.ServerConfig{Self: raftcore.Peer{ID: 3, Addr: "n3"}, Promises: store,
+			Authorized: func(raftcore.Stream) bool { return true }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = srv.Close() })
+		return srv
+	}
+	tr3, _ := network.Transport(raftcore.Peer{ID: 3, Addr: "n3"})
+	t.Cleanup(func() { _ = tr3.Close() })
+	mount(tr3)
+	deciders := map[uint64]*testNode{}
+	for _, id := range []uint64{1, 2} {
+		deciders[id] = newTestNode(t, network, id, fmt.Sprintf("n%d", id), nil)
+	}
+	// Decider 1 sees only 1 and 3 (expect 2): it takes 3's promise and then
+	// stops, as if it died before forming.
+	formCtx, stopForming := context.WithCancel(ctx)
+	formed := make(chan struct{})
+	go func() {
+		defer close(formed)
+		_, _ = discovery.Form(formCtx, discovery.FormConfig{Transport: deciders[1].tr, Server: deciders[1].srv,
+			Source: discovery.StaticSource{{Addr: "n3"}}, Expect: 2, ProbeInterval: 10 * time.Millisecond})
+	}()
+	waitFor(t, 10*time.Second, "node 3 promised node 1", func() error {
+		if d, _, _ := store.Load(); d != 1 {
+			return fmt.Errorf("promise to %d", d)
+		}
+		return nil
+	})
+	stopForming()
+	<-formed
+
+	// Node 3 restarts with the same store: decider 2 cannot have its promise.
+	_ = tr3.Close()
+	tr3b, _ := network.Transport(raftcore.Peer{ID: 3, Addr: "n3"})
+	t.Cleanup(func() { _ = tr3b.Close() })
+	mount(tr3b)
+	f2ctx, cancel2 := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel2()
+	f, err := discovery.Form(f2ctx, discovery.FormConfig{Transport: deciders[2].tr, Server: deciders[2].srv,
+		Source: discovery.StaticSource{{Addr: "n3"}}, Expect: 2, ProbeInterval: 10 * time.Millisecond})
+	if err == nil {
+		t.Fatalf("decider 2 formed %v with node 3, which had promised node 1", f.Peers)
+	}
+	t.Logf("decider 2: %v", err)
 }

@@ -34,6 +34,11 @@ type ServerConfig struct {
 	ClockSkew time.Duration
 	// Autopilot configures automatic promotion and dead-voter removal.
 	Autopilot AutopilotConfig
+	// Promises, when set, keeps the promise a forming node gave a decider
+	// (bootstrap-expect) across a restart, so that a node restarted in the
+	// middle of a formation cannot promise a second decider. Default: the
+	// promise lives in memory only.
+	Promises PromiseStore
 	// Now returns the time. Default: time.Now.
 	Now func() time.Time
 	// Logger receives a line per join, promotion and refusal. Default:
@@ -69,6 +74,14 @@ func (c ServerConfig) withDefaults() ServerConfig {
 	}
 	c.Autopilot = c.Autopilot.withDefaults()
 	return c
+}
+
+// PromiseStore keeps a forming node's promise to form only a decider's set.
+type PromiseStore interface {
+	// Load returns the stored promise; decider 0 means none.
+	Load() (decider uint64, set []raftcore.Peer, err error)
+	// Save stores a promise durably before it is given; decider 0 clears it.
+	Save(decider uint64, set []raftcore.Peer) error
 }
 
 // SecretHolder reports whether the remote of s proved that it holds the
@@ -109,6 +122,15 @@ func Mount(tr raftcore.StreamTransport, cfg ServerConfig) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg.withDefaults()}
+	if s.cfg.Promises != nil {
+		decider, set, err := s.cfg.Promises.Load()
+		if err != nil {
+			return nil, fmt.Errorf("discovery: load the formation promise: %w", err)
+		}
+		if decider != 0 {
+			s.lock = &formationLock{decider: decider, set: set}
+		}
+	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.pilot = newAutopilot(s.cfg.Autopilot, s.cfg.Now, s.cfg.Logger)
 	if err := tr.HandleStream(Protocol, s.serve); err != nil {
@@ -257,6 +279,11 @@ func (s *Server) lockFor(decider uint64, set []raftcore.Peer) (response, error) 
 	case s.lock != nil && s.lock.decider != decider:
 		return response{LockedBy: s.lock.decider}, fmt.Errorf("%w: node %d promised to form with node %d", ErrUnavailable, s.cfg.Self.ID, s.lock.decider)
 	}
+	if s.cfg.Promises != nil {
+		if err := s.cfg.Promises.Save(decider, set); err != nil {
+			return response{}, fmt.Errorf("%w: keep the promise: %w", ErrUnavailable, err)
+		}
+	}
 	s.lock = &formationLock{decider: decider, set: slices.Clone(set)}
 	return response{LockedBy: decider}, nil
 }
@@ -265,6 +292,12 @@ func (s *Server) unlock(decider uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.lock != nil && s.lock.decider == decider && s.formed == nil {
+		if s.cfg.Promises != nil {
+			if err := s.cfg.Promises.Save(0, nil); err != nil {
+				s.cfg.Logger.Warn("could not clear the formation promise; it stands", "decider", decider, "err", err)
+				return
+			}
+		}
 		s.lock = nil
 	}
 }

@@ -3,9 +3,13 @@ package app
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 
 	"go.uber.org/fx"
@@ -76,6 +80,8 @@ type DiscoveryParams struct {
 	Transport raftcore.Transport
 	Identity  ed25519.PrivateKey
 	Logger    *slog.Logger
+	// DataDir keeps a forming node's promise (see promiseFile).
+	DataDir DataDir
 }
 
 // NewDiscovery mounts the discovery server on the node's QUIC transport.
@@ -97,6 +103,7 @@ func NewDiscovery(p DiscoveryParams) (*Discovery, error) {
 		Self:           raftcore.Peer{ID: p.Config.NodeID, Addr: p.Config.ListenAddr, Key: transportquic.PublicKey(p.Identity)},
 		ClusterSecrets: secrets,
 		Autopilot:      p.Config.Autopilot,
+		Promises:       promiseFile{path: filepath.Join(string(p.DataDir), "discovery-promise")},
 		Logger:         log,
 	})
 	if err != nil {
@@ -153,6 +160,11 @@ func (d *Discovery) BeforeStart(ctx context.Context, rc *raftcore.Config) error 
 // promotion requests and the autopilot.
 func (d *Discovery) AfterStart(node mgmt.Node) {
 	d.srv.SetNode(node)
+	// The raft node holds the membership now; the promise made while
+	// forming is kept by the log.
+	if err := (promiseFile{path: filepath.Join(d.cfg.DataDir, "discovery-promise")}).Save(0, nil); err != nil {
+		d.log.Warn("could not remove the formation promise", "err", err)
+	}
 	d.wg.Go(func() { d.srv.Autopilot().Run(d.ctx) })
 	d.wg.Go(func() {
 		// A member restarted on another address is found again by its key.
@@ -185,4 +197,74 @@ func discoveryOption(cfg Config) fx.Option {
 		return fx.Options()
 	}
 	return fx.Provide(NewDiscovery)
+}
+
+// promiseFile keeps a forming node's promise to a decider
+// (discovery.PromiseStore) in a file of the data directory, written
+// atomically and synced, so that a node restarted in the middle of a
+// formation does not promise a second decider.
+type promiseFile struct{ path string }
+
+type promiseRecord struct {
+	Decider uint64          `json:"decider"`
+	Set     []raftcore.Peer `json:"set"`
+}
+
+// Load implements discovery.PromiseStore.
+func (f promiseFile) Load() (uint64, []raftcore.Peer, error) {
+	data, err := os.ReadFile(f.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil, nil
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	var r promiseRecord
+	if err := json.Unmarshal(data, &r); err != nil {
+		return 0, nil, fmt.Errorf("%s: %w", f.path, err)
+	}
+	return r.Decider, r.Set, nil
+}
+
+// Save implements discovery.PromiseStore.
+func (f promiseFile) Save(decider uint64, set []raftcore.Peer) error {
+	if decider == 0 {
+		if err := os.Remove(f.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return syncDir(filepath.Dir(f.path))
+	}
+	data, err := json.Marshal(promiseRecord{Decider: decider, Set: set})
+	if err != nil {
+		return err
+	}
+	tmp := f.path + ".tmp"
+	file, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := file.Write(data); err != nil {
+		_ = file.Close()
+		return err
+	}
+	if err := file.Sync(); err != nil {
+		_ = file.Close()
+		return err
+	}
+	if err := file.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, f.path); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(f.path))
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
