@@ -99,3 +99,5 @@ require (
 )
 
 replace github.com/jangada-io/jangada/store-snapfile => ../store-snapfile
+
+replace github.com/jangada-io/jangada/discovery => ../discovery

@@ -46,6 +46,11 @@ import _ "github.com/jangada-io/jangada/transport-quic"'
 expect "forbidden sibling" "imports-check MODULES=store-pebble" 'store-pebble must not depend on transport-quic'
 cleanup_injected store-pebble/zz_forbidden.go
 
+inject discovery/zz_mem.go 'package discovery
+import _ "github.com/jangada-io/jangada/transport-mem"'
+expect "test-only sibling in code" "imports-check MODULES=discovery" 'discovery must not depend on transport-mem outside its tests'
+cleanup_injected discovery/zz_mem.go
+
 inject observe/zz_fx.go 'package observe
 import _ "go.uber.org/fx"'
 expect "library imports fx" "imports-check MODULES=observe" 'observe is a library and must not import go.uber.org/fx'

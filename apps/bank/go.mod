@@ -55,6 +55,7 @@ require (
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
 	github.com/jangada-io/jangada/backup v0.1.0 // indirect
 	github.com/jangada-io/jangada/codec v0.1.0 // indirect
+	github.com/jangada-io/jangada/discovery v0.1.0 // indirect
 	github.com/jangada-io/jangada/observe v0.1.0 // indirect
 	github.com/jangada-io/jangada/store-badger v0.1.0 // indirect
 	github.com/jangada-io/jangada/store-pebble v0.1.0 // indirect
@@ -111,3 +112,5 @@ require (
 )
 
 replace github.com/jangada-io/jangada/backup => ../../backup
+
+replace github.com/jangada-io/jangada/discovery => ../../discovery

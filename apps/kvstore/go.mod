@@ -82,6 +82,7 @@ require (
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
 	github.com/jangada-io/jangada/backup v0.1.0
 	github.com/jangada-io/jangada/codec v0.1.0 // indirect
+	github.com/jangada-io/jangada/discovery v0.1.0
 	github.com/jangada-io/jangada/store-snapfile v0.1.0 // indirect
 	github.com/johannesboyne/gofakes3 v1.2.0
 	github.com/klauspost/compress v1.20.4 // indirect
@@ -120,3 +121,5 @@ require (
 replace github.com/jangada-io/jangada/store-snapfile => ../../store-snapfile
 
 replace github.com/jangada-io/jangada/backup => ../../backup
+
+replace github.com/jangada-io/jangada/discovery => ../../discovery

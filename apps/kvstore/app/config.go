@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jangada-io/jangada/discovery"
 	raftcore "github.com/jangada-io/jangada/raft-core"
 	transportquic "github.com/jangada-io/jangada/transport-quic"
 )
@@ -121,6 +122,23 @@ type Config struct {
 	// BackupSchedule, and prunes as BackupRetain says (backup.ParseRetention:
 	// "N" or "last=N,daily=D,weekly=W"; "" keeps all). Default: none.
 	BackupSchedule, BackupTo, BackupRetain string
+
+	// Discovery (jangada/discovery/1; see discovery.go). Each needs the
+	// quic transport and a cluster secret.
+
+	// Discover is a discovery source (discovery.ParseSource): static:… or
+	// dns-srv:…. With BootstrapExpect, a node with an empty store forms a
+	// new cluster with the nodes it finds, or joins the one it finds.
+	Discover string
+	// BootstrapExpect is how many voters a cluster formed by discovery
+	// starts with.
+	BootstrapExpect int
+	// JoinTicket is a join ticket (jangadactl ticket create): a node with
+	// an empty store joins the cluster it names as the node id it grants.
+	JoinTicket string
+	// Autopilot configures the promotion of caught-up learners and the
+	// removal of dead voters (off by default), done by the leader.
+	Autopilot discovery.AutopilotConfig
 }
 
 // httpAuthEnabled reports whether the API requires a credential.
@@ -183,7 +201,7 @@ func (c Config) Validate() error {
 		return bad("sizes and durations must not be negative")
 	}
 	self := slices.IndexFunc(c.Peers, func(p raftcore.Peer) bool { return p.ID == c.NodeID })
-	if self < 0 && !c.Join {
+	if self < 0 && !c.Join && c.JoinTicket == "" {
 		return bad("peers do not include this node (id %d)", c.NodeID)
 	}
 	if c.Join && c.Transport == TransportMem {
@@ -194,6 +212,9 @@ func (c Config) Validate() error {
 	}
 	if c.Transport == TransportMem && len(c.Peers) > 1 {
 		return bad("the mem transport runs one node in one process; use quic for a cluster of %d", len(c.Peers))
+	}
+	if err := c.validateDiscovery(); err != nil {
+		return err
 	}
 	if c.Transport == TransportQUIC {
 		if c.ClusterSecret != "" && len(c.ClusterSecret) < 32 {

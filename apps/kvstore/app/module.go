@@ -35,6 +35,7 @@ func Options(cfg Config) fx.Option {
 		statusPageOption(),
 		mgmtOption(),
 		backupOption(cfg),
+		discoveryOption(cfg),
 		fx.Invoke(func(*HTTPServer) {}),
 	)
 }

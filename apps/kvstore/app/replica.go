@@ -48,6 +48,9 @@ type ReplicaParams struct {
 	Observer raftcore.Observer `optional:"true"`
 	// KeyBindings, with the QUIC transport, records learned member keys.
 	KeyBindings *KeyBindings `optional:"true"`
+	// Discovery, with the QUIC transport, joins or forms the cluster of a
+	// node with an empty store before it starts.
+	Discovery *Discovery `optional:"true"`
 }
 
 // NewReplica returns the node, not yet started, and registers its start and
@@ -75,6 +78,11 @@ func NewReplica(p ReplicaParams) (*Replica, error) {
 	log := p.Logger
 	p.Lifecycle.Append(fx.Hook{
 		OnStart: func(ctx context.Context) error {
+			if p.Discovery != nil {
+				if err := p.Discovery.BeforeStart(ctx, &r.cfg); err != nil {
+					return errors.Join(err, r.closeUnstarted())
+				}
+			}
 			node, err := raftcore.Start(ctx, r.cfg, p.Machine, kvstore.CommandCodec{})
 			if err != nil {
 				return errors.Join(fmt.Errorf("start raft node: %w", err), r.closeUnstarted())
@@ -82,6 +90,9 @@ func NewReplica(p ReplicaParams) (*Replica, error) {
 			r.node.Store(node)
 			if p.KeyBindings != nil {
 				p.KeyBindings.attach(node)
+			}
+			if p.Discovery != nil {
+				p.Discovery.AfterStart(node)
 			}
 			go func() {
 				<-node.Done()
@@ -99,6 +110,9 @@ func NewReplica(p ReplicaParams) (*Replica, error) {
 				return nil
 			}
 			r.closing.Store(true)
+			if p.Discovery != nil {
+				p.Discovery.Stop()
+			}
 			wasLeader := node.IsLeader()
 			err := node.Close(ctx)
 			log.Info("raft node stopped", "was_leader", wasLeader, "err", err)

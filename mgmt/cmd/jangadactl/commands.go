@@ -91,6 +91,7 @@ type globals struct {
 	json       bool
 	timeout    time.Duration
 	out        io.Writer
+	discover   string
 }
 
 func newRoot(out io.Writer) *cobra.Command {
@@ -111,7 +112,10 @@ Every flag can also be set by a JANGADACTL_* environment variable
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			return fromEnv(cmd)
+			if err := fromEnv(cmd); err != nil {
+				return err
+			}
+			return g.applyDiscover(cmd)
 		},
 	}
 	f := root.PersistentFlags()
@@ -120,6 +124,7 @@ Every flag can also be set by a JANGADACTL_* environment variable
 	f.StringVar(&g.identity, "identity", "", "ed25519 identity key file (made by keygen) to authenticate with")
 	f.BoolVar(&g.json, "json", false, "print JSON for scripts instead of tables")
 	f.DurationVar(&g.timeout, "timeout", 10*time.Second, "bound on the whole command (events --follow: on connecting)")
+	f.StringVar(&g.discover, "discover", "", "find the endpoints instead of --endpoints: static:HOST:PORT[,…] or dns-srv:NAME[@RESOLVER_HOST:PORT]")
 
 	member := &cobra.Command{Use: "member", Short: "List, add, promote and remove members"}
 	member.AddCommand(memberListCmd(g), memberAddCmd(g), memberPromoteCmd(g), memberRemoveCmd(g))
@@ -128,6 +133,7 @@ Every flag can also be set by a JANGADACTL_* environment variable
 	root.AddCommand(statusCmd(g), member, leader, snapshotCmd(g), healthCmd(g), eventsCmd(g), keygenCmd(g))
 	root.AddCommand(backupCmd(g))
 	root.AddCommand(deployCmd(g))
+	root.AddCommand(ticketCmd(g), discoverCmd(g))
 	return root
 }
 

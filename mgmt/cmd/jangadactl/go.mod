@@ -76,6 +76,7 @@ require (
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
 	github.com/jangada-io/jangada/backup v0.1.0
 	github.com/jangada-io/jangada/codec v0.1.0 // indirect
+	github.com/jangada-io/jangada/discovery v0.1.0
 	github.com/jangada-io/jangada/store-badger v0.1.0
 	github.com/jangada-io/jangada/store-pebble v0.1.0
 	github.com/klauspost/compress v1.20.4 // indirect
@@ -103,3 +104,7 @@ replace github.com/jangada-io/jangada/store-pebble => ../../../store-pebble
 replace github.com/jangada-io/jangada/store-badger => ../../../store-badger
 
 replace github.com/jangada-io/jangada/store-snapfile => ../../../store-snapfile
+
+replace github.com/jangada-io/jangada/discovery => ../../../discovery
+
+replace github.com/jangada-io/jangada/transport-mem => ../../../transport-mem

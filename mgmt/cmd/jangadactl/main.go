@@ -8,6 +8,8 @@
 //	jangadactl leader transfer 4
 //	jangadactl events --follow --since 12
 //	jangadactl keygen --out admin.key
+//	jangadactl ticket create --role voter --out node4.ticket
+//	jangadactl --discover dns-srv:_raft._udp.kv.default.svc.cluster.local discover
 //
 // Credentials: --cluster-secret-file (the secret's holder is an admin) or
 // --identity KEYFILE (an ed25519 key made by keygen, listed in the nodes'

@@ -90,6 +90,7 @@ func newServeCommand() *cobra.Command {
 	// Management (jangada/mgmt/1; see mgmtflags.go).
 	addMgmtFlags(f)
 	addBackupFlags(f)
+	addDiscoveryFlags(f)
 	return cmd
 }
 
@@ -123,6 +124,9 @@ func serveConfig(cmd *cobra.Command) (app.Config, error) {
 		return cfg, err
 	}
 	applyBackupFlags(f, &cfg)
+	if err := applyDiscoveryFlags(cmd, &cfg); err != nil {
+		return cfg, err
+	}
 	levelText, _ := f.GetString("log-level")
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(levelText)); err != nil {
@@ -144,7 +148,7 @@ func serve(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
-	startCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	startCtx, cancel := startContext(cfg)
 	defer cancel()
 	if err := fxApp.Start(startCtx); err != nil {
 		return err
