@@ -18,10 +18,8 @@ replace (
 require (
 	github.com/anishathalye/porcupine v1.3.1
 	github.com/jangada-io/jangada/apps/kvstore v0.1.0
-	github.com/jangada-io/jangada/mgmt v0.1.0
 	github.com/jangada-io/jangada/raft-core v0.1.0
 	github.com/spf13/cobra v1.10.2
-	github.com/spf13/pflag v1.0.10
 	go.uber.org/fx v1.24.0
 	go.uber.org/goleak v1.3.0
 )
@@ -56,6 +54,7 @@ require (
 	github.com/jangada-io/jangada/backup v0.1.0 // indirect
 	github.com/jangada-io/jangada/codec v0.1.0 // indirect
 	github.com/jangada-io/jangada/discovery v0.1.0 // indirect
+	github.com/jangada-io/jangada/mgmt v0.1.0 // indirect
 	github.com/jangada-io/jangada/observe v0.1.0 // indirect
 	github.com/jangada-io/jangada/store-badger v0.1.0 // indirect
 	github.com/jangada-io/jangada/store-pebble v0.1.0 // indirect
@@ -82,6 +81,7 @@ require (
 	github.com/robfig/cron/v3 v3.0.1 // indirect
 	github.com/rogpeppe/go-internal v1.16.0 // indirect
 	github.com/rs/xid v1.6.0 // indirect
+	github.com/spf13/pflag v1.0.10 // indirect
 	github.com/tinylib/msgp v1.6.4 // indirect
 	github.com/zeebo/xxh3 v1.1.0 // indirect
 	go.etcd.io/raft/v3 v3.7.0 // indirect

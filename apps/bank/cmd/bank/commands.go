@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jangada-io/jangada/apps/bank"
+	"github.com/jangada-io/jangada/apps/kvstore/app/serveflags"
 )
 
 // exitError carries a process exit code out of a command.
@@ -64,7 +65,7 @@ func withClient(cmd *cobra.Command, fn func(ctx context.Context, c *bank.Client)
 	timeout, _ := f.GetDuration("timeout")
 	cfg := bank.ClientConfig{Endpoints: strings.Split(endpoints, ",")}
 	if path, _ := f.GetString("token-file"); path != "" {
-		token, err := readSecretFile(path)
+		token, err := serveflags.ReadSecretFile(path)
 		if err != nil {
 			return fmt.Errorf("token: %w", err)
 		}

@@ -72,6 +72,33 @@ func TestServeTakesKvstoreFlagsAndTheEnvironment(t *testing.T) {
 	}
 }
 
+// TestServeSharesEveryKvstoreServeFlag: the flags come from kvstore's
+// serveflags, so secret rotation, discovery, scheduled backups and the
+// config file work for the bank too.
+func TestServeSharesEveryKvstoreServeFlag(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, data string) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	secret := write("secret", strings.Repeat("s", 40)+"\n")
+	old := write("old-secret", strings.Repeat("o", 40)+"\n")
+	config := write("bank.conf", "backup-schedule = @daily\nbackup-to = "+filepath.Join(dir, "backups")+"\n")
+	cfg, err := parseServe(t, "--data-dir", filepath.Join(dir, "d"), "--cluster-secret-file", secret,
+		"--cluster-secret-accepted-file", old, "--config", config,
+		"--discover", "static:127.0.0.1:7101", "--bootstrap-expect", "3", "--autopilot-min-voters", "5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.AcceptedClusterSecrets) != 1 || cfg.BackupSchedule != "@daily" || cfg.Discover != "static:127.0.0.1:7101" ||
+		cfg.BootstrapExpect != 3 || cfg.Autopilot.MinVoters != 5 {
+		t.Fatalf("config %+v", cfg)
+	}
+}
+
 func TestClientVerbs(t *testing.T) {
 	var server *app.HTTPServer
 	cfg := app.Config{

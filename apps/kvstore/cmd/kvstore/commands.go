@@ -6,17 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/jangada-io/jangada/apps/kvstore"
 	"github.com/jangada-io/jangada/apps/kvstore/app"
-	raftcore "github.com/jangada-io/jangada/raft-core"
+	"github.com/jangada-io/jangada/apps/kvstore/app/serveflags"
 	transportquic "github.com/jangada-io/jangada/transport-quic"
 )
 
@@ -70,72 +68,18 @@ func newServeCommand() *cobra.Command {
 		RunE:  serve,
 	}
 	f := cmd.Flags()
-	f.Uint64("id", app.DefaultNodeID, "this node's raft id")
-	f.String("data-dir", app.DefaultDataDir, "directory of the node's identity key and stores")
-	f.String("listen", app.DefaultListenAddr, "raft transport address (UDP for quic)")
-	f.String("http", app.DefaultHTTPAddr, "HTTP API address")
-	f.String("peers", "", "initial members, ID=HOST:PORT or ID=KEY@HOST:PORT, comma-separated; bootstraps a new cluster, ignored once the node has state (default: this node alone)")
-	f.String("cluster-secret", "", "shared secret (32+ bytes) that authenticates members instead of pinned keys; visible in ps: prefer --cluster-secret-file")
-	f.String("transport", app.TransportQUIC, "raft transport: quic or mem (one node, one process)")
-	f.String("store", app.StorePebble, "log and snapshot store: "+strings.Join(app.Stores(), ", "))
-	f.String("preset", "production", "raft timing preset: production, development or testing")
+	serveflags.Add(f, envPrefix)
 	f.Int("max-value-size", kvstore.DefaultMaxValueSize, "largest value accepted, in bytes")
-	f.Duration("request-timeout", kvstore.DefaultRequestTimeout, "bound on one request's proposal or read")
-	f.Duration("stop-timeout", app.DefaultStopTimeout, "bound on a graceful stop")
-	f.Duration("peer-idle-timeout", app.DefaultPeerIdle, "a peer connection that receives nothing this long is dialled again (how soon a restarted peer is reached)")
-	f.String("log-level", "info", "log level: debug, info, warn or error")
-	f.String("fault-control", "", "testing only: a file whose lines (partition ADDR…, loss RATE, delay DURATION) inject network faults into this node's QUIC socket, re-read every 100ms")
-	addSecurityServeFlags(f)
-
-	// Management (jangada/mgmt/1; see mgmtflags.go).
-	addMgmtFlags(f)
-	addBackupFlags(f)
-	addDiscoveryFlags(f)
 	return cmd
 }
 
 // serveConfig builds the node's configuration from the serve flags.
 func serveConfig(cmd *cobra.Command) (app.Config, error) {
-	f := cmd.Flags()
-	var cfg app.Config
-	cfg.NodeID, _ = f.GetUint64("id")
-	cfg.DataDir, _ = f.GetString("data-dir")
-	cfg.ListenAddr, _ = f.GetString("listen")
-	cfg.HTTPAddr, _ = f.GetString("http")
-	cfg.ClusterSecret, _ = f.GetString("cluster-secret")
-	cfg.Transport, _ = f.GetString("transport")
-	cfg.Store, _ = f.GetString("store")
-	cfg.MaxValueSize, _ = f.GetInt("max-value-size")
-	cfg.RequestTimeout, _ = f.GetDuration("request-timeout")
-	cfg.StopTimeout, _ = f.GetDuration("stop-timeout")
-	cfg.PeerIdleTimeout, _ = f.GetDuration("peer-idle-timeout")
-	cfg.FaultControlFile, _ = f.GetString("fault-control")
-	preset, _ := f.GetString("preset")
-	var err error
-	if cfg.Preset, err = raftcore.ParsePreset(preset); err != nil {
+	cfg, err := serveflags.Config(cmd, envPrefix)
+	if err != nil {
 		return cfg, err
 	}
-	if peers, _ := f.GetString("peers"); peers != "" {
-		if cfg.Peers, err = app.ParsePeers(peers); err != nil {
-			return cfg, err
-		}
-	}
-	if err := applyMgmtFlags(f, &cfg); err != nil {
-		return cfg, err
-	}
-	applyBackupFlags(f, &cfg)
-	if err := applyDiscoveryFlags(cmd, &cfg); err != nil {
-		return cfg, err
-	}
-	levelText, _ := f.GetString("log-level")
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(levelText)); err != nil {
-		return cfg, fmt.Errorf("log level %q: %w", levelText, err)
-	}
-	cfg.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level})).With("node", cfg.NodeID)
-	if err := applySecurityServeFlags(cmd, &cfg); err != nil {
-		return cfg, err
-	}
+	cfg.MaxValueSize, _ = cmd.Flags().GetInt("max-value-size")
 	return cfg, cfg.Validate()
 }
 
@@ -148,7 +92,7 @@ func serve(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
-	startCtx, cancel := startContext(cfg)
+	startCtx, cancel := serveflags.StartContext(cfg)
 	defer cancel()
 	if err := fxApp.Start(startCtx); err != nil {
 		return err
