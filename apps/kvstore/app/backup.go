@@ -10,6 +10,7 @@ import (
 
 	"github.com/jangada-io/jangada/backup"
 	"github.com/jangada-io/jangada/observe"
+	raftcore "github.com/jangada-io/jangada/raft-core"
 )
 
 // StateMachineName names the kvstore's state machine in backups: a backup
@@ -41,9 +42,26 @@ func (c Config) validateBackup() error {
 	return nil
 }
 
+// BackupNode is what backups read from a running raft node (a
+// raftcore.Node of any state machine).
+type BackupNode interface {
+	ID() uint64
+	IsLeader() bool
+	OpenState(ctx context.Context) (raftcore.StateCopy, error)
+}
+
+// BackupSource is the application's node as scheduled backups see it.
+type BackupSource struct {
+	// Node returns the running node; it is called once the node started.
+	Node func() BackupNode
+	// StateMachine names the application's state machine in its backups.
+	StateMachine string
+}
+
 // NodeState is a backup.Source of node's own state (OpenState: a read
-// index round, then a snapshot at the applied index).
-func NodeState(node *KVNode) backup.Source {
+// index round, then a snapshot at the applied index), labelled with the
+// application's state machine.
+func NodeState(node BackupNode, stateMachine string) backup.Source {
 	return backup.SourceFunc(func(ctx context.Context) (backup.State, error) {
 		sc, err := node.OpenState(ctx)
 		if err != nil {
@@ -63,7 +81,7 @@ func NodeState(node *KVNode) backup.Source {
 		}
 		return backup.State{
 			Node: node.ID(), Index: sc.Meta.Index, Term: sc.Meta.Term, Members: members,
-			StateMachine: StateMachineName, Body: sc,
+			StateMachine: stateMachine, Body: sc,
 		}, nil
 	})
 }
@@ -74,7 +92,7 @@ type BackupParams struct {
 
 	Lifecycle fx.Lifecycle
 	Config    Config
-	Replica   *Replica
+	Source    BackupSource
 	Observer  *observe.Observer `optional:"true"`
 	Logger    *slog.Logger
 }
@@ -89,6 +107,11 @@ func backupOption(cfg Config) fx.Option {
 	return fx.Invoke(startBackups)
 }
 
+// kvstoreBackupSource is the key-value store's BackupSource.
+func kvstoreBackupSource(r *Replica) BackupSource {
+	return BackupSource{Node: func() BackupNode { return r.Node() }, StateMachine: StateMachineName}
+}
+
 func startBackups(p BackupParams) error {
 	target, err := backup.OpenTarget(p.Config.BackupTo)
 	if err != nil {
@@ -101,14 +124,14 @@ func startBackups(p BackupParams) error {
 	done := make(chan struct{})
 	p.Lifecycle.Append(fx.Hook{
 		OnStart: func(context.Context) error {
-			node := p.Replica.Node()
+			node := p.Source.Node()
 			jitter, err := backupJitter(p.Config.BackupSchedule)
 			if err != nil {
 				return err
 			}
 			s, err := backup.NewScheduler(backup.ScheduleConfig{
 				Schedule: p.Config.BackupSchedule, Jitter: jitter,
-				Target: target, Source: NodeState(node), IsLeader: node.IsLeader,
+				Target: target, Source: NodeState(node, p.Source.StateMachine), IsLeader: node.IsLeader,
 				Retention: retention, Logger: log,
 				OnResult: func(r backup.Result) {
 					switch {

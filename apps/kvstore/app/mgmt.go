@@ -17,8 +17,10 @@ import (
 // the holders of cfg.AdminKeys and, in cluster-secret mode, of the secret;
 // members may read. health, when not nil, answers the Health call. It is
 // the plain function behind the fx option; the caller closes the server
-// before the node.
-func MountMgmt(tr raftcore.Transport, node mgmt.Node, cfg Config, health mgmt.HealthChecker, log *slog.Logger) (*mgmt.Server, error) {
+// before the node. stateMachine names the application's state machine in
+// the state copies it serves (backups): a backup of another application is
+// refused at restore.
+func MountMgmt(tr raftcore.Transport, node mgmt.Node, cfg Config, health mgmt.HealthChecker, log *slog.Logger, stateMachine string) (*mgmt.Server, error) {
 	st, ok := tr.(raftcore.StreamTransport)
 	if !ok {
 		return nil, fmt.Errorf("management: transport %T carries no streams", tr)
@@ -32,7 +34,7 @@ func MountMgmt(tr raftcore.Transport, node mgmt.Node, cfg Config, health mgmt.He
 		SecretHoldersAreAdmins: cfg.ClusterSecret != "",
 		Health:                 health,
 		Logger:                 log,
-		StateMachine:           StateMachineName,
+		StateMachine:           stateMachine,
 	})
 }
 
@@ -74,7 +76,7 @@ func mgmtOption() fx.Option {
 					health = ObserverHealth{Observer: p.Observer}
 				}
 				var err error
-				srv, err = MountMgmt(p.Transport, p.Replica.Node(), p.Config, health, p.Logger)
+				srv, err = MountMgmt(p.Transport, p.Replica.Node(), p.Config, health, p.Logger, StateMachineName)
 				return err
 			},
 			OnStop: func(context.Context) error {

@@ -34,6 +34,7 @@ func Options(cfg Config) fx.Option {
 		observeOption(),
 		statusPageOption(),
 		mgmtOption(),
+		fx.Provide(kvstoreBackupSource),
 		backupOption(cfg),
 		discoveryOption(cfg),
 		fx.Invoke(func(*HTTPServer) {}),

@@ -22,7 +22,9 @@ import (
 // management server and HTTP server (with its TLS, authentication and Host
 // checks). apps/bank is one.
 type Service[C, R any] struct {
-	// Name titles the node's status page. Default: "kvstore".
+	// Name names the application: it labels its backups (a backup of
+	// another application is refused at restore) and titles its status
+	// page. Required.
 	Name string
 	// Machine is the state machine every node applies the log to.
 	Machine raftcore.StateMachine[C, R]
@@ -39,12 +41,8 @@ type Service[C, R any] struct {
 // It does not validate cfg; NewService does.
 func ServiceOptions[C, R any](cfg Config, svc Service[C, R]) fx.Option {
 	cfg = cfg.withDefaults()
-	name := fx.Options()
-	if svc.Name != "" {
-		name = fx.Supply(fx.Annotate(svc.Name, fx.ResultTags(`name:"app_name"`)))
-	}
 	return fx.Options(
-		name,
+		fx.Supply(fx.Annotate(svc.Name, fx.ResultTags(`name:"app_name"`))),
 		fx.Supply(cfg),
 		fx.Provide(func() *slog.Logger { return loggerOf(cfg) }),
 		fx.Provide(NewDataDir),
@@ -78,8 +76,13 @@ func ServiceOptions[C, R any](cfg Config, svc Service[C, R]) fx.Option {
 			attachPageTo(lc, page, n, s)
 		}),
 		fx.Invoke(func(p serviceMgmtParams, n *ServiceNode[C, R]) {
-			mountServiceMgmt(p, func() mgmt.Node { return n.Node() })
+			mountServiceMgmt(p, func() mgmt.Node { return n.Node() }, svc.Name)
 		}),
+		fx.Provide(func(n *ServiceNode[C, R]) BackupSource {
+			return BackupSource{Node: func() BackupNode { return n.Node() }, StateMachine: svc.Name}
+		}),
+		backupOption(cfg),
+		discoveryOption(cfg),
 		fx.Invoke(func(*HTTPServer) {}),
 	)
 }
@@ -91,8 +94,8 @@ func NewService[C, R any](cfg Config, svc Service[C, R], extra ...fx.Option) (*f
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if svc.Machine == nil || svc.Codec == nil || svc.Routes == nil {
-		return nil, fmt.Errorf("%w: a service needs a machine, a codec and routes", ErrInvalidConfig)
+	if svc.Name == "" || svc.Machine == nil || svc.Codec == nil || svc.Routes == nil {
+		return nil, fmt.Errorf("%w: a service needs a name, a machine, a codec and routes", ErrInvalidConfig)
 	}
 	cfg = cfg.withDefaults()
 	opts := []fx.Option{
@@ -131,6 +134,8 @@ type ServiceNodeParams struct {
 	Logger        *slog.Logger
 	Observer      raftcore.Observer `optional:"true"`
 	KeyBindings   *KeyBindings      `optional:"true"`
+	// Discovery joins or forms the cluster (join ticket, bootstrap-expect).
+	Discovery *Discovery `optional:"true"`
 }
 
 func newServiceNode[C, R any](p ServiceNodeParams, svc Service[C, R]) (*ServiceNode[C, R], error) {
@@ -151,17 +156,28 @@ func newServiceNode[C, R any](p ServiceNodeParams, svc Service[C, R]) (*ServiceN
 	log := p.Logger
 	p.Lifecycle.Append(fx.Hook{
 		OnStart: func(ctx context.Context) error {
-			node, err := raftcore.Start(ctx, n.cfg, svc.Machine, svc.Codec)
-			if err != nil {
-				errs := []error{fmt.Errorf("start raft node: %w", err), n.cfg.Transport.Close(), n.cfg.LogStore.Close()}
+			closeUnstarted := func(err error) error {
+				errs := []error{err, n.cfg.Transport.Close(), n.cfg.LogStore.Close()}
 				if c, ok := n.cfg.SnapshotStore.(io.Closer); ok {
 					errs = append(errs, c.Close())
 				}
 				return errors.Join(errs...)
 			}
+			if p.Discovery != nil {
+				if err := p.Discovery.BeforeStart(ctx, &n.cfg); err != nil {
+					return closeUnstarted(err)
+				}
+			}
+			node, err := raftcore.Start(ctx, n.cfg, svc.Machine, svc.Codec)
+			if err != nil {
+				return closeUnstarted(fmt.Errorf("start raft node: %w", err))
+			}
 			n.node.Store(node)
 			if p.KeyBindings != nil {
 				p.KeyBindings.attach(node)
+			}
+			if p.Discovery != nil {
+				p.Discovery.AfterStart(node)
 			}
 			go func() {
 				<-node.Done()
@@ -179,6 +195,9 @@ func newServiceNode[C, R any](p ServiceNodeParams, svc Service[C, R]) (*ServiceN
 				return nil
 			}
 			n.closing.Store(true)
+			if p.Discovery != nil {
+				p.Discovery.Stop()
+			}
 			wasLeader := node.IsLeader()
 			err := node.Close(ctx)
 			log.Info("raft node stopped", "was_leader", wasLeader, "err", err)
@@ -247,7 +266,7 @@ type serviceMgmtParams struct {
 
 // mountServiceMgmt mounts the management server for the started node, as
 // mgmtOption does for the key-value store.
-func mountServiceMgmt(p serviceMgmtParams, node func() mgmt.Node) {
+func mountServiceMgmt(p serviceMgmtParams, node func() mgmt.Node, name string) {
 	var srv *mgmt.Server
 	p.Lifecycle.Append(fx.Hook{
 		OnStart: func(context.Context) error {
@@ -256,7 +275,7 @@ func mountServiceMgmt(p serviceMgmtParams, node func() mgmt.Node) {
 				health = ObserverHealth{Observer: p.Observer}
 			}
 			var err error
-			srv, err = MountMgmt(p.Transport, node(), p.Config, health, p.Logger)
+			srv, err = MountMgmt(p.Transport, node(), p.Config, health, p.Logger, name)
 			return err
 		},
 		OnStop: func(context.Context) error {

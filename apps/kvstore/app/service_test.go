@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxtest"
 
+	"github.com/jangada-io/jangada/backup"
 	"github.com/jangada-io/jangada/raft-core/clustertest"
 )
 
@@ -27,7 +29,10 @@ func (c *counter) Restore(r io.Reader) error       { _, err := fmt.Fscanln(r, &c
 // wiring's own routes (metrics, health) are served next to it.
 func TestServiceRunsItsOwnMachineOnTheWiring(t *testing.T) {
 	cfg := testConfig(t, TransportQUIC, StorePebble)
+	backups := filepath.Join(t.TempDir(), "backups")
+	cfg.BackupSchedule, cfg.BackupTo = "@every 1s", backups
 	svc := Service[int64, int64]{
+		Name:    "counter",
 		Machine: &counter{},
 		Codec:   clustertest.JSONCodec[int64]{},
 		Routes: func(n *ServiceNode[int64, int64]) ([]Route, error) {
@@ -50,7 +55,7 @@ func TestServiceRunsItsOwnMachineOnTheWiring(t *testing.T) {
 	defer a.RequireStop()
 	clustertest.WaitFor(t, "a leader", 10*time.Second, func() bool { return node.Status().Leader != 0 })
 	base := "http://" + server.Addr().String()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
 	for _, want := range []string{"2", "4"} {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/add", nil)
@@ -72,6 +77,23 @@ func TestServiceRunsItsOwnMachineOnTheWiring(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "raft_") {
 		t.Fatalf("GET /metrics: %d, no raft metrics", resp.StatusCode)
+	}
+	// Scheduled backups run for a service too, labelled with its name, so
+	// that a restore into another application refuses them.
+	target, err := backup.NewDirTarget(backups)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var made []backup.Manifest
+	clustertest.WaitFor(t, "a scheduled backup of the service", 30*time.Second, func() bool {
+		made, _ = backup.List(ctx, target)
+		return len(made) > 0
+	})
+	if made[0].StateMachine != "counter" {
+		t.Errorf("the service's backup is labelled %q, want its name \"counter\"", made[0].StateMachine)
+	}
+	if _, err := NewService(cfg, Service[int64, int64]{Machine: &counter{}, Codec: clustertest.JSONCodec[int64]{}, Routes: svc.Routes}); err == nil {
+		t.Fatal("a service without a name was accepted")
 	}
 	if _, err := NewService(cfg, Service[int64, int64]{}); err == nil {
 		t.Fatal("a service without machine, codec and routes was accepted")
