@@ -109,8 +109,9 @@ type Monitoring struct {
 	ServiceMonitor *bool `json:"service_monitor,omitempty"`
 }
 
-// Backup is the backup policy. It is validated and carried in the config;
-// the drivers do not run backups themselves.
+// Backup is the backup policy. When enabled, every node gets kvstore's
+// scheduled-backup flags (--backup-schedule, --backup-to, --backup-retain):
+// each node runs the schedule and the leader backs up.
 type Backup struct {
 	Enabled bool `json:"enabled,omitempty"`
 	// Schedule is a five-field cron expression ("0 2 * * *"). Required when
@@ -513,8 +514,19 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// backupFlags returns the serve flags of the backup policy (none when
+// disabled); location is where backups go, as the node sees it.
+func (c *Config) backupFlags(location string) []string {
+	b := c.Backup
+	if !b.Enabled {
+		return nil
+	}
+	return []string{"--backup-schedule", b.Schedule, "--backup-to", location, "--backup-retain", strconv.Itoa(b.RetentionCount)}
+}
+
 // ownedFlags are the serve flags the deploy tool sets itself.
-var ownedFlags = []string{"--id", "--data-dir", "--listen", "--http", "--peers", "--join", "--store", "--preset", "--log-level", "--cluster-secret-file"}
+var ownedFlags = []string{"--id", "--data-dir", "--listen", "--http", "--peers", "--join", "--store", "--preset", "--log-level", "--cluster-secret-file",
+	"--backup-schedule", "--backup-to", "--backup-retain"}
 
 // checkLocal reports what the local driver needs beyond Validate.
 func (c *Config) checkLocal() error {

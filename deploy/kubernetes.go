@@ -68,7 +68,7 @@ func renderKubernetes(cfg *Config) ([]File, error) {
 		fmt.Sprintf("exec %s serve --id $(( ${HOSTNAME##*-} + 1 )) --data-dir /data --listen %s:%d --http 0.0.0.0:%d \\", k.AppPath, fqdn, raftPort, httpPort),
 		fmt.Sprintf("  --discover dns-srv:%s --bootstrap-expect %d \\", cfg.SRVName(), cfg.Replicas),
 		fmt.Sprintf("  --cluster-secret-file /run/jangada/cluster-secret --store %s --preset %s --log-level %s \\", cfg.Store, cfg.RaftPreset, cfg.LogLevel),
-		fmt.Sprintf("  --stop-timeout %ds%s", cfg.Update.StopTimeoutSeconds, shellArgs(cfg.ExtraArgs)),
+		fmt.Sprintf("  --stop-timeout %ds%s%s", cfg.Update.StopTimeoutSeconds, shellArgs(cfg.backupFlags(cfg.Backup.StorageLocation)), shellArgs(cfg.ExtraArgs)),
 	}, "\n") + "\n"
 	handoff := fmt.Sprintf("%s deploy handoff --endpoints %s:%d --cluster-secret-file /run/jangada/cluster-secret --timeout %ds || true",
 		k.CtlPath, fqdn, raftPort, cfg.Update.StopTimeoutSeconds)

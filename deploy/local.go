@@ -126,6 +126,11 @@ func (l *Local) args(n Node, peers []Node, join bool) []string {
 	if join {
 		a = append(a, "--join")
 	}
+	location := l.cfg.Backup.StorageLocation
+	if !strings.HasPrefix(location, "s3://") && location != "" {
+		location = l.cfg.Path(location)
+	}
+	a = append(a, l.cfg.backupFlags(location)...)
 	return append(a, l.cfg.ExtraArgs...)
 }
 

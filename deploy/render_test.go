@@ -114,3 +114,46 @@ func TestRenderAppliesDefaultsToAConfigBuiltInGo(t *testing.T) {
 		t.Errorf("render of a config without nodes: %v", err)
 	}
 }
+
+// TestBackupPolicyReachesTheNodes: with backups enabled every node gets
+// kvstore's scheduled-backup flags, from each driver and renderer.
+func TestBackupPolicyReachesTheNodes(t *testing.T) {
+	cfg := exampleConfig(t)
+	cfg.Backup.Enabled, cfg.Backup.Schedule, cfg.Backup.StorageLocation, cfg.Backup.RetentionCount = true, "0 2 * * *", "s3://backups/demo", 5
+	want := []string{"--backup-schedule", "0 2 * * *", "--backup-to", "s3://backups/demo", "--backup-retain", "5"}
+	l := &Local{cfg: cfg}
+	if args := strings.Join(l.args(cfg.Nodes[0], cfg.Nodes, false), " "); !strings.Contains(args, strings.Join(want, " ")) {
+		t.Errorf("local driver's serve flags %q lack %q", args, want)
+	}
+	files, err := Render(cfg, TargetSystemd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var env string
+	for _, f := range files {
+		if f.Path == "node1.env" {
+			env = string(f.Data)
+		}
+	}
+	for _, line := range []string{"KVSTORE_BACKUP_SCHEDULE=0 2 * * *\n", "KVSTORE_BACKUP_TO=s3://backups/demo\n", "KVSTORE_BACKUP_RETAIN=5\n"} {
+		if !strings.Contains(env, line) {
+			t.Errorf("node1.env lacks %q:\n%s", line, env)
+		}
+	}
+	if files, err = Render(cfg, TargetKubernetes); err != nil {
+		t.Fatal(err)
+	}
+	var sts string
+	for _, f := range files {
+		if strings.Contains(f.Path, "statefulset") {
+			sts = string(f.Data)
+		}
+	}
+	if !strings.Contains(sts, "--backup-schedule") || !strings.Contains(sts, "s3://backups/demo") {
+		t.Errorf("the StatefulSet's command lacks the backup flags:\n%s", sts)
+	}
+	cfg.Backup.Enabled = false
+	if args := strings.Join(l.args(cfg.Nodes[0], cfg.Nodes, false), " "); strings.Contains(args, "--backup") {
+		t.Errorf("backups disabled, yet the serve flags are %q", args)
+	}
+}

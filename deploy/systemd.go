@@ -3,6 +3,7 @@ package deploy
 import (
 	"fmt"
 	"path"
+	"strconv"
 	"strings"
 )
 
@@ -51,6 +52,10 @@ func renderSystemd(cfg *Config) ([]File, error) {
 		}
 		if join {
 			kv = append(kv, [2]string{"KVSTORE_JOIN", "true"})
+		}
+		if b := cfg.Backup; b.Enabled {
+			kv = append(kv, [2]string{"KVSTORE_BACKUP_SCHEDULE", b.Schedule}, [2]string{"KVSTORE_BACKUP_TO", b.StorageLocation},
+				[2]string{"KVSTORE_BACKUP_RETAIN", strconv.Itoa(b.RetentionCount)})
 		}
 		if m := n.Resources.MaxMemoryMB; m > 0 {
 			kv = append(kv, [2]string{"GOMEMLIMIT", fmt.Sprintf("%dMiB", m*9/10)})
