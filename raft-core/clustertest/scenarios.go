@@ -448,7 +448,7 @@ func testTransfer(t *testing.T, opts Options) {
 	put(t, lead, "t", "1")
 	target := c.Follower().ID()
 	events := lead.Subscribe(Context(t, 20*time.Second))
-	if err := lead.TransferLeadership(Context(t, 10*time.Second), target); err != nil {
+	if err := transferTo(t, c, target); err != nil {
 		t.Fatalf("transfer to %d: %v", target, err)
 	}
 	if got := c.Leader().ID(); got != target {
@@ -471,20 +471,27 @@ func testTransfer(t *testing.T, opts Options) {
 	if err := c.Node(lead.ID()).TransferLeadership(Context(t, 10*time.Second), lead.ID()); !errors.As(err, &notLeader) || notLeader.LeaderID != target {
 		t.Fatalf("transfer asked of a follower = %v, want a *NotLeaderError naming %d", err, target)
 	}
-	// On a lossy network raft may abandon a transfer (ErrTransferFailed,
-	// the documented outcome): ask again, of whoever leads then.
-	var err error
-	for range 5 {
-		if err = c.Leader().TransferLeadership(Context(t, 10*time.Second), lead.ID()); !errors.Is(err, raftcore.ErrTransferFailed) {
-			break
-		}
-	}
-	if err != nil {
+	if err := transferTo(t, c, lead.ID()); err != nil {
 		t.Fatalf("transfer back: %v", err)
 	}
 	if err := lead.TransferLeadership(Context(t, 10*time.Second), 42); !errors.Is(err, raftcore.ErrUnknownMember) {
 		t.Fatalf("transfer to a non-member = %v, want ErrUnknownMember", err)
 	}
+}
+
+// transferTo asks the leader to hand leadership to target. On a lossy
+// network raft may abandon a transfer (ErrTransferFailed, the documented
+// outcome, when the transferee does not take over within an election
+// timeout): it asks again, of whoever leads then, a few times.
+func transferTo[C, R any](t *testing.T, c *Cluster[C, R], target uint64) error {
+	t.Helper()
+	var err error
+	for range 5 {
+		if err = c.Leader().TransferLeadership(Context(t, 10*time.Second), target); !errors.Is(err, raftcore.ErrTransferFailed) {
+			return err
+		}
+	}
+	return err
 }
 
 func testSnapshotCatchUp(t *testing.T, opts Options) {
