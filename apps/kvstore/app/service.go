@@ -236,6 +236,23 @@ func (n *ServiceNode[C, R]) Read(ctx context.Context, fn func() error) error {
 	return node.Read(ctx, fn)
 }
 
+// ReadStale runs fn on the node's local state (see raftcore.Node.ReadStale).
+func (n *ServiceNode[C, R]) ReadStale(fn func() error) error {
+	node, err := n.running()
+	if err != nil {
+		return err
+	}
+	return node.ReadStale(fn)
+}
+
+// Leader returns the leader the node knows of, or 0 (also before start).
+func (n *ServiceNode[C, R]) Leader() uint64 {
+	if node := n.node.Load(); node != nil {
+		return node.Leader()
+	}
+	return 0
+}
+
 // Status returns the node's status; before start, its id and no role.
 func (n *ServiceNode[C, R]) Status() raftcore.Status {
 	if node := n.node.Load(); node != nil {
