@@ -52,6 +52,7 @@ func TestOpenStateOnFollowerSeedsNewCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	waitLeaderEverywhere(t, ctx, nodes) // every node proposes below
 	for i := range 50 {
 		if _, err := nodes[i%3].Propose(ctx, clustertest.KVCommand{Op: "put", Key: fmt.Sprintf("k%02d", i), Value: fmt.Sprint(i)}); err != nil {
 			t.Fatal(err)
@@ -88,9 +89,7 @@ func TestOpenStateOnFollowerSeedsNewCluster(t *testing.T) {
 		return ls, ss
 	}
 	restored, machines := startKVCluster(t, ctx, fresh, newPeers, seeded)
-	if _, err := restored[0].WaitLeader(ctx); err != nil {
-		t.Fatal(err)
-	}
+	waitLeaderEverywhere(t, ctx, restored)
 	if _, err := restored[1].Propose(ctx, clustertest.KVCommand{Op: "put", Key: "after", Value: "restore"}); err != nil {
 		t.Fatal(err)
 	}
@@ -134,6 +133,17 @@ func TestSeedStateRefusesUsedStoresAndBadArguments(t *testing.T) {
 	} {
 		if err := call(); !errors.Is(err, raftcore.ErrInvalidConfig) {
 			t.Errorf("%s: %v, want ErrInvalidConfig", name, err)
+		}
+	}
+}
+
+// waitLeaderEverywhere waits until every node knows a leader: a follower
+// that does not yet drops a proposal (ErrProposalDropped, "no leader").
+func waitLeaderEverywhere(t *testing.T, ctx context.Context, nodes []*kvNode) {
+	t.Helper()
+	for _, n := range nodes {
+		if _, err := n.WaitLeader(ctx); err != nil {
+			t.Fatal(err)
 		}
 	}
 }
