@@ -28,8 +28,10 @@ var (
 )
 
 // NewZstdWriter returns a writer that compresses to w in the zstd frame
-// format, at the default level. Close flushes the stream's end; it does not
-// close w. Snapshots stored through it are read back with NewZstdReader.
+// format, at zstd's fastest level: snapshots (what it is for) are large and
+// written while a node serves, so speed beats ratio (backup/README.md has
+// what it changed for backups and restores). Close flushes the stream's end;
+// it does not close w. Snapshots stored through it are read back with NewZstdReader.
 func NewZstdWriter(w io.Writer) (io.WriteCloser, error) {
 	enc, _ := zstdWriters.Get().(*zstd.Encoder)
 	if enc == nil {
@@ -38,6 +40,7 @@ func NewZstdWriter(w io.Writer) (io.WriteCloser, error) {
 		// can tell it from a file cut to nothing.
 		enc, err = zstd.NewWriter(w,
 			zstd.WithEncoderConcurrency(1),
+			zstd.WithEncoderLevel(zstd.SpeedFastest),
 			zstd.WithWindowSize(8<<20),
 			zstd.WithZeroFrames(true))
 		if err != nil {
