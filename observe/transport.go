@@ -7,9 +7,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.etcd.io/raft/v3/raftpb"
-	"google.golang.org/protobuf/proto"
 
 	raftcore "github.com/jangada-io/jangada/raft-core"
+	"github.com/jangada-io/jangada/raft-core/raftwire"
 )
 
 // Values of raft_transport_errors_total's kind label.
@@ -72,7 +72,7 @@ func (t *instrumentedTransport) Send(msgs []*raftpb.Message) {
 			t.addSent(to, size)
 			to, size = m.GetTo(), 0
 		}
-		size += proto.Size(m)
+		size += raftwire.SizeMessage(m)
 	}
 	t.addSent(to, size)
 }
@@ -81,7 +81,7 @@ func (t *instrumentedTransport) Send(msgs []*raftpb.Message) {
 func (t *instrumentedTransport) SendSnapshot(ctx context.Context, msg *raftpb.Message, body io.Reader) error {
 	cr := &countingReader{r: body}
 	err := t.Transport.SendSnapshot(ctx, msg, cr)
-	t.addSent(msg.GetTo(), proto.Size(msg)+int(cr.n))
+	t.addSent(msg.GetTo(), raftwire.SizeMessage(msg)+int(cr.n))
 	if err != nil {
 		t.m.transportErrors.WithLabelValues(peerLabel(msg.GetTo()), TransportSnapshot).Inc()
 	}

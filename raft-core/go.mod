@@ -9,3 +9,5 @@ require (
 )
 
 require github.com/anishathalye/porcupine v1.3.1
+
+require pgregory.net/rapid v1.3.0

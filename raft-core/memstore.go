@@ -10,6 +10,8 @@ import (
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/jangada-io/jangada/raft-core/raftwire"
 )
 
 // MemoryLogStore is a LogStore kept in memory, for tests and development. It
@@ -73,7 +75,7 @@ func (s *MemoryLogStore) Entries(lo, hi, maxSize uint64) ([]*raftpb.Entry, error
 	out := make([]*raftpb.Entry, 0, len(src))
 	var size uint64
 	for _, e := range src {
-		size += uint64(proto.Size(e))
+		size += uint64(raftwire.SizeEntry(e))
 		if len(out) > 0 && size > maxSize {
 			break
 		}

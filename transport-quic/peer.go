@@ -9,10 +9,10 @@ import (
 
 	"github.com/quic-go/quic-go"
 	"go.etcd.io/raft/v3/raftpb"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/jangada-io/jangada/codec"
 	raftcore "github.com/jangada-io/jangada/raft-core"
+	"github.com/jangada-io/jangada/raft-core/raftwire"
 )
 
 // peer holds what this node sends to one remote: two bounded queues drained
@@ -71,7 +71,7 @@ type sendQueue struct {
 
 type queuedMessage struct {
 	m    *raftpb.Message
-	size int // proto.Size(m), computed once
+	size int // raftwire.SizeMessage(m), computed once
 }
 
 func newSendQueue(count, maxBytes int) *sendQueue {
@@ -79,7 +79,7 @@ func newSendQueue(count, maxBytes int) *sendQueue {
 }
 
 func (q *sendQueue) push(m *raftpb.Message) bool {
-	size := proto.Size(m)
+	size := raftwire.SizeMessage(m)
 	if q.bytes.Add(int64(size)) > q.maxBytes && len(q.ch) > 0 {
 		q.bytes.Add(-int64(size))
 		return false

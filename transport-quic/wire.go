@@ -5,7 +5,8 @@ import (
 	"fmt"
 
 	"go.etcd.io/raft/v3/raftpb"
-	"google.golang.org/protobuf/proto"
+
+	"github.com/jangada-io/jangada/raft-core/raftwire"
 )
 
 // Wire format of the jangada/raft/1 protocol.
@@ -59,17 +60,16 @@ const (
 	codeTimeout       = 7 // a stream made no progress within ReadTimeout
 )
 
-// appendMessage appends m to a batch. size must be proto.Size(m), which also
-// caches the sizes of nested messages for MarshalAppend.
+// appendMessage appends m to a batch. size must be raftwire.SizeMessage(m).
 func appendMessage(dst []byte, m *raftpb.Message, size int) ([]byte, error) {
 	dst = binary.AppendUvarint(dst, uint64(size))
 	start := len(dst)
-	dst, err := proto.MarshalOptions{UseCachedSize: true}.MarshalAppend(dst, m)
+	dst, err := raftwire.AppendMessage(dst, m)
 	if err != nil {
 		return dst[:start], err
 	}
 	if len(dst)-start != size {
-		// The message changed between Size and MarshalAppend; the length
+		// The message changed between Size and AppendMessage; the length
 		// prefix is wrong, so the batch must not go out with it.
 		return dst, fmt.Errorf("transportquic: message changed while being encoded")
 	}
@@ -88,8 +88,8 @@ func decodeBatch(payload []byte) ([]*raftpb.Message, error) {
 		if n <= 0 || size > uint64(len(payload)-n) {
 			return nil, fmt.Errorf("%w: bad message length", ErrProtocol)
 		}
-		m := new(raftpb.Message)
-		if err := proto.Unmarshal(payload[n:n+int(size)], m); err != nil {
+		m, err := raftwire.UnmarshalMessage(payload[n : n+int(size)])
+		if err != nil {
 			return nil, fmt.Errorf("%w: message: %w", ErrProtocol, err)
 		}
 		msgs = append(msgs, m)

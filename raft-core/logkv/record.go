@@ -6,9 +6,9 @@ import (
 	"hash/crc32"
 
 	"go.etcd.io/raft/v3/raftpb"
-	"google.golang.org/protobuf/proto"
 
 	raftcore "github.com/jangada-io/jangada/raft-core"
+	"github.com/jangada-io/jangada/raft-core/raftwire"
 )
 
 // Keys. Entries are keyed by EntryPrefix and their big-endian index so that
@@ -80,7 +80,7 @@ func EncodeEntry(e *raftpb.Entry) ([]byte, error) {
 func AppendEntryRecord(dst, key []byte, e *raftpb.Entry) ([]byte, error) {
 	start := len(dst)
 	dst = append(dst, 0, 0, 0, 0)
-	dst, err := proto.MarshalOptions{}.MarshalAppend(dst, e)
+	dst, err := raftwire.AppendEntry(dst, e)
 	if err != nil {
 		return nil, fmt.Errorf("logkv: encoding entry %d: %w", e.GetIndex(), err)
 	}
@@ -97,8 +97,8 @@ func DecodeEntry(key, value []byte) (e *raftpb.Entry, size uint64, err error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	e = new(raftpb.Entry)
-	if err := proto.Unmarshal(payload, e); err != nil {
+	e, err = raftwire.UnmarshalEntry(payload)
+	if err != nil {
 		return nil, 0, fmt.Errorf("%w: entry record %q: %v", raftcore.ErrCorrupt, key, err)
 	}
 	if index, _ := IndexOfKey(key); e.GetIndex() != index {
