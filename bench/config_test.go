@@ -6,18 +6,21 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/jangada-io/jangada/bench/adapters"
+	"github.com/jangada-io/jangada/bench/harness"
 )
 
 func TestParseFlags(t *testing.T) {
 	tests := []struct {
 		name  string
 		args  []string
-		check func(t *testing.T, c Config)
+		check func(t *testing.T, c harness.Config)
 	}{
 		{
 			name: "full run defaults",
 			args: nil,
-			check: func(t *testing.T, c Config) {
+			check: func(t *testing.T, c harness.Config) {
 				if c.Duration != 2*time.Second || c.Warmup != 500*time.Millisecond || c.Rounds != 1 {
 					t.Errorf("window %v+%v rounds %d", c.Warmup, c.Duration, c.Rounds)
 				}
@@ -32,16 +35,16 @@ func TestParseFlags(t *testing.T) {
 		{
 			name: "quick narrows to the headline writes",
 			args: []string{"-quick"},
-			check: func(t *testing.T, c Config) {
-				if !slices.Equal(c.Systems, []string{"headline", FsyncFloorSystem}) || !slices.Equal(c.Clients, []int{1, 64, 256}) || !slices.Equal(c.Sizes, []int{64}) {
+			check: func(t *testing.T, c harness.Config) {
+				if !slices.Equal(c.Systems, []string{"headline", harness.FsyncFloorSystem}) || !slices.Equal(c.Clients, []int{1, 64, 256}) || !slices.Equal(c.Sizes, []int{64}) {
 					t.Errorf("systems %v clients %v sizes %v", c.Systems, c.Clients, c.Sizes)
 				}
 				for _, g := range []string{"read", "lease", "failover", "catchup", "scaling", "api", "profile"} {
-					if !c.skips(g) {
+					if !c.Skips(g) {
 						t.Errorf("quick does not skip %s", g)
 					}
 				}
-				if c.skips("write") {
+				if c.Skips("write") {
 					t.Error("quick skips writes")
 				}
 			},
@@ -49,7 +52,7 @@ func TestParseFlags(t *testing.T) {
 		{
 			name: "lists and durations",
 			args: []string{"-clients", "2, 8", "-sizes", "128", "-duration", "3s", "-systems", "hashicorp,jangada/mem+memory", "-skip", "api", "-large-snapshot"},
-			check: func(t *testing.T, c Config) {
+			check: func(t *testing.T, c harness.Config) {
 				if !slices.Equal(c.Clients, []int{2, 8}) || !slices.Equal(c.Sizes, []int{128}) || c.Duration != 3*time.Second {
 					t.Errorf("clients %v sizes %v duration %v", c.Clients, c.Sizes, c.Duration)
 				}
@@ -89,7 +92,7 @@ func TestParseFlagsRejectsBadInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := ParseFlags(tt.args, io.Discard); !errors.Is(err, ErrInvalidConfig) {
+			if _, err := ParseFlags(tt.args, io.Discard); !errors.Is(err, harness.ErrInvalidConfig) {
 				t.Fatalf("err = %v, want ErrInvalidConfig", err)
 			}
 		})
@@ -101,13 +104,13 @@ func TestSelectSystems(t *testing.T) {
 		patterns []string
 		want     []string
 	}{
-		{[]string{"headline"}, []string{HeadlineJangada, HeadlineHashicorp, HeadlineEtcd}},
-		{[]string{"hashicorp"}, []string{HeadlineHashicorp, "hashicorp/tcp+inmem"}},
-		{[]string{"jangada/mem*", "etcd-raft/chan+memory"}, []string{"jangada/mem+pebble", "jangada/mem+badger", "jangada/mem+memory", FsyncFloorSystem, "etcd-raft/chan+memory"}},
-		{[]string{HeadlineEtcd, "etcd-raft"}, []string{HeadlineEtcd, "etcd-raft/chan+memory"}},
+		{[]string{"headline"}, []string{harness.HeadlineJangada, harness.HeadlineHashicorp, harness.HeadlineEtcd}},
+		{[]string{"hashicorp"}, []string{harness.HeadlineHashicorp, "hashicorp/tcp+inmem"}},
+		{[]string{"jangada/mem*", "etcd-raft/chan+memory"}, []string{"jangada/mem+pebble", "jangada/mem+badger", "jangada/mem+memory", harness.FsyncFloorSystem, "etcd-raft/chan+memory"}},
+		{[]string{harness.HeadlineEtcd, "etcd-raft"}, []string{harness.HeadlineEtcd, "etcd-raft/chan+memory"}},
 	}
 	for _, tt := range tests {
-		got, err := SelectSystems(Systems(), tt.patterns)
+		got, err := harness.SelectSystems(adapters.Systems(), tt.patterns)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -119,14 +122,14 @@ func TestSelectSystems(t *testing.T) {
 			t.Errorf("%v selects %v, want %v", tt.patterns, names, tt.want)
 		}
 	}
-	if all, _ := SelectSystems(Systems(), nil); len(all) != 11 {
+	if all, _ := harness.SelectSystems(adapters.Systems(), nil); len(all) != 11 {
 		t.Errorf("no pattern selects %d systems, want all 11", len(all))
 	}
 }
 
 func TestPlanAlternatesSystemOrderBetweenRounds(t *testing.T) {
-	cfg := Config{Skip: []string{"read", "lease", "failover", "catchup", "scaling", "api", "profile"}, Clients: []int{1}, Sizes: []int{64}}.WithDefaults()
-	systems, _ := SelectSystems(Systems(), []string{"headline"})
+	cfg := harness.Config{Skip: []string{"read", "lease", "failover", "catchup", "scaling", "api", "profile"}, Clients: []int{1}, Sizes: []int{64}}.WithDefaults()
+	systems, _ := harness.SelectSystems(adapters.Systems(), []string{"headline"})
 	names := func(jobs []job) []string {
 		var out []string
 		for _, j := range jobs {
@@ -135,7 +138,7 @@ func TestPlanAlternatesSystemOrderBetweenRounds(t *testing.T) {
 		return out
 	}
 	even, odd := names(plan(cfg, systems, 0)), names(plan(cfg, systems, 1))
-	want := []string{HeadlineJangada, HeadlineHashicorp, HeadlineEtcd}
+	want := []string{harness.HeadlineJangada, harness.HeadlineHashicorp, harness.HeadlineEtcd}
 	if !slices.Equal(even, want) {
 		t.Fatalf("round 0 order %v, want %v", even, want)
 	}
@@ -146,8 +149,8 @@ func TestPlanAlternatesSystemOrderBetweenRounds(t *testing.T) {
 }
 
 func TestDiagnosticSystemsRunWritesOnly(t *testing.T) {
-	cfg := Config{}.WithDefaults()
-	systems, _ := SelectSystems(Systems(), []string{FsyncFloorSystem})
+	cfg := harness.Config{}.WithDefaults()
+	systems, _ := harness.SelectSystems(adapters.Systems(), []string{harness.FsyncFloorSystem})
 	jobs := plan(cfg, systems, 0)
 	if len(jobs) == 0 {
 		t.Fatal("the fsync floor has no jobs")
@@ -157,7 +160,7 @@ func TestDiagnosticSystemsRunWritesOnly(t *testing.T) {
 			t.Fatalf("job kind %v for a diagnostic system", j.kind)
 		}
 		for _, it := range j.items {
-			if it.scenario != ScenarioWrite {
+			if it.scenario != harness.ScenarioWrite {
 				t.Fatalf("scenario %v for a diagnostic system", it.scenario)
 			}
 		}
@@ -165,12 +168,12 @@ func TestDiagnosticSystemsRunWritesOnly(t *testing.T) {
 }
 
 func TestTargetRoundsMeasureOnlyTheTargetCells(t *testing.T) {
-	cfg := Config{}.WithDefaults()
-	if cfg.TargetRounds != 5 || (Config{Quick: true}).WithDefaults().TargetRounds != 3 || (Config{Rounds: 7}).WithDefaults().TargetRounds != 7 {
+	cfg := harness.Config{}.WithDefaults()
+	if cfg.TargetRounds != 5 || (harness.Config{Quick: true}).WithDefaults().TargetRounds != 3 || (harness.Config{Rounds: 7}).WithDefaults().TargetRounds != 7 {
 		t.Fatalf("target rounds: full %d, quick %d, with 7 rounds %d; want 5, 3, 7", cfg.TargetRounds,
-			(Config{Quick: true}).WithDefaults().TargetRounds, (Config{Rounds: 7}).WithDefaults().TargetRounds)
+			(harness.Config{Quick: true}).WithDefaults().TargetRounds, (harness.Config{Rounds: 7}).WithDefaults().TargetRounds)
 	}
-	systems, _ := SelectSystems(Systems(), nil)
+	systems, _ := harness.SelectSystems(adapters.Systems(), nil)
 	jobs := planTargets(cfg, systems, 1)
 	var names []string
 	for _, j := range jobs {
@@ -180,20 +183,20 @@ func TestTargetRoundsMeasureOnlyTheTargetCells(t *testing.T) {
 		}
 		var clients []int
 		for _, it := range j.items {
-			if it.scenario != ScenarioWrite || it.size != 64 {
+			if it.scenario != harness.ScenarioWrite || it.size != 64 {
 				t.Fatalf("%s: item %+v is not a 64 B write", j.system.Name, it)
 			}
 			clients = append(clients, it.clients)
 		}
-		if !slices.Equal(clients, targetClients) {
-			t.Fatalf("%s: clients %v, want %v", j.system.Name, clients, targetClients)
+		if !slices.Equal(clients, harness.TargetClients) {
+			t.Fatalf("%s: clients %v, want %v", j.system.Name, clients, harness.TargetClients)
 		}
 	}
-	want := []string{HeadlineEtcd, HeadlineHashicorp, FsyncFloorSystem, HeadlineJangada} // odd round: reversed
+	want := []string{harness.HeadlineEtcd, harness.HeadlineHashicorp, harness.FsyncFloorSystem, harness.HeadlineJangada} // odd round: reversed
 	if !slices.Equal(names, want) {
 		t.Fatalf("systems %v, want %v", names, want)
 	}
-	if jobs := planTargets(Config{Skip: []string{"write"}}.WithDefaults(), systems, 1); len(jobs) != 0 {
+	if jobs := planTargets(harness.Config{Skip: []string{"write"}}.WithDefaults(), systems, 1); len(jobs) != 0 {
 		t.Fatalf("skipping writes still plans %d target jobs", len(jobs))
 	}
 }

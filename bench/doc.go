@@ -21,6 +21,15 @@
 //	go run ./bench/cmd/bench -quick   # headline only, under 3 minutes
 //	go run ./bench/cmd/bench -large-snapshot -results-md bench/RESULTS.md   # make bench, about 20 minutes
 //
+// The packages: bench plans the scenarios and runs them (Run, ParseFlags);
+// bench/harness holds what a system must offer (System, Cluster,
+// CatchUpCluster), the workloads that drive it (Drive, Failover, CatchUp),
+// the measurements (Recorder, Results, CPU, RSS, fsync floor, profiles) and
+// Config; bench/adapters implements harness.System for jangada, hashicorp/raft
+// and the bare etcd-raft loop, and the kvstore API cluster; bench/report turns
+// a run's harness.Results into the Markdown report, CSV and charts. Adapters
+// and report import no bench package but harness.
+//
 // Or as a library:
 //
 //	cfg, err := bench.ParseFlags([]string{"-quick"}, os.Stderr)

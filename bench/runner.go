@@ -8,6 +8,10 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/jangada-io/jangada/bench/adapters"
+	"github.com/jangada-io/jangada/bench/harness"
+	"github.com/jangada-io/jangada/bench/report"
 )
 
 // jobKind tells what a job does with its cluster.
@@ -26,14 +30,14 @@ type item struct {
 	scenario string
 	size     int
 	clients  int
-	read     ReadKind
+	read     harness.ReadKind
 }
 
 // job is one cluster's life: start, run its items, stop.
 type job struct {
 	kind       jobKind
-	system     System
-	spec       ClusterSpec
+	system     harness.System
+	spec       harness.ClusterSpec
 	items      []item
 	stateBytes int64
 }
@@ -48,37 +52,26 @@ func (j job) steps() int {
 	return 1
 }
 
-// headlineClients is the client count of the scaling curves and the
-// headline ratio.
-const headlineClients = 64
-
 // readClients are the client counts of the read scenarios.
-var readClients = []int{1, headlineClients}
-
-func isHeadline(s System) bool {
-	return slices.Contains([]string{HeadlineJangada, HeadlineHashicorp, HeadlineEtcd}, s.Name)
-}
-
-// targetClients are the client counts the targets compare.
-var targetClients = []int{1, 64, 256}
+var readClients = []int{1, harness.HeadlineClients}
 
 // planTargets lists the jobs of a round that measures the target cells
 // only: durable writes of the headline systems at 3 nodes and 64 B, and of
 // the fsync floor, which says whether a target was within reach at all.
-func planTargets(cfg Config, systems []System, round int) []job {
-	if cfg.skips("write") || !slices.Contains(cfg.Sizes, 64) {
+func planTargets(cfg harness.Config, systems []harness.System, round int) []job {
+	if cfg.Skips("write") || !slices.Contains(cfg.Sizes, 64) {
 		return nil
 	}
-	order := slices.DeleteFunc(slices.Clone(systems), func(s System) bool { return !isHeadline(s) && s.Name != FsyncFloorSystem })
+	order := slices.DeleteFunc(slices.Clone(systems), func(s harness.System) bool { return !harness.IsHeadline(s) && s.Name != harness.FsyncFloorSystem })
 	if round%2 == 1 {
 		slices.Reverse(order)
 	}
 	var jobs []job
 	for _, s := range order {
-		j := job{kind: jobMeasure, system: s, spec: ClusterSpec{Nodes: 3}}
+		j := job{kind: jobMeasure, system: s, spec: harness.ClusterSpec{Nodes: 3}}
 		for _, c := range cfg.Clients {
-			if slices.Contains(targetClients, c) {
-				j.items = append(j.items, item{scenario: ScenarioWrite, size: 64, clients: c})
+			if slices.Contains(harness.TargetClients, c) {
+				j.items = append(j.items, item{scenario: harness.ScenarioWrite, size: 64, clients: c})
 			}
 		}
 		if len(j.items) > 0 {
@@ -91,32 +84,32 @@ func planTargets(cfg Config, systems []System, round int) []job {
 // plan lists the jobs of one round. Within each scenario group the systems
 // take turns, in reverse order on odd rounds, so that a slow phase of the
 // machine does not fall on one system only.
-func plan(cfg Config, systems []System, round int) []job {
+func plan(cfg harness.Config, systems []harness.System, round int) []job {
 	order := slices.Clone(systems)
 	if round%2 == 1 {
 		slices.Reverse(order)
 	}
 	var jobs []job
 	for _, s := range order {
-		j := job{kind: jobMeasure, system: s, spec: ClusterSpec{Nodes: 3}}
-		if !cfg.skips("write") {
+		j := job{kind: jobMeasure, system: s, spec: harness.ClusterSpec{Nodes: 3}}
+		if !cfg.Skips("write") {
 			for _, size := range cfg.Sizes {
 				for _, c := range cfg.Clients {
-					j.items = append(j.items, item{scenario: ScenarioWrite, size: size, clients: c})
+					j.items = append(j.items, item{scenario: harness.ScenarioWrite, size: size, clients: c})
 				}
 			}
 		}
-		if !cfg.skips("scaling") && isHeadline(s) {
+		if !cfg.Skips("scaling") && harness.IsHeadline(s) {
 			for _, size := range cfg.PayloadCurve {
-				if !slices.Contains(cfg.Sizes, size) || !slices.Contains(cfg.Clients, headlineClients) {
-					j.items = append(j.items, item{scenario: ScenarioWrite, size: size, clients: headlineClients})
+				if !slices.Contains(cfg.Sizes, size) || !slices.Contains(cfg.Clients, harness.HeadlineClients) {
+					j.items = append(j.items, item{scenario: harness.ScenarioWrite, size: size, clients: harness.HeadlineClients})
 				}
 			}
 		}
-		if !cfg.skips("read") && !s.Diagnostic {
-			for _, kind := range []ReadKind{ReadIndex, ReadStale} {
+		if !cfg.Skips("read") && !s.Diagnostic {
+			for _, kind := range []harness.ReadKind{harness.ReadIndex, harness.ReadStale} {
 				for _, c := range readClients {
-					j.items = append(j.items, item{scenario: ReadScenario(kind), size: 64, clients: c, read: kind})
+					j.items = append(j.items, item{scenario: harness.ReadScenario(kind), size: 64, clients: c, read: kind})
 				}
 			}
 		}
@@ -125,30 +118,30 @@ func plan(cfg Config, systems []System, round int) []job {
 		}
 	}
 	// Diagnostic systems run the write matrix above and nothing else.
-	order = slices.DeleteFunc(order, func(s System) bool { return s.Diagnostic })
-	if !cfg.skips("lease") {
+	order = slices.DeleteFunc(order, func(s harness.System) bool { return s.Diagnostic })
+	if !cfg.Skips("lease") {
 		for _, s := range order {
-			j := job{kind: jobMeasure, system: s, spec: ClusterSpec{Nodes: 3, LeaseReads: true}}
+			j := job{kind: jobMeasure, system: s, spec: harness.ClusterSpec{Nodes: 3, LeaseReads: true}}
 			for _, c := range readClients {
-				j.items = append(j.items, item{scenario: ReadScenario(ReadLease), size: 64, clients: c, read: ReadLease})
+				j.items = append(j.items, item{scenario: harness.ReadScenario(harness.ReadLease), size: 64, clients: c, read: harness.ReadLease})
 			}
 			jobs = append(jobs, j)
 		}
 	}
-	if !cfg.skips("scaling") {
+	if !cfg.Skips("scaling") {
 		for _, n := range cfg.ClusterSizes {
 			for _, s := range order {
-				if n > 5 && !isHeadline(s) {
+				if n > 5 && !harness.IsHeadline(s) {
 					continue
 				}
-				j := job{kind: jobMeasure, system: s, spec: ClusterSpec{Nodes: n},
-					items: []item{{scenario: ScenarioWrite, size: 64, clients: headlineClients}}}
-				if n == 5 && isHeadline(s) && !cfg.skips("write") {
+				j := job{kind: jobMeasure, system: s, spec: harness.ClusterSpec{Nodes: n},
+					items: []item{{scenario: harness.ScenarioWrite, size: 64, clients: harness.HeadlineClients}}}
+				if n == 5 && harness.IsHeadline(s) && !cfg.Skips("write") {
 					// The headline systems get the whole write matrix at 5 nodes.
 					j.items = nil
 					for _, size := range cfg.Sizes {
 						for _, c := range cfg.Clients {
-							j.items = append(j.items, item{scenario: ScenarioWrite, size: size, clients: c})
+							j.items = append(j.items, item{scenario: harness.ScenarioWrite, size: size, clients: c})
 						}
 					}
 				}
@@ -156,35 +149,35 @@ func plan(cfg Config, systems []System, round int) []job {
 			}
 		}
 	}
-	if !cfg.skips("failover") {
+	if !cfg.Skips("failover") {
 		for range cfg.FailoverTrials {
 			for _, s := range order {
-				jobs = append(jobs, job{kind: jobFailover, system: s, spec: ClusterSpec{Nodes: 3}})
+				jobs = append(jobs, job{kind: jobFailover, system: s, spec: harness.ClusterSpec{Nodes: 3}})
 			}
 		}
 	}
-	if !cfg.skips("catchup") {
+	if !cfg.Skips("catchup") {
 		for _, size := range cfg.SnapshotSizes {
 			for _, s := range order {
 				if s.Durable {
 					jobs = append(jobs, job{kind: jobCatchUp, system: s, stateBytes: size,
-						spec: ClusterSpec{Nodes: 3, KeepData: true, HoldBack: true}})
+						spec: harness.ClusterSpec{Nodes: 3, KeepData: true, HoldBack: true}})
 				}
 			}
 		}
 	}
-	if !cfg.skips("api") && slices.ContainsFunc(systems, func(s System) bool { return s.Name == HeadlineJangada }) {
-		jobs = append(jobs, job{kind: jobAPI, system: jangadaSystem("quic", "pebble"), spec: ClusterSpec{Nodes: 3}})
+	if !cfg.Skips("api") && slices.ContainsFunc(systems, func(s harness.System) bool { return s.Name == harness.HeadlineJangada }) {
+		jobs = append(jobs, job{kind: jobAPI, system: adapters.JangadaSystem("quic", "pebble"), spec: harness.ClusterSpec{Nodes: 3}})
 	}
 	return jobs
 }
 
 // Runner executes a Config and collects its results.
 type Runner struct {
-	cfg     Config
-	systems []System
-	results *Results
-	report  *Report
+	cfg     harness.Config
+	systems []harness.System
+	results *harness.Results
+	report  *report.Report
 	step    int
 	total   int
 	start   time.Time
@@ -192,27 +185,27 @@ type Runner struct {
 
 // Run executes every scenario cfg selects and returns the report, which
 // it has also written to cfg.OutDir (and cfg.ResultsMD when set).
-func Run(ctx context.Context, cfg Config) (*Report, error) {
+func Run(ctx context.Context, cfg harness.Config) (*report.Report, error) {
 	cfg = cfg.WithDefaults()
-	if err := cfg.Validate(); err != nil {
+	if err := Validate(cfg); err != nil {
 		return nil, err
 	}
-	systems, err := SelectSystems(Systems(), cfg.Systems)
+	systems, err := harness.SelectSystems(adapters.Systems(), cfg.Systems)
 	if err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(cfg.OutDir, 0o755); err != nil {
 		return nil, err
 	}
-	r := &Runner{cfg: cfg, systems: systems, results: NewResults(), start: time.Now()}
-	r.report = newReport(cfg, systems)
-	floor, err := ProbeFsync(cfg.OutDir, 4096, 200)
+	r := &Runner{cfg: cfg, systems: systems, results: harness.NewResults(), start: time.Now()}
+	r.report = report.New(cfg, systems)
+	floor, err := harness.ProbeFsync(cfg.OutDir, 4096, 200)
 	if err != nil {
 		return nil, fmt.Errorf("bench: fsync probe: %w", err)
 	}
 	r.report.Fsync = floor
 	fmt.Fprintf(cfg.Progress, "fsync floor (%d B write + fdatasync in %s): p50 %s, p99 %s\n",
-		floor.BlockSize, cfg.OutDir, fmtDur(floor.P50), fmtDur(floor.P99))
+		floor.BlockSize, cfg.OutDir, harness.FormatDuration(floor.P50), harness.FormatDuration(floor.P99))
 	var rounds [][]job
 	for round := range cfg.TargetRounds {
 		var jobs []job
@@ -226,7 +219,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		rounds = append(rounds, jobs)
 	}
-	profile := !cfg.skips("profile") && slices.ContainsFunc(systems, func(s System) bool { return s.Name == HeadlineJangada })
+	profile := !cfg.Skips("profile") && slices.ContainsFunc(systems, func(s harness.System) bool { return s.Name == harness.HeadlineJangada })
 	if profile {
 		r.total += len(profileClients)
 	}
@@ -242,7 +235,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		r.runProfile(ctx)
 	}
 	r.report.Results = r.results
-	r.report.LoadAfter = LoadAverage()
+	r.report.LoadAfter = harness.LoadAverage()
 	r.report.Finished = time.Now()
 	if err := r.report.Write(); err != nil {
 		return r.report, err
@@ -279,14 +272,14 @@ func sanitize(s string) string {
 // startTimeout bounds a cluster's start: its first election included.
 const startTimeout = 30 * time.Second
 
-func (r *Runner) startCluster(ctx context.Context, j job) (Cluster, func(), error) {
+func (r *Runner) startCluster(ctx context.Context, j job) (harness.Cluster, func(), error) {
 	dir, err := r.dataDir(j.system.Name)
 	if err != nil {
 		return nil, nil, err
 	}
 	spec := j.spec
 	spec.Dir = dir
-	ResetPeakRSS()
+	harness.ResetPeakRSS()
 	sctx, cancel := context.WithTimeout(ctx, startTimeout)
 	defer cancel()
 	c, err := j.system.Start(sctx, spec)
@@ -316,8 +309,8 @@ func (r *Runner) runJob(ctx context.Context, j job) {
 	}
 }
 
-func (r *Runner) key(j job, it item) Key {
-	return Key{Scenario: it.scenario, System: j.system.Name, Nodes: j.spec.Nodes, Size: it.size, Clients: it.clients}
+func (r *Runner) key(j job, it item) harness.Key {
+	return harness.Key{Scenario: it.scenario, System: j.system.Name, Nodes: j.spec.Nodes, Size: it.size, Clients: it.clients}
 }
 
 func (r *Runner) runMeasure(ctx context.Context, j job) {
@@ -330,28 +323,28 @@ func (r *Runner) runMeasure(ctx context.Context, j job) {
 		return
 	}
 	defer stop()
-	w := Window{Warmup: r.cfg.Warmup, Duration: r.cfg.Duration}
+	w := harness.Window{Warmup: r.cfg.Warmup, Duration: r.cfg.Duration}
 	for _, it := range j.items {
 		k := r.key(j, it)
 		cmd := make([]byte, it.size)
-		fillPayload(cmd)
+		harness.FillPayload(cmd)
 		op := func(ctx context.Context) error { return c.Write(ctx, cmd) }
 		if it.read != "" {
 			kind := it.read
 			op = func(ctx context.Context) error { return c.Read(ctx, kind) }
 		}
-		probe, cancel := context.WithTimeout(ctx, opGrace)
+		probe, cancel := context.WithTimeout(ctx, harness.OpGrace)
 		err := op(probe)
 		cancel()
-		if errors.Is(err, ErrUnsupported) {
+		if errors.Is(err, harness.ErrUnsupported) {
 			r.results.AddNotMeasured(k, j.system, err.Error())
 			r.progress("%s %s: not supported", j.system.Name, it.scenario)
 			continue
 		}
-		m := Drive(ctx, it.clients, w, it.size, op)
-		row := r.results.AddMeasurement(k, j.system, m, PeakRSS())
+		m := harness.Drive(ctx, it.clients, w, it.size, op)
+		row := r.results.AddMeasurement(k, j.system, m, harness.PeakRSS())
 		r.progress("%s %s %dn %dB c=%d: %.0f ops/s p50 %s p99 %s errors %d",
-			j.system.Name, it.scenario, k.Nodes, it.size, it.clients, m.OpsPerSec, fmtDur(m.P50), fmtDur(m.P99), m.Errors)
+			j.system.Name, it.scenario, k.Nodes, it.size, it.clients, m.OpsPerSec, harness.FormatDuration(m.P50), harness.FormatDuration(m.P99), m.Errors)
 		_ = row
 	}
 }
@@ -360,7 +353,7 @@ func (r *Runner) runMeasure(ctx context.Context, j job) {
 const timedTimeout = 10 * time.Minute
 
 func (r *Runner) runFailover(ctx context.Context, j job) {
-	k := Key{Scenario: ScenarioFailover, System: j.system.Name, Nodes: j.spec.Nodes, Size: 64}
+	k := harness.Key{Scenario: harness.ScenarioFailover, System: j.system.Name, Nodes: j.spec.Nodes, Size: 64}
 	c, stop, err := r.startCluster(ctx, j)
 	if err != nil {
 		r.results.AddNotMeasured(k, j.system, "start failed: "+err.Error())
@@ -371,23 +364,23 @@ func (r *Runner) runFailover(ctx context.Context, j job) {
 	cmd := make([]byte, 64)
 	tctx, cancel := context.WithTimeout(ctx, timedTimeout)
 	defer cancel()
-	if err := retryWrite(tctx, c, cmd); err != nil {
+	if err := harness.RetryWrite(tctx, c, cmd); err != nil {
 		r.results.AddNotMeasured(k, j.system, "first write failed: "+err.Error())
 		r.progress("%s failover: %v", j.system.Name, err)
 		return
 	}
-	elected, writable, err := Failover(tctx, c, cmd)
+	elected, writable, err := harness.Failover(tctx, c, cmd)
 	if err != nil {
 		r.results.AddNotMeasured(k, j.system, "failover failed: "+err.Error())
 		r.progress("%s failover: %v", j.system.Name, err)
 		return
 	}
-	r.results.AddTime(k, j.system, writable, elected, PeakRSS())
-	r.progress("%s failover: new leader after %s, first write after %s", j.system.Name, fmtDur(elected), fmtDur(writable))
+	r.results.AddTime(k, j.system, writable, elected, harness.PeakRSS())
+	r.progress("%s failover: new leader after %s, first write after %s", j.system.Name, harness.FormatDuration(elected), harness.FormatDuration(writable))
 }
 
 func (r *Runner) runCatchUp(ctx context.Context, j job) {
-	k := Key{Scenario: ScenarioCatchUp, System: j.system.Name, Nodes: j.spec.Nodes, Size: catchUpChunk, StateBytes: j.stateBytes}
+	k := harness.Key{Scenario: harness.ScenarioCatchUp, System: j.system.Name, Nodes: j.spec.Nodes, Size: harness.CatchUpChunk, StateBytes: j.stateBytes}
 	c, stop, err := r.startCluster(ctx, j)
 	if err != nil {
 		r.results.AddNotMeasured(k, j.system, "start failed: "+err.Error())
@@ -395,7 +388,7 @@ func (r *Runner) runCatchUp(ctx context.Context, j job) {
 		return
 	}
 	defer stop()
-	cc, ok := c.(CatchUpCluster)
+	cc, ok := c.(harness.CatchUpCluster)
 	if !ok {
 		r.results.AddNotMeasured(k, j.system, "no snapshot catch-up")
 		r.progress("%s catch-up: not supported", j.system.Name)
@@ -403,38 +396,14 @@ func (r *Runner) runCatchUp(ctx context.Context, j job) {
 	}
 	tctx, cancel := context.WithTimeout(ctx, timedTimeout)
 	defer cancel()
-	d, err := CatchUp(tctx, cc, j.stateBytes)
+	d, err := harness.CatchUp(tctx, cc, j.stateBytes)
 	if err != nil {
 		r.results.AddNotMeasured(k, j.system, "catch-up failed: "+err.Error())
-		r.progress("%s catch-up %s: %v", j.system.Name, fmtBytes(j.stateBytes), err)
+		r.progress("%s catch-up %s: %v", j.system.Name, harness.FormatBytes(j.stateBytes), err)
 		return
 	}
-	r.results.AddTime(k, j.system, d, 0, PeakRSS())
-	r.progress("%s catch-up of %s: %s", j.system.Name, fmtBytes(j.stateBytes), fmtDur(d))
-}
-
-func fmtDur(d time.Duration) string {
-	switch {
-	case d <= 0:
-		return "-"
-	case d < time.Millisecond:
-		return fmt.Sprintf("%dµs", d.Microseconds())
-	case d < time.Second:
-		return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000)
-	}
-	return fmt.Sprintf("%.2fs", d.Seconds())
-}
-
-func fmtBytes(b int64) string {
-	switch {
-	case b >= 1<<30 && b%(1<<30) == 0:
-		return fmt.Sprintf("%d GiB", b>>30)
-	case b >= 1<<20:
-		return fmt.Sprintf("%d MiB", b>>20)
-	case b >= 1<<10:
-		return fmt.Sprintf("%d KiB", b>>10)
-	}
-	return fmt.Sprintf("%d B", b)
+	r.results.AddTime(k, j.system, d, 0, harness.PeakRSS())
+	r.progress("%s catch-up of %s: %s", j.system.Name, harness.FormatBytes(j.stateBytes), harness.FormatDuration(d))
 }
 
 func removeAll(dir string) { _ = os.RemoveAll(dir) }

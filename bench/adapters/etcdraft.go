@@ -1,4 +1,4 @@
-package bench
+package adapters
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jangada-io/jangada/bench/harness"
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
@@ -32,17 +33,17 @@ const etcdTuning = "RawNode with MemoryStorage, tick 100ms, HeartbeatTick 1, Ele
 	"channel transport of proto-marshalled messages (inboxes of 4096, drop when full); " +
 	"log compacted every 8192 applied entries keeping 4096"
 
-func etcdSystem(durable bool) System {
+func etcdSystem(durable bool) harness.System {
 	name := "etcd-raft/chan+memory"
 	if durable {
-		name = HeadlineEtcd
+		name = harness.HeadlineEtcd
 	}
-	return System{
+	return harness.System{
 		Name:    name,
-		Family:  FamilyEtcd,
+		Family:  harness.FamilyEtcd,
 		Durable: durable,
 		Tuning:  etcdTuning,
-		Start: func(ctx context.Context, spec ClusterSpec) (Cluster, error) {
+		Start: func(ctx context.Context, spec harness.ClusterSpec) (harness.Cluster, error) {
 			return startEtcd(ctx, spec, durable)
 		},
 	}
@@ -95,14 +96,14 @@ type etcdNode struct {
 }
 
 type etcdCluster struct {
-	spec    ClusterSpec
+	spec    harness.ClusterSpec
 	durable bool
 	mu      sync.Mutex
 	nodes   []*etcdNode // nil when not running
 	target  uint64
 }
 
-func startEtcd(ctx context.Context, spec ClusterSpec, durable bool) (*etcdCluster, error) {
+func startEtcd(ctx context.Context, spec harness.ClusterSpec, durable bool) (*etcdCluster, error) {
 	c := &etcdCluster{spec: spec, durable: durable, nodes: make([]*etcdNode, spec.Nodes)}
 	n := spec.Nodes
 	if spec.HoldBack {
@@ -143,7 +144,7 @@ func (c *etcdCluster) startNode(id uint64) error {
 		readOnly = raft.ReadOnlyLeaseBased
 	}
 	rn, err := raft.NewRawNode(&raft.Config{
-		ID: id, ElectionTick: int(electionTimeout / heartbeatInterval), HeartbeatTick: 1,
+		ID: id, ElectionTick: int(harness.ElectionTimeout / harness.HeartbeatInterval), HeartbeatTick: 1,
 		Storage: n.storage, MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 256,
 		MaxUncommittedEntriesSize: 64 << 20, CheckQuorum: true, PreVote: true,
 		ReadOnlyOption: readOnly, Logger: quietRaftLogger,
@@ -198,12 +199,12 @@ func (c *etcdCluster) send(msgs []*pb.Message) {
 
 func (n *etcdNode) run() {
 	defer close(n.donec)
-	ticker := time.NewTicker(heartbeatInterval)
+	ticker := time.NewTicker(harness.HeartbeatInterval)
 	defer ticker.Stop()
 	for {
 		select {
 		case <-n.stopc:
-			n.failWaiters(ErrNoLeader)
+			n.failWaiters(harness.ErrNoLeader)
 			return
 		case <-ticker.C:
 			n.rn.Tick()
@@ -463,7 +464,7 @@ func (c *etcdCluster) leader() *etcdNode {
 func (c *etcdCluster) Write(ctx context.Context, cmd []byte) error {
 	l := c.leader()
 	if l == nil {
-		return ErrNoLeader
+		return harness.ErrNoLeader
 	}
 	id := l.seq.Add(1)
 	data := make([]byte, etcdProposalHeader+len(cmd))
@@ -486,7 +487,7 @@ func (c *etcdCluster) Write(ctx context.Context, cmd []byte) error {
 		return ctx.Err()
 	case <-l.donec:
 		forget()
-		return ErrNoLeader
+		return harness.ErrNoLeader
 	}
 	select {
 	case err := <-done:
@@ -495,19 +496,19 @@ func (c *etcdCluster) Write(ctx context.Context, cmd []byte) error {
 		forget()
 		return ctx.Err()
 	case <-l.donec:
-		return ErrNoLeader
+		return harness.ErrNoLeader
 	}
 }
 
-func (c *etcdCluster) Read(ctx context.Context, kind ReadKind) error {
+func (c *etcdCluster) Read(ctx context.Context, kind harness.ReadKind) error {
 	l := c.leader()
 	if l == nil {
-		return ErrNoLeader
+		return harness.ErrNoLeader
 	}
 	switch kind {
-	case ReadIndex, ReadLease:
-		if (kind == ReadLease) != c.spec.LeaseReads {
-			return fmt.Errorf("%w: cluster started with LeaseReads=%v", ErrUnsupported, c.spec.LeaseReads)
+	case harness.ReadIndex, harness.ReadLease:
+		if (kind == harness.ReadLease) != c.spec.LeaseReads {
+			return fmt.Errorf("%w: cluster started with LeaseReads=%v", harness.ErrUnsupported, c.spec.LeaseReads)
 		}
 		r := &etcdRead{rctx: binary.BigEndian.AppendUint64(nil, l.seq.Add(1)), done: make(chan error, 1)}
 		select {
@@ -515,7 +516,7 @@ func (c *etcdCluster) Read(ctx context.Context, kind ReadKind) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-l.donec:
-			return ErrNoLeader
+			return harness.ErrNoLeader
 		}
 		select {
 		case err := <-r.done:
@@ -527,25 +528,25 @@ func (c *etcdCluster) Read(ctx context.Context, kind ReadKind) error {
 			// bounded by the reads a benchmark abandons, a handful.
 			return ctx.Err()
 		case <-l.donec:
-			return ErrNoLeader
+			return harness.ErrNoLeader
 		}
 		l.machine.read()
 		return nil
-	case ReadStale:
+	case harness.ReadStale:
 		l.machine.read()
 		return nil
 	}
-	return fmt.Errorf("%w: read kind %q", ErrUnsupported, kind)
+	return fmt.Errorf("%w: read kind %q", harness.ErrUnsupported, kind)
 }
 
 func (c *etcdCluster) WaitLeader(ctx context.Context) error {
-	return waitFor(ctx, func() bool { return c.leader() != nil })
+	return harness.WaitFor(ctx, func() bool { return c.leader() != nil })
 }
 
 func (c *etcdCluster) KillLeader(ctx context.Context) error {
 	l := c.leader()
 	if l == nil {
-		return ErrNoLeader
+		return harness.ErrNoLeader
 	}
 	c.mu.Lock()
 	c.nodes[l.id-1] = nil
@@ -583,11 +584,11 @@ func (c *etcdCluster) Snapshot(ctx context.Context) error {
 
 func (c *etcdCluster) StartHeldBack(ctx context.Context) error {
 	if !c.spec.HoldBack {
-		return fmt.Errorf("%w: cluster has no held-back node", ErrInvalidConfig)
+		return fmt.Errorf("%w: cluster has no held-back node", harness.ErrInvalidConfig)
 	}
 	l := c.leader()
 	if l == nil {
-		return ErrNoLeader
+		return harness.ErrNoLeader
 	}
 	c.target = l.applied.Load()
 	return c.startNode(uint64(c.spec.Nodes))
@@ -596,9 +597,9 @@ func (c *etcdCluster) StartHeldBack(ctx context.Context) error {
 func (c *etcdCluster) WaitCaughtUp(ctx context.Context) error {
 	n := c.node(uint64(c.spec.Nodes))
 	if n == nil {
-		return fmt.Errorf("%w: held-back node is not running", ErrInvalidConfig)
+		return fmt.Errorf("%w: held-back node is not running", harness.ErrInvalidConfig)
 	}
-	return waitFor(ctx, func() bool { return n.applied.Load() >= c.target })
+	return harness.WaitFor(ctx, func() bool { return n.applied.Load() >= c.target })
 }
 
 func (c *etcdCluster) Close() error {

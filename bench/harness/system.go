@@ -1,4 +1,4 @@
-package bench
+package harness
 
 import (
 	"context"
@@ -115,19 +115,6 @@ const (
 	HeadlineEtcd      = "etcd-raft/chan+wal"
 )
 
-// Systems returns every system the harness knows, in report order.
-func Systems() []System {
-	var out []System
-	for _, tr := range []string{"quic", "mem"} {
-		for _, st := range []string{"pebble", "badger", "memory"} {
-			out = append(out, jangadaSystem(tr, st))
-		}
-	}
-	out = append(out, jangadaSystem("mem", "fsync"))
-	out = append(out, hashicorpSystem(true), hashicorpSystem(false), etcdSystem(true), etcdSystem(false))
-	return out
-}
-
 // SelectSystems returns the systems whose names match one of the patterns:
 // an exact name, a family ("hashicorp"), or "headline" for the durable trio.
 // No patterns select every system.
@@ -160,8 +147,8 @@ func SelectSystems(all []System, patterns []string) ([]System, error) {
 // known, node caught up) are checked.
 const pollInterval = 2 * time.Millisecond
 
-// waitFor polls cond until it is true or ctx is done.
-func waitFor(ctx context.Context, cond func() bool) error {
+// WaitFor polls cond until it is true or ctx is done.
+func WaitFor(ctx context.Context, cond func() bool) error {
 	t := time.NewTicker(pollInterval)
 	defer t.Stop()
 	for !cond() {
@@ -177,6 +164,6 @@ func waitFor(ctx context.Context, cond func() bool) error {
 // Timing shared by every system, so elections and failovers compare: 100ms
 // ticks or heartbeats, elections after 1s without a leader.
 const (
-	heartbeatInterval = 100 * time.Millisecond
-	electionTimeout   = time.Second
+	HeartbeatInterval = 100 * time.Millisecond
+	ElectionTimeout   = time.Second
 )

@@ -1,4 +1,4 @@
-package bench
+package report
 
 import (
 	"bufio"
@@ -14,12 +14,14 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/jangada-io/jangada/bench/harness"
 )
 
 // Report is the outcome of a run: what ran, on what, and the figures.
 type Report struct {
-	Config  Config
-	Systems []System
+	Config  harness.Config
+	Systems []harness.System
 	// Command is how the run was started, printed in the report.
 	Command    string
 	Machine    MachineInfo
@@ -27,9 +29,9 @@ type Report struct {
 	Finished   time.Time
 	LoadBefore string
 	LoadAfter  string
-	Fsync      FsyncFloor
-	Results    *Results
-	Profiles   []ProfileSummary
+	Fsync      harness.FsyncFloor
+	Results    *harness.Results
+	Profiles   []harness.ProfileSummary
 	// Charts are the chart files written, relative to the output directory.
 	Charts []string
 }
@@ -45,10 +47,12 @@ type MachineInfo struct {
 	Filesystem string
 }
 
-func newReport(cfg Config, systems []System) *Report {
+// New returns the report of a run of cfg over systems, started now: the
+// machine and its load are read, Results is empty.
+func New(cfg harness.Config, systems []harness.System) *Report {
 	return &Report{
 		Config: cfg, Systems: systems, Command: cfg.Command,
-		Machine: readMachine(cfg.OutDir), Started: time.Now(), LoadBefore: LoadAverage(), Results: NewResults(),
+		Machine: readMachine(cfg.OutDir), Started: time.Now(), LoadBefore: harness.LoadAverage(), Results: harness.NewResults(),
 	}
 }
 
@@ -58,7 +62,7 @@ func readMachine(dir string) MachineInfo {
 	m.CPU = firstField("/proc/cpuinfo", "model name")
 	if kb := firstField("/proc/meminfo", "MemTotal"); kb != "" {
 		if v, err := strconv.ParseInt(strings.Fields(kb)[0], 10, 64); err == nil {
-			m.Memory = fmtBytes(v << 10)
+			m.Memory = harness.FormatBytes(v << 10)
 		}
 	}
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
@@ -106,11 +110,11 @@ type Target struct {
 	Detail string
 }
 
-func (r *Report) writeRow(system string, clients int) *Row {
+func (r *Report) writeRow(system string, clients int) *harness.Row {
 	if r.Results == nil {
 		return nil
 	}
-	row := r.Results.Get(Key{Scenario: ScenarioWrite, System: system, Nodes: 3, Size: 64, Clients: clients})
+	row := r.Results.Get(harness.Key{Scenario: harness.ScenarioWrite, System: system, Nodes: 3, Size: 64, Clients: clients})
 	if row == nil || row.Ops == 0 {
 		return nil
 	}
@@ -120,7 +124,7 @@ func (r *Report) writeRow(system string, clients int) *Row {
 // HeadlineRatio returns jangada's write throughput over hashicorp's at 64
 // clients, 3 durable nodes, 64 B.
 func (r *Report) HeadlineRatio() (float64, bool) {
-	j, h := r.writeRow(HeadlineJangada, headlineClients), r.writeRow(HeadlineHashicorp, headlineClients)
+	j, h := r.writeRow(harness.HeadlineJangada, harness.HeadlineClients), r.writeRow(harness.HeadlineHashicorp, harness.HeadlineClients)
 	if j == nil || h == nil {
 		return 0, false
 	}
@@ -130,7 +134,7 @@ func (r *Report) HeadlineRatio() (float64, bool) {
 // roundSpread describes the range of a's throughput over b's across the
 // rounds they were both measured in (round i of a against round i of b, which
 // ran next to each other), or "" with fewer than two rounds.
-func roundSpread(a, b *Row) string {
+func roundSpread(a, b *harness.Row) string {
 	n := min(len(a.RoundRates), len(b.RoundRates))
 	if n < 2 {
 		return ""
@@ -148,11 +152,11 @@ func roundSpread(a, b *Row) string {
 
 // displayName names a row in a table: the system, and for the API
 // comparison which API the clients used.
-func displayName(row *Row) string {
+func displayName(row *harness.Row) string {
 	switch row.Scenario {
-	case ScenarioAPILibrary:
+	case harness.ScenarioAPILibrary:
 		return "library API, " + row.System
-	case ScenarioAPIHTTP:
+	case harness.ScenarioAPIHTTP:
 		return "kvstore HTTP API, " + row.System
 	}
 	return row.System
@@ -167,7 +171,7 @@ func (r *Report) Targets() []Target {
 	var out []Target
 	for _, c := range []int{64, 256} {
 		t := Target{Name: fmt.Sprintf("write throughput vs hashicorp, %d clients", c), Goal: fmt.Sprintf("≥ %.1f×", hashicorpGoal)}
-		j, h := r.writeRow(HeadlineJangada, c), r.writeRow(HeadlineHashicorp, c)
+		j, h := r.writeRow(harness.HeadlineJangada, c), r.writeRow(harness.HeadlineHashicorp, c)
 		if j != nil && h != nil {
 			t.Value, t.Known = j.OpsPerSec/h.OpsPerSec, true
 			t.Met = t.Value >= hashicorpGoal
@@ -176,15 +180,15 @@ func (r *Report) Targets() []Target {
 		out = append(out, t)
 	}
 	t := Target{Name: "single-client p50 latency vs hashicorp", Goal: "≤ 0.7×"}
-	if j, h := r.writeRow(HeadlineJangada, 1), r.writeRow(HeadlineHashicorp, 1); j != nil && h != nil && h.P50 > 0 {
+	if j, h := r.writeRow(harness.HeadlineJangada, 1), r.writeRow(harness.HeadlineHashicorp, 1); j != nil && h != nil && h.P50 > 0 {
 		t.Value, t.Known = float64(j.P50)/float64(h.P50), true
 		t.Met = t.Value <= 0.7
-		t.Detail = fmt.Sprintf("%s vs %s", fmtDur(j.P50), fmtDur(h.P50))
+		t.Detail = fmt.Sprintf("%s vs %s", harness.FormatDuration(j.P50), harness.FormatDuration(h.P50))
 	}
 	out = append(out, t)
 	for _, c := range []int{64, 256} {
 		t := Target{Name: fmt.Sprintf("write throughput vs bare etcd-raft, %d clients", c), Goal: "≥ 0.5× (within 2×)"}
-		if j, e := r.writeRow(HeadlineJangada, c), r.writeRow(HeadlineEtcd, c); j != nil && e != nil {
+		if j, e := r.writeRow(harness.HeadlineJangada, c), r.writeRow(harness.HeadlineEtcd, c); j != nil && e != nil {
 			t.Value, t.Known = j.OpsPerSec/e.OpsPerSec, true
 			t.Met = t.Value >= 0.5
 			t.Detail = fmt.Sprintf("%.0f vs %.0f ops/s%s", j.OpsPerSec, e.OpsPerSec, roundSpread(j, e))
@@ -246,7 +250,7 @@ var csvHeader = []string{
 }
 
 // WriteCSV writes every row of rs, one line per cell, raw numbers only.
-func WriteCSV(w io.Writer, rs *Results) error {
+func WriteCSV(w io.Writer, rs *harness.Results) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(csvHeader); err != nil {
 		return err
@@ -286,7 +290,7 @@ func (r *Report) WriteMarkdown(w io.Writer, chartPrefix string) error {
 		cfg.Warmup, cfg.Duration, cfg.Rounds, cfg.TargetRounds)
 	p("**fsync floor** (%d B append + fdatasync, %d samples, in the results directory's filesystem): p50 %s, p99 %s. "+
 		"No durable system can acknowledge a write faster than one of these; group commit is how throughput exceeds 1/p50.\n\n",
-		r.Fsync.BlockSize, r.Fsync.Samples, fmtDur(r.Fsync.P50), fmtDur(r.Fsync.P99))
+		r.Fsync.BlockSize, r.Fsync.Samples, harness.FormatDuration(r.Fsync.P50), harness.FormatDuration(r.Fsync.P99))
 
 	p("## Targets (durable, 3 nodes, 64 B, one run)\n\n")
 	p("Each ratio merges %d alternating rounds of both systems; the figures column also gives the lowest and highest ratio of a single round, "+
@@ -309,8 +313,8 @@ func (r *Report) WriteMarkdown(w io.Writer, chartPrefix string) error {
 	}
 
 	rows := r.Results.Rows()
-	pick := func(scenario string, nodes int) []*Row {
-		var out []*Row
+	pick := func(scenario string, nodes int) []*harness.Row {
+		var out []*harness.Row
 		for _, row := range rows {
 			if row.Scenario == scenario && (nodes == 0 || row.Nodes == nodes) {
 				out = append(out, row)
@@ -318,7 +322,7 @@ func (r *Report) WriteMarkdown(w io.Writer, chartPrefix string) error {
 		}
 		return out
 	}
-	throughputTable := func(title string, rs []*Row) {
+	throughputTable := func(title string, rs []*harness.Row) {
 		if len(rs) == 0 {
 			return
 		}
@@ -327,37 +331,37 @@ func (r *Report) WriteMarkdown(w io.Writer, chartPrefix string) error {
 		p("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, row := range rs {
 			if row.NotMeasured != "" {
-				p("| %s | %s | %d | %s | %d | not measured: %s | | | | | | | |\n", displayName(row), yesNo(row.Durable), row.Nodes, fmtBytes(int64(row.Size)), row.Clients, row.NotMeasured)
+				p("| %s | %s | %d | %s | %d | not measured: %s | | | | | | | |\n", displayName(row), yesNo(row.Durable), row.Nodes, harness.FormatBytes(int64(row.Size)), row.Clients, row.NotMeasured)
 				continue
 			}
 			p("| %s | %s | %d | %s | %d | %.0f | %.2f | %s | %s | %s | %.3f | %s | %d |\n",
-				displayName(row), yesNo(row.Durable), row.Nodes, fmtBytes(int64(row.Size)), row.Clients, row.OpsPerSec, row.MBPerSec,
-				fmtDur(row.P50), fmtDur(row.P99), fmtDur(row.P999), row.CPUPer1k(), fmtBytes(row.PeakRSS), row.Errors)
+				displayName(row), yesNo(row.Durable), row.Nodes, harness.FormatBytes(int64(row.Size)), row.Clients, row.OpsPerSec, row.MBPerSec,
+				harness.FormatDuration(row.P50), harness.FormatDuration(row.P99), harness.FormatDuration(row.P999), row.CPUPer1k(), harness.FormatBytes(row.PeakRSS), row.Errors)
 		}
 		p("\n")
 	}
-	writes3 := pick(ScenarioWrite, 3)
-	slices.SortStableFunc(writes3, func(a, b *Row) int {
+	writes3 := pick(harness.ScenarioWrite, 3)
+	slices.SortStableFunc(writes3, func(a, b *harness.Row) int {
 		if a.Size != b.Size {
 			return a.Size - b.Size
 		}
 		return a.Clients - b.Clients
 	})
 	throughputTable("Writes, 3 nodes", writes3)
-	var larger []*Row
-	for _, row := range pick(ScenarioWrite, 0) {
+	var larger []*harness.Row
+	for _, row := range pick(harness.ScenarioWrite, 0) {
 		if row.Nodes != 3 {
 			larger = append(larger, row)
 		}
 	}
 	throughputTable("Writes, larger clusters", larger)
-	throughputTable("Linearizable reads (ReadIndex), 3 nodes", pick(ReadScenario(ReadIndex), 3))
-	throughputTable("Linearizable reads (lease), 3 nodes", pick(ReadScenario(ReadLease), 3))
-	throughputTable("Stale (local) reads, 3 nodes", pick(ReadScenario(ReadStale), 3))
+	throughputTable("Linearizable reads (ReadIndex), 3 nodes", pick(harness.ReadScenario(harness.ReadIndex), 3))
+	throughputTable("Linearizable reads (lease), 3 nodes", pick(harness.ReadScenario(harness.ReadLease), 3))
+	throughputTable("Stale (local) reads, 3 nodes", pick(harness.ReadScenario(harness.ReadStale), 3))
 	throughputTable("Library API vs kvstore HTTP API (kvstore Machine, jangada quic+pebble, 3 nodes)",
-		append(pick(ScenarioAPILibrary, 0), pick(ScenarioAPIHTTP, 0)...))
+		append(pick(harness.ScenarioAPILibrary, 0), pick(harness.ScenarioAPIHTTP, 0)...))
 
-	if rs := pick(ScenarioFailover, 0); len(rs) > 0 {
+	if rs := pick(harness.ScenarioFailover, 0); len(rs) > 0 {
 		p("## Failover after killing the leader (3 nodes)\n\n")
 		p("The leader is closed abruptly (no hand-off); times run from the kill. Election timeout 1s for every system.\n\n")
 		p("| system | trials | new leader known (median) | first write committed (median) | all trials |\n|---|---|---|---|---|\n")
@@ -366,21 +370,21 @@ func (r *Report) WriteMarkdown(w io.Writer, chartPrefix string) error {
 				p("| %s | 0 | not measured: %s | | |\n", row.System, row.NotMeasured)
 				continue
 			}
-			p("| %s | %d | %s | %s | %s |\n", row.System, len(row.Times), fmtDur(row.MedianElected()), fmtDur(row.MedianTime()), fmtDurs(row.Times))
+			p("| %s | %d | %s | %s | %s |\n", row.System, len(row.Times), harness.FormatDuration(row.MedianElected()), harness.FormatDuration(row.MedianTime()), fmtDurs(row.Times))
 		}
 		p("\n")
 	}
-	if rs := pick(ScenarioCatchUp, 0); len(rs) > 0 {
+	if rs := pick(harness.ScenarioCatchUp, 0); len(rs) > 0 {
 		p("## Snapshot catch-up (3 nodes, durable systems)\n\n")
 		p("State built with 64 KiB commands while the third node is down; every running node snapshots and compacts; " +
 			"the time runs from starting the third node until it has applied everything (snapshot transfer, install, restore).\n\n")
 		p("| system | state | catch-up time | peak RSS (whole process) |\n|---|---|---|---|\n")
 		for _, row := range rs {
 			if row.NotMeasured != "" {
-				p("| %s | %s | not measured: %s | |\n", row.System, fmtBytes(row.StateBytes), row.NotMeasured)
+				p("| %s | %s | not measured: %s | |\n", row.System, harness.FormatBytes(row.StateBytes), row.NotMeasured)
 				continue
 			}
-			p("| %s | %s | %s | %s |\n", row.System, fmtBytes(row.StateBytes), fmtDur(row.MedianTime()), fmtBytes(row.PeakRSS))
+			p("| %s | %s | %s | %s |\n", row.System, harness.FormatBytes(row.StateBytes), harness.FormatDuration(row.MedianTime()), harness.FormatBytes(row.PeakRSS))
 		}
 		p("\n")
 	}
@@ -445,7 +449,7 @@ func (r *Report) caveats() []string {
 			"returned to the system (the etcd-raft rows keep it in the gigabytes), so read RSS after the first etcd-raft row as an upper bound.",
 		fmt.Sprintf("%s is a diagnostic, not a store: it cannot recover. It shows roughly how much the store and the transport leave on the table, "+
 			"but on this virtual disk it is not a strict bound: overwriting a file of zeros written just before the run can cost more per fdatasync "+
-			"than pebble's WAL, so in some rounds jangada/mem+pebble beats it.", FsyncFloorSystem),
+			"than pebble's WAL, so in some rounds jangada/mem+pebble beats it.", harness.FsyncFloorSystem),
 		"Go micro-benchmarks of the engine and the transports (`make bench-micro`) are in bench/MICROBENCH.md.",
 	}
 }
@@ -459,7 +463,7 @@ func (r *Report) notMeasured() []string {
 	for _, g := range r.Config.Skip {
 		out = append(out, fmt.Sprintf("scenario group %q: skipped in this run (-skip or -quick).", g))
 	}
-	if !r.Config.LargeSnapshot && !r.Config.skips("catchup") {
+	if !r.Config.LargeSnapshot && !r.Config.Skips("catchup") {
 		out = append(out, "512 MiB snapshot catch-up: opt-in (-large-snapshot, which make bench sets); it adds about 7 minutes on this machine.")
 	}
 	for _, row := range r.Results.Rows() {
@@ -487,7 +491,7 @@ func orUnknown(s string) string {
 func fmtDurs(ds []time.Duration) string {
 	var parts []string
 	for _, d := range ds {
-		parts = append(parts, fmtDur(d))
+		parts = append(parts, harness.FormatDuration(d))
 	}
 	return strings.Join(parts, ", ")
 }

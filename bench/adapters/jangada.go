@@ -1,4 +1,4 @@
-package bench
+package adapters
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/jangada-io/jangada/bench/harness"
 	raftcore "github.com/jangada-io/jangada/raft-core"
 	storebadger "github.com/jangada-io/jangada/store-badger"
 	storepebble "github.com/jangada-io/jangada/store-pebble"
@@ -25,25 +26,27 @@ const jangadaTuning = "Production preset (100ms tick and heartbeat, 1s election 
 	"transport and store defaults (pebble: 8 MiB cache, 4 MiB memtable; badger: 64 MiB memtable; " +
 	"quic: mutual TLS with pinned ed25519 keys on 127.0.0.1)"
 
-func jangadaSystem(transport, store string) System {
+// JangadaSystem is jangada with the given transport ("quic", "mem") and
+// store ("pebble", "badger", "memory", "fsync").
+func JangadaSystem(transport, store string) harness.System {
 	if store == "fsync" {
-		return System{
-			Name:       FsyncFloorSystem,
-			Family:     FamilyJangada,
+		return harness.System{
+			Name:       harness.FsyncFloorSystem,
+			Family:     harness.FamilyJangada,
 			Diagnostic: true,
 			Tuning: jangadaTuning + "; store: the memory store plus, per Save, the batch written into a " +
 				"preallocated 64 MiB file and fdatasync'd (a floor for durable stores, not one: it cannot recover)",
-			Start: func(ctx context.Context, spec ClusterSpec) (Cluster, error) {
+			Start: func(ctx context.Context, spec harness.ClusterSpec) (harness.Cluster, error) {
 				return startJangada(ctx, spec, transport, store, nil)
 			},
 		}
 	}
-	return System{
+	return harness.System{
 		Name:    fmt.Sprintf("jangada/%s+%s", transport, store),
-		Family:  FamilyJangada,
+		Family:  harness.FamilyJangada,
 		Durable: store != "memory",
 		Tuning:  jangadaTuning,
-		Start: func(ctx context.Context, spec ClusterSpec) (Cluster, error) {
+		Start: func(ctx context.Context, spec harness.ClusterSpec) (harness.Cluster, error) {
 			return startJangada(ctx, spec, transport, store, nil)
 		},
 	}
@@ -60,7 +63,7 @@ type jangadaNode struct {
 
 // jangadaCluster runs jangada nodes in this process.
 type jangadaCluster struct {
-	spec  ClusterSpec
+	spec  harness.ClusterSpec
 	mu    sync.Mutex
 	nodes []*jangadaNode
 	// target is the node the leader's apply position is compared with in
@@ -70,7 +73,7 @@ type jangadaCluster struct {
 
 // startJangada starts a cluster; configure, when set, adjusts every node's
 // configuration before it starts.
-func startJangada(ctx context.Context, spec ClusterSpec, transport, store string, configure func(*raftcore.Config)) (*jangadaCluster, error) {
+func startJangada(ctx context.Context, spec harness.ClusterSpec, transport, store string, configure func(*raftcore.Config)) (*jangadaCluster, error) {
 	c := &jangadaCluster{spec: spec}
 	transports, peers, err := jangadaTransports(transport, spec.Nodes)
 	if err != nil {
@@ -161,7 +164,7 @@ func jangadaTransports(kind string, n int) ([]raftcore.Transport, []raftcore.Pee
 			peers = append(peers, raftcore.Peer{ID: uint64(i + 1), Addr: t.Addr().String(), Key: t.PublicKey()})
 		}
 	default:
-		return nil, nil, fmt.Errorf("%w: unknown transport %q", ErrInvalidConfig, kind)
+		return nil, nil, fmt.Errorf("%w: unknown transport %q", harness.ErrInvalidConfig, kind)
 	}
 	return transports, peers, nil
 }
@@ -199,7 +202,7 @@ func jangadaStores(kind, dir string) (raftcore.LogStore, raftcore.SnapshotStore,
 		}
 		return logs, snaps, nil
 	}
-	return nil, nil, fmt.Errorf("%w: unknown store %q", ErrInvalidConfig, kind)
+	return nil, nil, fmt.Errorf("%w: unknown store %q", harness.ErrInvalidConfig, kind)
 }
 
 func (c *jangadaCluster) startNode(ctx context.Context, n *jangadaNode) error {
@@ -233,41 +236,41 @@ func (c *jangadaCluster) leader() *raftcore.Node[[]byte, uint64] {
 func (c *jangadaCluster) Write(ctx context.Context, cmd []byte) error {
 	l := c.leader()
 	if l == nil {
-		return ErrNoLeader
+		return harness.ErrNoLeader
 	}
 	_, err := l.Propose(ctx, cmd)
 	return err
 }
 
-func (c *jangadaCluster) Read(ctx context.Context, kind ReadKind) error {
+func (c *jangadaCluster) Read(ctx context.Context, kind harness.ReadKind) error {
 	l := c.leader()
 	if l == nil {
-		return ErrNoLeader
+		return harness.ErrNoLeader
 	}
 	m := c.machineOf(l.ID())
 	read := func() error { m.read(); return nil }
 	switch kind {
-	case ReadIndex, ReadLease:
-		if (kind == ReadLease) != c.spec.LeaseReads {
-			return fmt.Errorf("%w: cluster started with LeaseReads=%v", ErrUnsupported, c.spec.LeaseReads)
+	case harness.ReadIndex, harness.ReadLease:
+		if (kind == harness.ReadLease) != c.spec.LeaseReads {
+			return fmt.Errorf("%w: cluster started with LeaseReads=%v", harness.ErrUnsupported, c.spec.LeaseReads)
 		}
 		return l.Read(ctx, read)
-	case ReadStale:
+	case harness.ReadStale:
 		return l.ReadStale(read)
 	}
-	return fmt.Errorf("%w: read kind %q", ErrUnsupported, kind)
+	return fmt.Errorf("%w: read kind %q", harness.ErrUnsupported, kind)
 }
 
 func (c *jangadaCluster) machineOf(id uint64) *Machine { return c.nodes[id-1].machine }
 
 func (c *jangadaCluster) WaitLeader(ctx context.Context) error {
-	return waitFor(ctx, func() bool { return c.leader() != nil })
+	return harness.WaitFor(ctx, func() bool { return c.leader() != nil })
 }
 
 func (c *jangadaCluster) KillLeader(ctx context.Context) error {
 	l := c.leader()
 	if l == nil {
-		return ErrNoLeader
+		return harness.ErrNoLeader
 	}
 	c.mu.Lock()
 	c.nodes[l.ID()-1].node = nil
@@ -302,11 +305,11 @@ func (c *jangadaCluster) Snapshot(ctx context.Context) error {
 
 func (c *jangadaCluster) StartHeldBack(ctx context.Context) error {
 	if !c.spec.HoldBack {
-		return fmt.Errorf("%w: cluster has no held-back node", ErrInvalidConfig)
+		return fmt.Errorf("%w: cluster has no held-back node", harness.ErrInvalidConfig)
 	}
 	l := c.leader()
 	if l == nil {
-		return ErrNoLeader
+		return harness.ErrNoLeader
 	}
 	c.target = l.AppliedIndex()
 	return c.startNode(ctx, c.nodes[len(c.nodes)-1])
@@ -318,9 +321,9 @@ func (c *jangadaCluster) WaitCaughtUp(ctx context.Context) error {
 	node := last.node
 	c.mu.Unlock()
 	if node == nil {
-		return fmt.Errorf("%w: held-back node is not running", ErrInvalidConfig)
+		return fmt.Errorf("%w: held-back node is not running", harness.ErrInvalidConfig)
 	}
-	return waitFor(ctx, func() bool { return node.AppliedIndex() >= c.target })
+	return harness.WaitFor(ctx, func() bool { return node.AppliedIndex() >= c.target })
 }
 
 func (c *jangadaCluster) Close() error {

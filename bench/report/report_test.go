@@ -1,29 +1,32 @@
-package bench
+package report
 
 import (
 	"bytes"
 	"encoding/csv"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jangada-io/jangada/bench/harness"
 )
 
-func sampleResults() *Results {
-	rs := NewResults()
-	sys := System{Name: "sys-a", Family: FamilyJangada, Durable: true}
+func sampleResults() *harness.Results {
+	rs := harness.NewResults()
+	sys := harness.System{Name: "sys-a", Family: harness.FamilyJangada, Durable: true}
 	for _, c := range []int{1, 64} {
-		rec := NewRecorder()
+		rec := harness.NewRecorder()
 		for range 100 * c {
 			rec.Record(2 * time.Millisecond)
 		}
-		rs.AddMeasurement(Key{Scenario: ScenarioWrite, System: "sys-a", Nodes: 3, Size: 64, Clients: c}, sys,
-			Measurement{Summary: rec.Summarize(time.Second, 64), Latencies: rec, CPU: time.Second}, 1<<20)
+		rs.AddMeasurement(harness.Key{Scenario: harness.ScenarioWrite, System: "sys-a", Nodes: 3, Size: 64, Clients: c}, sys,
+			harness.Measurement{Summary: rec.Summarize(time.Second, 64), Latencies: rec, CPU: time.Second}, 1<<20)
 	}
-	rs.AddNotMeasured(Key{Scenario: ReadScenario(ReadLease), System: "sys-b", Nodes: 3, Size: 64, Clients: 1},
-		System{Name: "sys-b", Family: FamilyHashicorp}, "no lease reads")
-	rs.AddTime(Key{Scenario: ScenarioFailover, System: "sys-a", Nodes: 3}, sys, 1500*time.Millisecond, time.Second, 0)
+	rs.AddNotMeasured(harness.Key{Scenario: harness.ReadScenario(harness.ReadLease), System: "sys-b", Nodes: 3, Size: 64, Clients: 1},
+		harness.System{Name: "sys-b", Family: harness.FamilyHashicorp}, "no lease reads")
+	rs.AddTime(harness.Key{Scenario: harness.ScenarioFailover, System: "sys-a", Nodes: 3}, sys, 1500*time.Millisecond, time.Second, 0)
 	return rs
 }
 
@@ -69,34 +72,15 @@ func TestWriteCSVWritesOneLinePerCell(t *testing.T) {
 	}
 }
 
-func TestResultsMergeRoundsOfOneCell(t *testing.T) {
-	rs := NewResults()
-	sys := System{Name: "s"}
-	k := Key{Scenario: ScenarioWrite, System: "s", Nodes: 3, Size: 64, Clients: 1}
-	for range 2 {
-		rec := NewRecorder()
-		for range 50 {
-			rec.Record(time.Millisecond)
-		}
-		rs.AddMeasurement(k, sys, Measurement{Summary: rec.Summarize(time.Second, 64), Latencies: rec}, 0)
-	}
-	rs.AddNotMeasured(k, sys, "ignored once measured")
-	row := rs.Get(k)
-	if row.Rounds != 2 || row.Ops != 100 || !near(row.OpsPerSec, 50) || row.NotMeasured != "" {
-		t.Fatalf("merged row: rounds %d ops %d rate %.1f note %q; want 2 rounds, 100 ops, 50 ops/s, no note",
-			row.Rounds, row.Ops, row.OpsPerSec, row.NotMeasured)
-	}
-}
-
 func TestReportMarkdownNamesTargetsAndGaps(t *testing.T) {
 	dir := t.TempDir()
-	r := newReport(Config{OutDir: dir}.WithDefaults(), []System{{Name: "sys-a", Tuning: "t"}})
+	r := New(harness.Config{OutDir: dir}.WithDefaults(), []harness.System{{Name: "sys-a", Tuning: "t"}})
 	r.Results = sampleResults()
-	for _, scenario := range []string{ScenarioAPILibrary, ScenarioAPIHTTP} {
-		rec := NewRecorder()
+	for _, scenario := range []string{harness.ScenarioAPILibrary, harness.ScenarioAPIHTTP} {
+		rec := harness.NewRecorder()
 		rec.Record(time.Millisecond)
-		r.Results.AddMeasurement(Key{Scenario: scenario, System: "sys-a", Nodes: 3, Size: 64, Clients: 64}, System{Name: "sys-a"},
-			Measurement{Summary: rec.Summarize(time.Second, 64), Latencies: rec}, 0)
+		r.Results.AddMeasurement(harness.Key{Scenario: scenario, System: "sys-a", Nodes: 3, Size: 64, Clients: 64}, harness.System{Name: "sys-a"},
+			harness.Measurement{Summary: rec.Summarize(time.Second, 64), Latencies: rec}, 0)
 	}
 	if err := r.Write(); err != nil {
 		t.Fatal(err)
@@ -121,10 +105,10 @@ func TestReportMarkdownNamesTargetsAndGaps(t *testing.T) {
 
 func TestChartSeriesDropsSystemsWithOnePoint(t *testing.T) {
 	rs := sampleResults()
-	rec := NewRecorder()
+	rec := harness.NewRecorder()
 	rec.Record(time.Millisecond)
-	rs.AddMeasurement(Key{Scenario: ScenarioWrite, System: "lonely", Nodes: 3, Size: 64, Clients: 1}, System{Name: "lonely"},
-		Measurement{Summary: rec.Summarize(time.Second, 64), Latencies: rec}, 0)
+	rs.AddMeasurement(harness.Key{Scenario: harness.ScenarioWrite, System: "lonely", Nodes: 3, Size: 64, Clients: 1}, harness.System{Name: "lonely"},
+		harness.Measurement{Summary: rec.Summarize(time.Second, 64), Latencies: rec}, 0)
 	names, series := chartSeries(rs, chartSpecs()[0])
 	if len(names) != 1 || names[0] != "sys-a" || len(series["sys-a"]) != 2 {
 		t.Fatalf("series %v, want only sys-a with 2 points", names)
@@ -135,20 +119,20 @@ func TestChartSeriesDropsSystemsWithOnePoint(t *testing.T) {
 }
 
 func TestExplanationsDecomposeAMissedTarget(t *testing.T) {
-	rs := NewResults()
+	rs := harness.NewResults()
 	add := func(system string, clients int, opsPerSec int) {
-		rec := NewRecorder()
+		rec := harness.NewRecorder()
 		for range opsPerSec {
 			rec.Record(time.Millisecond)
 		}
-		rs.AddMeasurement(Key{Scenario: ScenarioWrite, System: system, Nodes: 3, Size: 64, Clients: clients}, System{Name: system},
-			Measurement{Summary: rec.Summarize(time.Second, 64), Latencies: rec, CPU: time.Second}, 0)
+		rs.AddMeasurement(harness.Key{Scenario: harness.ScenarioWrite, System: system, Nodes: 3, Size: 64, Clients: clients}, harness.System{Name: system},
+			harness.Measurement{Summary: rec.Summarize(time.Second, 64), Latencies: rec, CPU: time.Second}, 0)
 	}
-	add(HeadlineJangada, 64, 1000)
-	add(HeadlineHashicorp, 64, 800) // 1.25×: the 3× target is missed
+	add(harness.HeadlineJangada, 64, 1000)
+	add(harness.HeadlineHashicorp, 64, 800) // 1.25×: the 3× target is missed
 	add("jangada/mem+pebble", 64, 2000)
-	add(FsyncFloorSystem, 64, 2000) // 2.5× hashicorp: the goal is out of reach
-	add(HeadlineEtcd, 64, 1600)
+	add(harness.FsyncFloorSystem, 64, 2000) // 2.5× hashicorp: the goal is out of reach
+	add(harness.HeadlineEtcd, 64, 1600)
 	r := &Report{Results: rs}
 	ex := strings.Join(r.Explanations(), "\n")
 	for _, want := range []string{"Transport, 64 clients", "takes 50% of that away", "CPU, 64 clients", "2.50× hashicorp",
@@ -159,56 +143,39 @@ func TestExplanationsDecomposeAMissedTarget(t *testing.T) {
 		}
 	}
 
-	rs = NewResults()
-	add(HeadlineJangada, 64, 1000)
-	add(HeadlineHashicorp, 64, 800)
-	add(FsyncFloorSystem, 64, 4000) // 5×: reachable in principle
+	rs = harness.NewResults()
+	add(harness.HeadlineJangada, 64, 1000)
+	add(harness.HeadlineHashicorp, 64, 800)
+	add(harness.FsyncFloorSystem, 64, 4000) // 5×: reachable in principle
 	r = &Report{Results: rs}
 	if ex := strings.Join(r.Explanations(), "\n"); !strings.Contains(ex, "5.00× hashicorp") || strings.Contains(ex, "below the") {
 		t.Errorf("a floor above the goal must not be called out of reach:\n%s", ex)
 	}
 
-	met := NewResults()
+	met := harness.NewResults()
 	r = &Report{Results: met}
 	if ex := r.Explanations(); len(ex) != 0 {
 		t.Errorf("explanations without a missed target: %v", ex)
 	}
 }
 
-func TestMedianOfTrials(t *testing.T) {
-	tests := []struct {
-		in   []time.Duration
-		want time.Duration
-	}{
-		{nil, 0},
-		{[]time.Duration{3}, 3},
-		{[]time.Duration{4, 2}, 3},
-		{[]time.Duration{5, 1, 3}, 3},
-	}
-	for _, tt := range tests {
-		if got := median(tt.in); got != tt.want {
-			t.Errorf("median(%v) = %v, want %v", tt.in, got, tt.want)
-		}
-	}
-}
-
 func TestTargetsShowTheSpreadOfSingleRounds(t *testing.T) {
-	rs := NewResults()
+	rs := harness.NewResults()
 	add := func(system string, ops ...int64) {
 		for _, n := range ops {
-			rec := NewRecorder()
+			rec := harness.NewRecorder()
 			for range n {
 				rec.Record(time.Millisecond)
 			}
-			rs.AddMeasurement(Key{Scenario: ScenarioWrite, System: system, Nodes: 3, Size: 64, Clients: 64}, System{Name: system},
-				Measurement{Summary: rec.Summarize(time.Second, 64), Latencies: rec}, 0)
+			rs.AddMeasurement(harness.Key{Scenario: harness.ScenarioWrite, System: system, Nodes: 3, Size: 64, Clients: 64}, harness.System{Name: system},
+				harness.Measurement{Summary: rec.Summarize(time.Second, 64), Latencies: rec}, 0)
 		}
 	}
-	add(HeadlineJangada, 300, 200, 250)
-	add(HeadlineHashicorp, 100, 100, 50)
+	add(harness.HeadlineJangada, 300, 200, 250)
+	add(harness.HeadlineHashicorp, 100, 100, 50)
 	r := &Report{Results: rs}
 	got := r.Targets()[0]
-	if !got.Known || !near(got.Value, 3) || !got.Met {
+	if !got.Known || math.Abs(got.Value-3) > 0.003 || !got.Met {
 		t.Fatalf("target %+v: want the merged ratio (750 ops / 3 s) / (250 ops / 3 s) = 3, met", got)
 	}
 	if want := "250 vs 83 ops/s; one round: 2.00–5.00× (3 rounds)"; got.Detail != want {

@@ -1,4 +1,4 @@
-package bench
+package harness
 
 import (
 	"context"
@@ -14,9 +14,9 @@ type Window struct {
 	Duration time.Duration
 }
 
-// opGrace bounds how long an operation still in flight at the end of the
+// OpGrace bounds how long an operation still in flight at the end of the
 // window may take before it is abandoned.
-const opGrace = 10 * time.Second
+const OpGrace = 10 * time.Second
 
 // errorBackoff spaces out retries after a failed operation, so that a
 // cluster without a leader is not spun on.
@@ -40,7 +40,7 @@ func Drive(ctx context.Context, clients int, w Window, size int, op func(ctx con
 	start := time.Now()
 	measureStart := start.Add(w.Warmup)
 	measureEnd := measureStart.Add(w.Duration)
-	opCtx, cancel := context.WithDeadline(ctx, measureEnd.Add(opGrace))
+	opCtx, cancel := context.WithDeadline(ctx, measureEnd.Add(OpGrace))
 	defer cancel()
 
 	var (
@@ -119,7 +119,7 @@ func Failover(ctx context.Context, c Cluster, cmd []byte) (elected, writable tim
 	}
 	elected = time.Since(start)
 	for {
-		attempt, cancel := context.WithTimeout(ctx, electionTimeout)
+		attempt, cancel := context.WithTimeout(ctx, ElectionTimeout)
 		err := c.Write(attempt, cmd)
 		cancel()
 		if err == nil {
@@ -132,18 +132,18 @@ func Failover(ctx context.Context, c Cluster, cmd []byte) (elected, writable tim
 	}
 }
 
-// catchUpChunk is the command size used to build state for the snapshot
+// CatchUpChunk is the command size used to build state for the snapshot
 // catch-up scenario.
-const catchUpChunk = 64 << 10
+const CatchUpChunk = 64 << 10
 
 // CatchUp builds stateBytes of state on a cluster whose last node is held
 // back, snapshots it, starts the held-back node and returns how long it
 // took to apply everything the leader had (receiving and restoring the
 // snapshot).
 func CatchUp(ctx context.Context, c CatchUpCluster, stateBytes int64) (time.Duration, error) {
-	chunk := make([]byte, catchUpChunk)
-	fillPayload(chunk)
-	commands := int((stateBytes + catchUpChunk - 1) / catchUpChunk)
+	chunk := make([]byte, CatchUpChunk)
+	FillPayload(chunk)
+	commands := int((stateBytes + CatchUpChunk - 1) / CatchUpChunk)
 	var (
 		wg       sync.WaitGroup
 		next     atomic.Int64
@@ -154,7 +154,7 @@ func CatchUp(ctx context.Context, c CatchUpCluster, stateBytes int64) (time.Dura
 		go func() {
 			defer wg.Done()
 			for next.Add(1) <= int64(commands) {
-				if err := retryWrite(ctx, c, chunk); err != nil {
+				if err := RetryWrite(ctx, c, chunk); err != nil {
 					firstErr.CompareAndSwap(nil, err)
 					return
 				}
@@ -183,11 +183,11 @@ func CatchUp(ctx context.Context, c CatchUpCluster, stateBytes int64) (time.Dura
 	return time.Since(start), nil
 }
 
-// retryWrite writes cmd, retrying failures that a busy cluster returns
+// RetryWrite writes cmd, retrying failures that a busy cluster returns
 // until ctx ends.
-func retryWrite(ctx context.Context, c Cluster, cmd []byte) error {
+func RetryWrite(ctx context.Context, c Cluster, cmd []byte) error {
 	for {
-		attempt, cancel := context.WithTimeout(ctx, opGrace)
+		attempt, cancel := context.WithTimeout(ctx, OpGrace)
 		err := c.Write(attempt, cmd)
 		cancel()
 		if err == nil || ctx.Err() != nil {
@@ -197,9 +197,9 @@ func retryWrite(ctx context.Context, c Cluster, cmd []byte) error {
 	}
 }
 
-// fillPayload fills b with a deterministic, poorly compressible pattern, so
+// FillPayload fills b with a deterministic, poorly compressible pattern, so
 // that no layer gains from compressing zeros.
-func fillPayload(b []byte) {
+func FillPayload(b []byte) {
 	x := uint64(0x9e3779b97f4a7c15)
 	for i := range b {
 		x ^= x << 13

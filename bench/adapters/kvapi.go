@@ -1,4 +1,4 @@
-package bench
+package adapters
 
 import (
 	"context"
@@ -12,12 +12,13 @@ import (
 	"time"
 
 	"github.com/jangada-io/jangada/apps/kvstore"
+	"github.com/jangada-io/jangada/bench/harness"
 	raftcore "github.com/jangada-io/jangada/raft-core"
 )
 
-// kvCluster is a jangada cluster replicating the kvstore application's
+// KVCluster is a jangada cluster replicating the kvstore application's
 // Machine, with the kvstore HTTP API served by the leader on loopback.
-type kvCluster struct {
+type KVCluster struct {
 	nodes    []*raftcore.Node[kvstore.Command, kvstore.Result]
 	machines []*kvstore.Machine
 	leader   int
@@ -30,12 +31,14 @@ type kvCluster struct {
 // state stays bounded.
 const apiKeys = 4096
 
-func startKV(ctx context.Context, dir string, nodes int) (*kvCluster, error) {
+// StartKV starts a KVCluster of the given size with its data under dir and
+// waits for its first leader.
+func StartKV(ctx context.Context, dir string, nodes int) (*KVCluster, error) {
 	transports, peers, err := jangadaTransports("quic", nodes)
 	if err != nil {
 		return nil, err
 	}
-	c := &kvCluster{}
+	c := &KVCluster{}
 	for i := range nodes {
 		logs, snaps, err := jangadaStores("pebble", filepath.Join(dir, fmt.Sprintf("node%d", i+1)))
 		if err != nil {
@@ -59,7 +62,7 @@ func startKV(ctx context.Context, dir string, nodes int) (*kvCluster, error) {
 		}
 		c.nodes, c.machines = append(c.nodes, n), append(c.machines, m)
 	}
-	if err := waitFor(ctx, func() bool { return c.findLeader() >= 0 }); err != nil {
+	if err := harness.WaitFor(ctx, func() bool { return c.findLeader() >= 0 }); err != nil {
 		_ = c.Close()
 		return nil, err
 	}
@@ -85,7 +88,7 @@ func startKV(ctx context.Context, dir string, nodes int) (*kvCluster, error) {
 	return c, nil
 }
 
-func (c *kvCluster) findLeader() int {
+func (c *KVCluster) findLeader() int {
 	for i, n := range c.nodes {
 		if n.IsLeader() {
 			return i
@@ -94,21 +97,25 @@ func (c *kvCluster) findLeader() int {
 	return -1
 }
 
-func (c *kvCluster) nextKey() string {
+func (c *KVCluster) nextKey() string {
 	return "k" + strconv.FormatUint(c.keys.Add(1)%apiKeys, 10)
 }
 
-func (c *kvCluster) writeLibrary(ctx context.Context, value []byte) error {
+// WriteLibrary writes value under the next key through the leader's
+// Propose: the library API.
+func (c *KVCluster) WriteLibrary(ctx context.Context, value []byte) error {
 	_, err := c.nodes[c.leader].Propose(ctx, kvstore.Command{Op: kvstore.OpPut, Key: c.nextKey(), Value: value})
 	return err
 }
 
-func (c *kvCluster) writeHTTP(ctx context.Context, value []byte) error {
+// WriteHTTP writes value under the next key through the kvstore HTTP API.
+func (c *KVCluster) WriteHTTP(ctx context.Context, value []byte) error {
 	_, err := c.client.Put(ctx, c.nextKey(), value, kvstore.WriteOptions{})
 	return err
 }
 
-func (c *kvCluster) Close() error {
+// Close stops the HTTP server and every node.
+func (c *KVCluster) Close() error {
 	var errs []error
 	if c.server != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -125,43 +132,4 @@ func closeKV(n *raftcore.Node[kvstore.Command, kvstore.Result]) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	return n.Close(ctx)
-}
-
-// runAPI compares writes through the library (Propose of a kvstore
-// Command) with the same writes through the kvstore HTTP API, on one
-// cluster, at the headline client count and 64 B values.
-func (r *Runner) runAPI(ctx context.Context, j job) {
-	const size = 64
-	keys := []Key{
-		{Scenario: ScenarioAPILibrary, System: j.system.Name, Nodes: j.spec.Nodes, Size: size, Clients: headlineClients},
-		{Scenario: ScenarioAPIHTTP, System: j.system.Name, Nodes: j.spec.Nodes, Size: size, Clients: headlineClients},
-	}
-	dir, err := r.dataDir("kvstore")
-	if err == nil {
-		defer removeAll(dir)
-	}
-	var c *kvCluster
-	if err == nil {
-		sctx, cancel := context.WithTimeout(ctx, startTimeout)
-		ResetPeakRSS()
-		c, err = startKV(sctx, dir, j.spec.Nodes)
-		cancel()
-	}
-	if err != nil {
-		for _, k := range keys {
-			r.results.AddNotMeasured(k, j.system, "start failed: "+err.Error())
-			r.progress("kvstore %s: start failed: %v", k.Scenario, err)
-		}
-		return
-	}
-	defer func() { _ = c.Close() }()
-	value := make([]byte, size)
-	fillPayload(value)
-	w := Window{Warmup: r.cfg.Warmup, Duration: r.cfg.Duration}
-	for i, op := range []func(context.Context, []byte) error{c.writeLibrary, c.writeHTTP} {
-		m := Drive(ctx, headlineClients, w, size, func(ctx context.Context) error { return op(ctx, value) })
-		r.results.AddMeasurement(keys[i], j.system, m, PeakRSS())
-		r.progress("kvstore %s c=%d: %.0f ops/s p50 %s p99 %s errors %d",
-			keys[i].Scenario, headlineClients, m.OpsPerSec, fmtDur(m.P50), fmtDur(m.P99), m.Errors)
-	}
 }

@@ -1,4 +1,4 @@
-package bench
+package harness
 
 import (
 	"fmt"
@@ -33,7 +33,7 @@ func ProbeFsync(dir string, blockSize, samples int) (FsyncFloor, error) {
 	defer os.Remove(f.Name())
 	defer f.Close()
 	block := make([]byte, blockSize)
-	fillPayload(block)
+	FillPayload(block)
 	rec := NewRecorder()
 	for range samples {
 		t0 := time.Now()

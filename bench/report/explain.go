@@ -1,8 +1,10 @@
-package bench
+package report
 
 import (
 	"fmt"
 	"time"
+
+	"github.com/jangada-io/jangada/bench/harness"
 )
 
 // Explanations decompose the headline gap into what each part costs, from
@@ -21,10 +23,10 @@ func (r *Report) Explanations() []string {
 		return nil
 	}
 	var out []string
-	w := func(system string, clients int) *Row { return r.writeRow(system, clients) }
+	w := func(system string, clients int) *harness.Row { return r.writeRow(system, clients) }
 	pct := func(a, b float64) float64 { return (1 - a/b) * 100 }
-	for _, c := range []int{headlineClients, 256} {
-		qp, mp, qm, mm := w(HeadlineJangada, c), w("jangada/mem+pebble", c), w("jangada/quic+memory", c), w("jangada/mem+memory", c)
+	for _, c := range []int{harness.HeadlineClients, 256} {
+		qp, mp, qm, mm := w(harness.HeadlineJangada, c), w("jangada/mem+pebble", c), w("jangada/quic+memory", c), w("jangada/mem+memory", c)
 		if qp != nil && mp != nil && mp.OpsPerSec > qp.OpsPerSec {
 			out = append(out, fmt.Sprintf("Transport, %d clients: over the in-memory transport the same engine and store make %.0f ops/s; "+
 				"QUIC (TLS 1.3 packet protection, UDP system calls, stream framing) takes %.0f%% of that away (%.0f ops/s).",
@@ -34,7 +36,7 @@ func (r *Report) Explanations() []string {
 			out = append(out, fmt.Sprintf("Store, %d clients: with the memory store, QUIC makes %.0f ops/s; pebble's synced WAL takes %.0f%% of that away.",
 				c, qm.OpsPerSec, pct(qp.OpsPerSec, qm.OpsPerSec)))
 		}
-		if f, h := w(FsyncFloorSystem, c), w(HeadlineHashicorp, c); f != nil && h != nil && qp != nil {
+		if f, h := w(harness.FsyncFloorSystem, c), w(harness.HeadlineHashicorp, c); f != nil && h != nil && qp != nil {
 			ratio := f.OpsPerSec / h.OpsPerSec
 			verdict := ""
 			if ratio < hashicorpGoal {
@@ -45,7 +47,7 @@ func (r *Report) Explanations() []string {
 				"quic+pebble reaches %.0f%% of this floor.%s",
 				c, f.OpsPerSec, ratio, c, qp.OpsPerSec/f.OpsPerSec*100, verdict))
 		}
-		if e, h := w(HeadlineEtcd, c), w(HeadlineHashicorp, c); e != nil && h != nil && qp != nil {
+		if e, h := w(harness.HeadlineEtcd, c), w(harness.HeadlineHashicorp, c); e != nil && h != nil && qp != nil {
 			out = append(out, fmt.Sprintf("Bare core, %d clients: the minimal etcd-raft loop (memory log, one plain WAL file with fdatasync, channels for a network) "+
 				"makes %.0f ops/s = %.2f× hashicorp; quic+pebble makes %.0f%% of that.",
 				c, e.OpsPerSec, e.OpsPerSec/h.OpsPerSec, qp.OpsPerSec/e.OpsPerSec*100))
@@ -54,19 +56,19 @@ func (r *Report) Explanations() []string {
 			out = append(out, fmt.Sprintf("Engine alone, %d clients (no disk, no sockets): jangada %.0f ops/s vs the bare etcd-raft loop %.0f ops/s (%.2f×).",
 				c, mm.OpsPerSec, e.OpsPerSec, mm.OpsPerSec/e.OpsPerSec))
 		}
-		if h := w(HeadlineHashicorp, c); qp != nil && h != nil && qp.CPUPer1k() > 0 && h.CPUPer1k() > 0 {
+		if h := w(harness.HeadlineHashicorp, c); qp != nil && h != nil && qp.CPUPer1k() > 0 && h.CPUPer1k() > 0 {
 			out = append(out, fmt.Sprintf("CPU, %d clients: jangada spends %.3f CPU-seconds per 1,000 writes, hashicorp %.3f (both for the whole 3-node cluster in one process). "+
 				"With %d CPUs shared with other work (load average before the run: %s), throughput is bounded by CPU per write once the CPUs are busy; "+
 				"before that, by how long each closed-loop client waits (fsyncs, round trips, scheduling: see the store floor).",
 				c, qp.CPUPer1k(), h.CPUPer1k(), r.Machine.CPUs, r.LoadBefore))
 		}
 	}
-	if j, h := w(HeadlineJangada, 1), w(HeadlineHashicorp, 1); j != nil && h != nil {
+	if j, h := w(harness.HeadlineJangada, 1), w(harness.HeadlineHashicorp, 1); j != nil && h != nil {
 		floor := float64(max(r.Fsync.P50, time.Microsecond))
 		out = append(out, fmt.Sprintf("Single client: one write waits for the leader's and a follower's fsync plus their round trip; "+
 			"the disk's fsync floor here is p50 %s / p99 %s, and p50 write latency is %s for jangada (%.1f× the floor) and %s for hashicorp (%.1f×); "+
 			"the rest is the follower round trip, the apply, and scheduling on this machine.",
-			fmtDur(r.Fsync.P50), fmtDur(r.Fsync.P99), fmtDur(j.P50), float64(j.P50)/floor, fmtDur(h.P50), float64(h.P50)/floor))
+			harness.FormatDuration(r.Fsync.P50), harness.FormatDuration(r.Fsync.P99), harness.FormatDuration(j.P50), float64(j.P50)/floor, harness.FormatDuration(h.P50), float64(h.P50)/floor))
 	}
 	for _, pr := range r.Profiles {
 		if len(pr.ByArea) == 0 {

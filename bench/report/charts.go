@@ -1,4 +1,4 @@
-package bench
+package report
 
 import (
 	"cmp"
@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/jangada-io/jangada/bench/harness"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
@@ -16,46 +17,50 @@ import (
 type chartSpec struct {
 	file, title, xLabel, yLabel string
 	logX                        bool
-	match                       func(*Row) bool
-	x                           func(*Row) float64
-	y                           func(*Row) float64
+	match                       func(*harness.Row) bool
+	x                           func(*harness.Row) float64
+	y                           func(*harness.Row) float64
 }
 
 func chartSpecs() []chartSpec {
-	ops := func(r *Row) float64 { return r.OpsPerSec }
+	ops := func(r *harness.Row) float64 { return r.OpsPerSec }
 	return []chartSpec{
 		{
 			file: "write-vs-clients.png", title: "Write throughput vs clients (3 nodes, 64 B)",
 			xLabel: "concurrent clients", yLabel: "ops/s", logX: true,
-			match: func(r *Row) bool { return r.Scenario == ScenarioWrite && r.Nodes == 3 && r.Size == 64 },
-			x:     func(r *Row) float64 { return float64(r.Clients) }, y: ops,
+			match: func(r *harness.Row) bool { return r.Scenario == harness.ScenarioWrite && r.Nodes == 3 && r.Size == 64 },
+			x:     func(r *harness.Row) float64 { return float64(r.Clients) }, y: ops,
 		},
 		{
 			file: "write-vs-payload.png", title: "Write throughput vs payload (3 nodes, 64 clients)",
 			xLabel: "command size (bytes)", yLabel: "ops/s", logX: true,
-			match: func(r *Row) bool { return r.Scenario == ScenarioWrite && r.Nodes == 3 && r.Clients == headlineClients },
-			x:     func(r *Row) float64 { return float64(r.Size) }, y: ops,
+			match: func(r *harness.Row) bool {
+				return r.Scenario == harness.ScenarioWrite && r.Nodes == 3 && r.Clients == harness.HeadlineClients
+			},
+			x: func(r *harness.Row) float64 { return float64(r.Size) }, y: ops,
 		},
 		{
 			file: "write-vs-payload-mbps.png", title: "Write bandwidth vs payload (3 nodes, 64 clients)",
 			xLabel: "command size (bytes)", yLabel: "MiB/s of commands", logX: true,
-			match: func(r *Row) bool { return r.Scenario == ScenarioWrite && r.Nodes == 3 && r.Clients == headlineClients },
-			x:     func(r *Row) float64 { return float64(r.Size) }, y: func(r *Row) float64 { return r.MBPerSec },
+			match: func(r *harness.Row) bool {
+				return r.Scenario == harness.ScenarioWrite && r.Nodes == 3 && r.Clients == harness.HeadlineClients
+			},
+			x: func(r *harness.Row) float64 { return float64(r.Size) }, y: func(r *harness.Row) float64 { return r.MBPerSec },
 		},
 		{
 			file: "write-vs-cluster-size.png", title: "Write throughput vs cluster size (64 B, 64 clients)",
 			xLabel: "nodes", yLabel: "ops/s",
-			match: func(r *Row) bool {
-				return r.Scenario == ScenarioWrite && r.Size == 64 && r.Clients == headlineClients
+			match: func(r *harness.Row) bool {
+				return r.Scenario == harness.ScenarioWrite && r.Size == 64 && r.Clients == harness.HeadlineClients
 			},
-			x: func(r *Row) float64 { return float64(r.Nodes) }, y: ops,
+			x: func(r *harness.Row) float64 { return float64(r.Nodes) }, y: ops,
 		},
 	}
 }
 
 // chartSeries groups the matching rows of rs by system into points sorted
 // by x; systems with fewer than two points are left out.
-func chartSeries(rs *Results, spec chartSpec) ([]string, map[string]plotter.XYs) {
+func chartSeries(rs *harness.Results, spec chartSpec) ([]string, map[string]plotter.XYs) {
 	series := map[string]plotter.XYs{}
 	var names []string
 	for _, r := range rs.Rows() {
@@ -82,7 +87,7 @@ func chartSeries(rs *Results, spec chartSpec) ([]string, map[string]plotter.XYs)
 
 // WriteCharts renders every scaling curve that has data into dir as PNG and
 // returns the file names written.
-func WriteCharts(dir string, rs *Results) ([]string, error) {
+func WriteCharts(dir string, rs *harness.Results) ([]string, error) {
 	var written []string
 	for _, spec := range chartSpecs() {
 		names, series := chartSeries(rs, spec)

@@ -1,4 +1,4 @@
-package bench
+package adapters
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"github.com/jangada-io/jangada/bench/harness"
 )
 
 // hashicorpTuning is what a careful user of hashicorp/raft sets for
@@ -25,17 +26,17 @@ const hashicorpTuning = "HeartbeatTimeout 1s, ElectionTimeout 1s, LeaderLeaseTim
 	"(pipelined AppendEntries); boltdb v2 (bbolt, fsync on every batch) or InmemStore; " +
 	"file or in-memory snapshot store"
 
-func hashicorpSystem(durable bool) System {
+func hashicorpSystem(durable bool) harness.System {
 	name := "hashicorp/tcp+inmem"
 	if durable {
-		name = HeadlineHashicorp
+		name = harness.HeadlineHashicorp
 	}
-	return System{
+	return harness.System{
 		Name:    name,
-		Family:  FamilyHashicorp,
+		Family:  harness.FamilyHashicorp,
 		Durable: durable,
 		Tuning:  hashicorpTuning,
-		Start: func(ctx context.Context, spec ClusterSpec) (Cluster, error) {
+		Start: func(ctx context.Context, spec harness.ClusterSpec) (harness.Cluster, error) {
 			return startHashicorp(ctx, spec, durable)
 		},
 	}
@@ -84,7 +85,7 @@ type hashicorpNode struct {
 }
 
 type hashicorpCluster struct {
-	spec    ClusterSpec
+	spec    harness.ClusterSpec
 	durable bool
 	servers []raft.Server
 	mu      sync.Mutex
@@ -92,7 +93,7 @@ type hashicorpCluster struct {
 	target  uint64
 }
 
-func startHashicorp(ctx context.Context, spec ClusterSpec, durable bool) (*hashicorpCluster, error) {
+func startHashicorp(ctx context.Context, spec harness.ClusterSpec, durable bool) (*hashicorpCluster, error) {
 	c := &hashicorpCluster{spec: spec, durable: durable}
 	for i := range spec.Nodes {
 		addr, err := freeTCPAddr()
@@ -136,9 +137,9 @@ func freeTCPAddr() (string, error) {
 func (c *hashicorpCluster) config(id raft.ServerID) *raft.Config {
 	cfg := raft.DefaultConfig()
 	cfg.LocalID = id
-	cfg.HeartbeatTimeout = electionTimeout
-	cfg.ElectionTimeout = electionTimeout
-	cfg.LeaderLeaseTimeout = electionTimeout / 2
+	cfg.HeartbeatTimeout = harness.ElectionTimeout
+	cfg.ElectionTimeout = harness.ElectionTimeout
+	cfg.LeaderLeaseTimeout = harness.ElectionTimeout / 2
 	cfg.MaxAppendEntries = 1024
 	cfg.BatchApplyCh = true
 	cfg.NoSnapshotRestoreOnStart = true
@@ -225,18 +226,18 @@ func timeout(ctx context.Context) time.Duration {
 func (c *hashicorpCluster) Write(ctx context.Context, cmd []byte) error {
 	l := c.leader()
 	if l == nil {
-		return ErrNoLeader
+		return harness.ErrNoLeader
 	}
 	return l.raft.Apply(cmd, timeout(ctx)).Error()
 }
 
-func (c *hashicorpCluster) Read(ctx context.Context, kind ReadKind) error {
+func (c *hashicorpCluster) Read(ctx context.Context, kind harness.ReadKind) error {
 	l := c.leader()
 	if l == nil {
-		return ErrNoLeader
+		return harness.ErrNoLeader
 	}
 	switch kind {
-	case ReadIndex:
+	case harness.ReadIndex:
 		// What Consul does for a consistent read: note the commit index,
 		// confirm leadership with a quorum round (VerifyLeader), then wait
 		// until the FSM applied up to the noted index.
@@ -252,21 +253,21 @@ func (c *hashicorpCluster) Read(ctx context.Context, kind ReadKind) error {
 		}
 		l.machine.read()
 		return nil
-	case ReadStale:
+	case harness.ReadStale:
 		l.machine.read()
 		return nil
 	}
-	return fmt.Errorf("%w: hashicorp/raft has no %s reads", ErrUnsupported, kind)
+	return fmt.Errorf("%w: hashicorp/raft has no %s reads", harness.ErrUnsupported, kind)
 }
 
 func (c *hashicorpCluster) WaitLeader(ctx context.Context) error {
-	return waitFor(ctx, func() bool { return c.leader() != nil })
+	return harness.WaitFor(ctx, func() bool { return c.leader() != nil })
 }
 
 func (c *hashicorpCluster) KillLeader(ctx context.Context) error {
 	l := c.leader()
 	if l == nil {
-		return ErrNoLeader
+		return harness.ErrNoLeader
 	}
 	c.mu.Lock()
 	r := l.raft
@@ -307,11 +308,11 @@ func (c *hashicorpCluster) Snapshot(ctx context.Context) error {
 
 func (c *hashicorpCluster) StartHeldBack(ctx context.Context) error {
 	if !c.spec.HoldBack {
-		return fmt.Errorf("%w: cluster has no held-back node", ErrInvalidConfig)
+		return fmt.Errorf("%w: cluster has no held-back node", harness.ErrInvalidConfig)
 	}
 	l := c.leader()
 	if l == nil {
-		return ErrNoLeader
+		return harness.ErrNoLeader
 	}
 	c.target = l.raft.AppliedIndex()
 	// The held-back node starts with no configuration: it follows the
@@ -325,9 +326,9 @@ func (c *hashicorpCluster) WaitCaughtUp(ctx context.Context) error {
 	r := n.raft
 	c.mu.Unlock()
 	if r == nil {
-		return fmt.Errorf("%w: held-back node is not running", ErrInvalidConfig)
+		return fmt.Errorf("%w: held-back node is not running", harness.ErrInvalidConfig)
 	}
-	return waitFor(ctx, func() bool { return r.AppliedIndex() >= c.target })
+	return harness.WaitFor(ctx, func() bool { return r.AppliedIndex() >= c.target })
 }
 
 func (c *hashicorpCluster) Close() error {
