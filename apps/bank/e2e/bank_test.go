@@ -171,7 +171,7 @@ func runBank(t *testing.T, cfg run) *report {
 	rng := rand.New(rand.NewPCG(seed(t), 19))
 	c := newCluster(t, 3, cfg.store)
 	c.leader(30 * time.Second)
-	setup, err := bank.NewClient(bank.ClientConfig{Endpoints: c.endpoints(), HTTPClient: c.http})
+	setup, err := bank.NewClient(bank.ClientConfig{Endpoints: c.endpoints(), HTTPClient: c.HTTP})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +200,7 @@ func runBank(t *testing.T, cfg run) *report {
 	eps := c.endpoints()
 	clientFor := func(i int, timeout time.Duration) *bank.Client {
 		rotated := append(append([]string(nil), eps[i%len(eps):]...), eps[:i%len(eps)]...)
-		hc := &http.Client{Transport: c.http.Transport, Timeout: timeout}
+		hc := &http.Client{Transport: c.HTTP.Transport, Timeout: timeout}
 		cl, err := bank.NewClient(bank.ClientConfig{Endpoints: rotated, HTTPClient: hc, RetryPause: 20 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
@@ -314,8 +314,8 @@ func runBank(t *testing.T, cfg run) *report {
 	}
 	close(stop)
 	wg.Wait()
-	for _, nd := range c.nodes {
-		c.signal(nd.id, syscall.SIGCONT)
+	for _, nd := range c.Nodes() {
+		c.Signal(nd.ID, syscall.SIGCONT)
 	}
 
 	// The final read: every balance, after every client stopped.
@@ -406,9 +406,9 @@ func pauseNode(leader bool) fault {
 		if !leader {
 			id = otherThan(c, rng, id)
 		}
-		c.signal(id, syscall.SIGSTOP)
+		c.Signal(id, syscall.SIGSTOP)
 		time.Sleep(1500 * time.Millisecond) // the fault's length, not a synchronisation
-		c.signal(id, syscall.SIGCONT)
+		c.Signal(id, syscall.SIGCONT)
 		return fmt.Sprintf("SIGSTOP node %d (leader: %v) for 1.5s", id, leader)
 	}
 }
@@ -419,9 +419,9 @@ func killNode(leader bool) fault {
 		if !leader {
 			id = otherThan(c, rng, id)
 		}
-		c.kill(id)
+		c.Kill(id)
 		time.Sleep(500 * time.Millisecond) // the fault's length
-		c.start(c.node(id))
+		c.Start(id)
 		return fmt.Sprintf("kill -9 node %d (leader: %v), restarted", id, leader)
 	}
 }
@@ -437,20 +437,18 @@ func partitionNode(leader bool) fault {
 			id = otherThan(c, rng, id)
 		}
 		before := termOf(c, id)
-		target := c.node(id)
-		c.mu.Lock()
+		faults := faultsFile(c.Cluster, id)
 		var others []string
-		for _, nd := range c.nodes {
-			if nd.id != id {
-				others = append(others, nd.raftAddr)
+		for _, nd := range c.Nodes() {
+			if nd.ID != id {
+				others = append(others, nd.RaftAddr)
 			}
 		}
-		c.mu.Unlock()
-		if err := os.WriteFile(target.faults, []byte("partition "+strings.Join(others, " ")+"\n"), 0o600); err != nil {
+		if err := os.WriteFile(faults, []byte("partition "+strings.Join(others, " ")+"\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(2 * time.Second) // the fault's length
-		if err := os.WriteFile(target.faults, nil, 0o600); err != nil {
+		if err := os.WriteFile(faults, nil, 0o600); err != nil {
 			t.Fatal(err)
 		}
 		if leader {
@@ -466,7 +464,7 @@ func partitionNode(leader bool) fault {
 func termOf(c *cluster, id uint64) uint64 {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	st, err := c.node(id).client.Status(ctx)
+	st, err := c.Node(id).Client.Status(ctx)
 	if err != nil {
 		return 0
 	}
@@ -486,22 +484,17 @@ func transferLeadership(t *testing.T, c *cluster, rng *rand.Rand) string {
 // addAndRemoveMember adds node 4 (started empty with --join) as a learner,
 // promotes it, then removes and stops it: two membership changes.
 func addAndRemoveMember(t *testing.T, c *cluster, rng *rand.Rand) string {
-	c.mu.Lock()
-	id := uint64(len(c.nodes) + 1)
-	c.mu.Unlock()
-	nd := c.newNode(id)
-	c.mu.Lock()
-	c.nodes = append(c.nodes, nd)
-	c.mu.Unlock()
-	c.start(nd, "--join")
-	if _, err := c.ctl("member", "add", fmt.Sprint(id), nd.raftAddr, "--learner"); err != nil {
+	id := uint64(len(c.Nodes()) + 1)
+	nd := c.AddNode(c.Dir, id)
+	c.Start(id, "--join")
+	if _, err := c.ctl("member", "add", fmt.Sprint(id), nd.RaftAddr, "--learner"); err != nil {
 		t.Errorf("member add %d: %v", id, err)
 		return "member add failed"
 	}
 	clustertest.WaitFor(t, fmt.Sprintf("node %d to apply the accounts", id), 60*time.Second, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		st, err := nd.client.Status(ctx)
+		st, err := nd.Client.Status(ctx)
 		return err == nil && st.AppliedIndex > 7
 	})
 	if _, err := c.ctl("member", "promote", fmt.Sprint(id)); err != nil {
@@ -510,7 +503,7 @@ func addAndRemoveMember(t *testing.T, c *cluster, rng *rand.Rand) string {
 	if _, err := c.ctl("member", "remove", fmt.Sprint(id)); err != nil {
 		t.Errorf("member remove %d: %v", id, err)
 	}
-	c.signal(id, syscall.SIGTERM)
+	c.Signal(id, syscall.SIGTERM)
 	return fmt.Sprintf("node %d added as a learner, promoted, removed", id)
 }
 

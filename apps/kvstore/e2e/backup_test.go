@@ -40,10 +40,10 @@ type ackedWrite struct {
 
 func startVersionedWriters(t *testing.T, c *cluster, n int) *versionedWriters {
 	w := &versionedWriters{acked: map[string]ackedWrite{}, stopc: make(chan struct{})}
-	eps := c.endpoints()
+	eps := c.Endpoints()
 	for i := range n {
 		rotated := append(append([]string(nil), eps[i%len(eps):]...), eps[:i%len(eps)]...)
-		cl, err := kvstore.NewClient(kvstore.ClientConfig{Endpoints: rotated, HTTPClient: c.http})
+		cl, err := kvstore.NewClient(kvstore.ClientConfig{Endpoints: rotated, HTTPClient: c.HTTP})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -118,7 +118,7 @@ func TestRestoreDrill(t *testing.T) {
 	s3 := gofakes3Server(t)
 	c := newCluster(t, 3, "pebble")
 	jc := newCtl(t, bin, c)
-	c.waitLeader(30 * time.Second)
+	c.WaitLeader(30 * time.Second)
 	w := startVersionedWriters(t, c, 4)
 	clustertest.WaitFor(t, "300 acknowledged writes", 60*time.Second, func() bool { return w.count() >= 300 })
 
@@ -129,7 +129,7 @@ func TestRestoreDrill(t *testing.T) {
 			kind = "s3"
 		}
 		started := time.Now()
-		out := jc.must("--json", "backup", "create", "--to", location, "--cluster-id", "drill")
+		out := jc.Must("--json", "backup", "create", "--to", location, "--cluster-id", "drill")
 		var m backup.Manifest
 		if err := json.Unmarshal([]byte(out), &m); err != nil {
 			t.Fatalf("backup create output: %v\n%s", err, out)
@@ -141,16 +141,16 @@ func TestRestoreDrill(t *testing.T) {
 	}
 	w.stop()
 	acked := w.snapshot()
-	for _, nd := range c.nodes {
-		c.kill(nd.id)
-		if err := os.RemoveAll(nd.dataDir); err != nil {
+	for _, nd := range c.Nodes() {
+		c.Kill(nd.ID)
+		if err := os.RemoveAll(nd.DataDir); err != nil {
 			t.Fatal(err)
 		}
 	}
 
 	for i, b := range taken {
 		t.Run(b.kind, func(t *testing.T) {
-			jc.must("backup", "verify", b.location, "--backup", b.manifest.Name, "--state-machine", app.StateMachineName)
+			jc.Must("backup", "verify", b.location, "--backup", b.manifest.Name, "--state-machine", app.StateMachineName)
 			target, err := backup.OpenTarget(b.location)
 			if err != nil {
 				t.Fatal(err)
@@ -164,12 +164,12 @@ func TestRestoreDrill(t *testing.T) {
 			// Each backup is restored for another log store.
 			store := map[string]string{"directory": "pebble", "s3": "badger"}[b.kind]
 			rc := restoredCluster(t, jc, c, b, ids, store)
-			leader := rc.waitLeader(30 * time.Second)
+			leader := rc.WaitLeader(30 * time.Second)
 			checkRestored(t, rc, leader, b, acked, scratch.Len())
 
 			// The restored cluster's state is the backup's, byte for byte.
-			rjc := newCtl(t, jc.bin, rc)
-			out := rjc.must("--json", "backup", "create", "--to", filepath.Join(t.TempDir(), "again"))
+			rjc := newCtl(t, jc.Bin, rc)
+			out := rjc.Must("--json", "backup", "create", "--to", filepath.Join(t.TempDir(), "again"))
 			var again backup.Manifest
 			if err := json.Unmarshal([]byte(out), &again); err != nil {
 				t.Fatal(err)
@@ -179,10 +179,10 @@ func TestRestoreDrill(t *testing.T) {
 					again.StateSHA256, again.Index, b.manifest.StateSHA256, b.manifest.Index)
 			}
 			// And it takes writes.
-			if _, err := rc.node(ids[1]).client.Put(context.Background(), "after-restore", []byte("yes"), kvstore.WriteOptions{}); err != nil {
+			if _, err := rc.Node(ids[1]).Client.Put(context.Background(), "after-restore", []byte("yes"), kvstore.WriteOptions{}); err != nil {
 				t.Fatal(err)
 			}
-			rc.shutdown()
+			rc.Shutdown()
 		})
 	}
 }
@@ -192,26 +192,25 @@ func TestRestoreDrill(t *testing.T) {
 // directories), with the old cluster's secret.
 func restoredCluster(t *testing.T, jc ctl, old *cluster, b takenBackup, ids []uint64, store string) *cluster {
 	t.Helper()
-	rc := &cluster{t: t, store: store, http: old.http, secret: old.secret, dir: t.TempDir()}
+	rc := &cluster{T: t, Bin: binary, Store: store, HTTP: old.HTTP, SecretFile: old.SecretFile, Dir: t.TempDir()}
 	var peers []string
 	for _, id := range ids {
-		nd := rc.newNode(rc.dir, id)
-		rc.nodes = append(rc.nodes, nd)
-		peers = append(peers, fmt.Sprintf("%d=%s", id, nd.raftAddr))
+		nd := rc.AddNode(rc.Dir, id)
+		peers = append(peers, fmt.Sprintf("%d=%s", id, nd.RaftAddr))
 	}
-	rc.peers = strings.Join(peers, ",")
+	rc.Peers = strings.Join(peers, ",")
 	t.Cleanup(func() {
-		rc.shutdown()
+		rc.Shutdown()
 		if t.Failed() {
-			rc.dumpLogs()
+			rc.DumpLogs()
 		}
 	})
-	for _, nd := range rc.nodes {
-		jc.must("backup", "restore", "--from", b.location, "--backup", b.manifest.Name,
-			"--data-dir", nd.dataDir, "--id", fmt.Sprint(nd.id), "--peers", rc.peers, "--store", store)
+	for _, nd := range rc.Nodes() {
+		jc.Must("backup", "restore", "--from", b.location, "--backup", b.manifest.Name,
+			"--data-dir", nd.DataDir, "--id", fmt.Sprint(nd.ID), "--peers", rc.Peers, "--store", store)
 	}
-	for _, nd := range rc.nodes {
-		rc.start(nd.id)
+	for _, nd := range rc.Nodes() {
+		rc.Start(nd.ID)
 	}
 	return rc
 }
@@ -224,7 +223,7 @@ func checkRestored(t *testing.T, rc *cluster, leader uint64, b takenBackup, acke
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cl := rc.node(leader).client
+	cl := rc.Node(leader).Client
 	before, atOrBelow := 0, 0
 	for key, want := range acked {
 		got, version, err := cl.Get(ctx, key, false)
@@ -278,7 +277,7 @@ func gofakes3Server(t *testing.T) string {
 func TestScheduledBackupsFollowTheLeader(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "scheduled")
 	c := newCluster(t, 3, "pebble", "--backup-schedule", "@every 1s", "--backup-to", dir)
-	first := c.waitLeader(30 * time.Second)
+	first := c.WaitLeader(30 * time.Second)
 	target, err := backup.NewDirTarget(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -293,8 +292,8 @@ func TestScheduledBackupsFollowTheLeader(t *testing.T) {
 		return n
 	}
 	clustertest.WaitFor(t, "three backups by the leader", 60*time.Second, func() bool { return byNode()[first] >= 3 })
-	c.kill(first)
-	second := c.waitLeader(30 * time.Second)
+	c.Kill(first)
+	second := c.WaitLeader(30 * time.Second)
 	clustertest.WaitFor(t, "three backups by the new leader", 60*time.Second, func() bool { return byNode()[second] >= 3 })
 
 	all, err := backup.List(ctx, target)

@@ -17,8 +17,8 @@ func BenchmarkClusterPut(b *testing.B) {
 	for _, store := range []string{"pebble", "badger"} {
 		b.Run(store, func(b *testing.B) {
 			c := newCluster(b, 3, store, "--log-level", "error")
-			c.waitLeader(20 * time.Second)
-			eps := c.endpoints()
+			c.WaitLeader(20 * time.Second)
+			eps := c.Endpoints()
 			value := make([]byte, 100)
 			var next atomic.Uint64
 			b.SetParallelism(8) // 16 clients on two cores
@@ -26,7 +26,7 @@ func BenchmarkClusterPut(b *testing.B) {
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				n := next.Add(1)
-				cl, err := kvstore.NewClient(kvstore.ClientConfig{Endpoints: []string{eps[n%3]}, HTTPClient: c.http})
+				cl, err := kvstore.NewClient(kvstore.ClientConfig{Endpoints: []string{eps[n%3]}, HTTPClient: c.HTTP})
 				if err != nil {
 					b.Error(err)
 					return

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jangada-io/jangada/apps/kvstore"
+	"github.com/jangada-io/jangada/apps/kvstore/kvtest"
 	"github.com/jangada-io/jangada/raft-core/clustertest"
 )
 
@@ -20,10 +21,10 @@ import (
 // free; everything else is the default: one node, QUIC, pebble, ./data.
 func TestServeWithoutFlagsRunsOneNodeInDotData(t *testing.T) {
 	dir := t.TempDir()
-	httpAddr := freeTCPAddr(t)
+	httpAddr := kvtest.FreeTCPAddr(t)
 	cmd := exec.Command(binary, "serve")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "KVSTORE_LISTEN="+freeUDPAddr(t), "KVSTORE_HTTP="+httpAddr)
+	cmd.Env = append(os.Environ(), "KVSTORE_LISTEN="+kvtest.FreeUDPAddr(t), "KVSTORE_HTTP="+httpAddr)
 	logPath := filepath.Join(dir, "serve.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {

@@ -5,7 +5,8 @@
 //
 //	go test -race ./e2e
 //
-// TestMain builds the kvstore binary (without the race detector, so that a
-// three-node cluster stays fast on small machines) into a temporary
-// directory; the tests themselves run under whatever flags go test got.
+// TestMain builds the kvstore binary with kvtest (without the race detector
+// unless JANGADA_RACE_BINARIES=1, so that a three-node cluster stays fast on
+// small machines) into a temporary directory; the tests themselves run
+// under whatever flags go test got.
 package e2e

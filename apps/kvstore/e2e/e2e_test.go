@@ -17,23 +17,23 @@ import (
 
 func TestWritesThroughEveryNodeAreReadLinearizably(t *testing.T) {
 	c := newCluster(t, 3, "pebble")
-	c.waitLeader(20 * time.Second)
+	c.WaitLeader(20 * time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for round := range 3 {
-		for _, writer := range c.nodes {
-			value := fmt.Sprintf("round %d via node %d", round, writer.id)
-			index, err := writer.client.Put(ctx, "shared", []byte(value), kvstore.WriteOptions{})
+		for _, writer := range c.Nodes() {
+			value := fmt.Sprintf("round %d via node %d", round, writer.ID)
+			index, err := writer.Client.Put(ctx, "shared", []byte(value), kvstore.WriteOptions{})
 			if err != nil {
-				t.Fatalf("put via node %d: %v", writer.id, err)
+				t.Fatalf("put via node %d: %v", writer.ID, err)
 			}
 			// A linearizable read on any node, issued after the write was
 			// acknowledged, returns it.
-			for _, reader := range c.nodes {
-				got, version, err := reader.client.Get(ctx, "shared", false)
+			for _, reader := range c.Nodes() {
+				got, version, err := reader.Client.Get(ctx, "shared", false)
 				if err != nil || string(got) != value || version != index {
 					t.Fatalf("read on node %d after write via node %d: %q at %d, %v; want %q at %d",
-						reader.id, writer.id, got, version, err, value, index)
+						reader.ID, writer.ID, got, version, err, value, index)
 				}
 			}
 		}
@@ -44,12 +44,12 @@ func TestLeaderKillLosesNoAcknowledgedWrite(t *testing.T) {
 	for _, store := range []string{"pebble", "badger"} {
 		t.Run(store, func(t *testing.T) {
 			c := newCluster(t, 3, store)
-			leader := c.waitLeader(20 * time.Second)
+			leader := c.WaitLeader(20 * time.Second)
 			w := startWriters(t, c, 4)
 			w.waitAcked(t, 100, 30*time.Second)
 
 			killedAt := time.Now()
-			c.kill(leader)
+			c.Kill(leader)
 			before := w.count()
 			w.waitAcked(t, before+100, 30*time.Second)
 			resumed, _ := w.firstAckAfter(killedAt)
@@ -60,16 +60,16 @@ func TestLeaderKillLosesNoAcknowledgedWrite(t *testing.T) {
 				t.Fatalf("writes resumed only after %v", gap)
 			}
 
-			c.start(leader)
+			c.Start(leader)
 			w.waitAcked(t, w.count()+50, 30*time.Second)
 			w.stop()
 			acked := w.snapshot()
-			newLeader := c.waitLeader(20 * time.Second)
-			st, err := c.status(newLeader)
+			newLeader := c.WaitLeader(20 * time.Second)
+			st, err := c.Status(newLeader)
 			if err != nil {
 				t.Fatal(err)
 			}
-			c.waitCaughtUp(leader, st.CommitIndex, 30*time.Second)
+			c.WaitCaughtUp(leader, st.CommitIndex, 30*time.Second)
 			verifyAcked(t, c, newLeader, acked, false)
 			verifyAcked(t, c, leader, acked, true)
 			t.Logf("%d acknowledged writes verified on every node", len(acked))
@@ -79,38 +79,38 @@ func TestLeaderKillLosesNoAcknowledgedWrite(t *testing.T) {
 
 func TestFullClusterKillKeepsEveryAcknowledgedWrite(t *testing.T) {
 	c := newCluster(t, 3, "pebble")
-	c.waitLeader(20 * time.Second)
+	c.WaitLeader(20 * time.Second)
 	w := startWriters(t, c, 4)
 	w.waitAcked(t, 150, 30*time.Second)
-	for _, nd := range c.nodes {
-		c.kill(nd.id) // mid-write: requests are in flight
+	for _, nd := range c.Nodes() {
+		c.Kill(nd.ID) // mid-write: requests are in flight
 	}
 	w.stop()
 	acked := w.snapshot()
-	for _, nd := range c.nodes {
-		c.start(nd.id)
+	for _, nd := range c.Nodes() {
+		c.Start(nd.ID)
 	}
-	leader := c.waitLeader(20 * time.Second)
+	leader := c.WaitLeader(20 * time.Second)
 	verifyAcked(t, c, leader, acked, false)
 	t.Logf("%d acknowledged writes survived SIGKILL of the whole cluster", len(acked))
 }
 
 func TestGracefulStopHandsLeadershipAway(t *testing.T) {
 	c := newCluster(t, 3, "pebble")
-	leader := c.waitLeader(20 * time.Second)
+	leader := c.WaitLeader(20 * time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := c.node(leader).client.Put(ctx, "before", []byte("stop"), kvstore.WriteOptions{}); err != nil {
+	if _, err := c.Node(leader).Client.Put(ctx, "before", []byte("stop"), kvstore.WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.terminate(leader); err != nil {
+	if err := c.Terminate(leader); err != nil {
 		t.Fatalf("SIGTERM: exit status %v, want 0", err)
 	}
-	next := c.waitLeader(10 * time.Second)
+	next := c.WaitLeader(10 * time.Second)
 	if next == leader {
 		t.Fatalf("stopped node %d still leads", leader)
 	}
-	got, _, err := c.node(next).client.Get(ctx, "before", false)
+	got, _, err := c.Node(next).Client.Get(ctx, "before", false)
 	if err != nil || string(got) != "stop" {
 		t.Fatalf("after hand-off: %q, %v", got, err)
 	}
@@ -143,9 +143,9 @@ func doRaw(t *testing.T, hc *http.Client, addr string, call rawCall) *http.Respo
 
 func TestBadRequestsGetDocumentedErrors(t *testing.T) {
 	c := newCluster(t, 3, "pebble", "--max-value-size", "1024")
-	c.waitLeader(20 * time.Second)
-	addr := c.node(1).httpAddr
-	doRaw(t, c.http, addr, rawCall{method: "PUT", path: "/v1/kv/k?if_version=0", body: "v", wantStatus: 200})
+	c.WaitLeader(20 * time.Second)
+	addr := c.Node(1).HTTPAddr
+	doRaw(t, c.HTTP, addr, rawCall{method: "PUT", path: "/v1/kv/k?if_version=0", body: "v", wantStatus: 200})
 	tests := []struct {
 		name string
 		call rawCall
@@ -160,37 +160,37 @@ func TestBadRequestsGetDocumentedErrors(t *testing.T) {
 		{"unknown route", rawCall{method: "GET", path: "/v1/nothing", wantStatus: 404, wantCode: kvstore.CodeNotFound}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { doRaw(t, c.http, addr, tt.call) })
+		t.Run(tt.name, func(t *testing.T) { doRaw(t, c.HTTP, addr, tt.call) })
 	}
 
 	t.Run("no quorum", func(t *testing.T) {
-		c.kill(2)
-		c.kill(3)
+		c.Kill(2)
+		c.Kill(3)
 		// Once node 1 notices it lost the quorum it knows no leader, and
 		// says so at once rather than after the request timeout.
 		clustertest.WaitFor(t, "node 1 to report no leader", 20*time.Second, func() bool {
-			st, err := c.status(1)
+			st, err := c.Status(1)
 			return err == nil && st.Leader == 0
 		})
 		for _, call := range []rawCall{
 			{method: "PUT", path: "/v1/kv/k", body: "v", wantStatus: 503, wantCode: kvstore.CodeUnavailable},
 			{method: "GET", path: "/v1/kv/k", wantStatus: 503, wantCode: kvstore.CodeUnavailable},
 		} {
-			resp := doRaw(t, c.http, addr, call)
+			resp := doRaw(t, c.HTTP, addr, call)
 			if resp.Header.Get("Retry-After") == "" {
 				t.Fatalf("%s %s: 503 without Retry-After", call.method, call.path)
 			}
 		}
 		// A stale read is served from local state.
-		doRaw(t, c.http, addr, rawCall{method: "GET", path: "/v1/kv/k?consistency=stale", wantStatus: 200})
+		doRaw(t, c.HTTP, addr, rawCall{method: "GET", path: "/v1/kv/k?consistency=stale", wantStatus: 200})
 	})
 }
 
 func TestClientFailsOverToTheNextEndpoint(t *testing.T) {
 	c := newCluster(t, 3, "pebble")
-	c.waitLeader(20 * time.Second)
-	c.kill(1)
-	cl, err := kvstore.NewClient(kvstore.ClientConfig{Endpoints: c.endpoints(), HTTPClient: c.http})
+	c.WaitLeader(20 * time.Second)
+	c.Kill(1)
+	cl, err := kvstore.NewClient(kvstore.ClientConfig{Endpoints: c.Endpoints(), HTTPClient: c.HTTP})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,26 +213,26 @@ func TestClientFailsOverToTheNextEndpoint(t *testing.T) {
 func TestClusterWithPinnedKeys(t *testing.T) {
 	c := prepareCluster(t, 3, "pebble")
 	var peers []string
-	for _, nd := range c.nodes {
-		out, err := exec.Command(binary, "identity", "--data-dir", nd.dataDir).Output()
+	for _, nd := range c.Nodes() {
+		out, err := exec.Command(binary, "identity", "--data-dir", nd.DataDir).Output()
 		if err != nil {
-			t.Fatalf("identity of node %d: %v", nd.id, err)
+			t.Fatalf("identity of node %d: %v", nd.ID, err)
 		}
-		peers = append(peers, fmt.Sprintf("%d=%s@%s", nd.id, strings.TrimSpace(string(out)), nd.raftAddr))
+		peers = append(peers, fmt.Sprintf("%d=%s@%s", nd.ID, strings.TrimSpace(string(out)), nd.RaftAddr))
 	}
-	c.peers = strings.Join(peers, ",")
-	for _, nd := range c.nodes {
-		c.start(nd.id)
+	c.Peers = strings.Join(peers, ",")
+	for _, nd := range c.Nodes() {
+		c.Start(nd.ID)
 	}
-	leader := c.waitLeader(20 * time.Second)
+	leader := c.WaitLeader(20 * time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	follower := leader%3 + 1
-	index, err := c.node(follower).client.Put(ctx, "pinned", []byte("yes"), kvstore.WriteOptions{})
+	index, err := c.Node(follower).Client.Put(ctx, "pinned", []byte("yes"), kvstore.WriteOptions{})
 	if err != nil {
 		t.Fatalf("write through follower %d: %v", follower, err)
 	}
-	st, err := c.status(leader)
+	st, err := c.Status(leader)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +240,7 @@ func TestClusterWithPinnedKeys(t *testing.T) {
 		if m.Match < index {
 			// Replication reaches every member: each authenticated the others by key.
 			clustertest.WaitFor(t, fmt.Sprintf("member %d to replicate index %d", m.ID, index), 10*time.Second, func() bool {
-				st, err := c.status(m.ID)
+				st, err := c.Status(m.ID)
 				return err == nil && st.AppliedIndex >= index
 			})
 		}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jangada-io/jangada/apps/kvstore"
+	"github.com/jangada-io/jangada/apps/kvstore/kvtest"
 	"github.com/jangada-io/jangada/raft-core/clustertest"
 )
 
@@ -29,14 +29,8 @@ var (
 func buildJangadactl(t *testing.T) string {
 	t.Helper()
 	jangadactlOnce.Do(func() {
-		dir := filepath.Dir(binary)
-		jangadactlPath = filepath.Join(dir, "jangadactl")
-		build := exec.Command("go", buildArgs(jangadactlPath, ".")...)
-		build.Dir = filepath.Join("..", "..", "..", "mgmt", "cmd", "jangadactl")
-		out, err := build.CombinedOutput()
-		if err != nil {
-			jangadactlErr = fmt.Errorf("build jangadactl: %v\n%s", err, out)
-		}
+		jangadactlPath = filepath.Join(filepath.Dir(binary), "jangadactl")
+		jangadactlErr = kvtest.BuildJangadactl(jangadactlPath)
 	})
 	if jangadactlErr != nil {
 		t.Fatal(jangadactlErr)
@@ -44,50 +38,18 @@ func buildJangadactl(t *testing.T) string {
 	return jangadactlPath
 }
 
-// ctl runs jangadactl against the cluster's first three nodes with the
-// cluster secret (from a 0600 file, never on the command line).
-type ctl struct {
-	t          *testing.T
-	bin        string
-	endpoints  string
-	secretFile string
-}
+// ctl runs jangadactl against the cluster's nodes with the cluster secret
+// (from a 0600 file, never on the command line).
+type ctl struct{ kvtest.Ctl }
 
 // newCtl returns jangadactl pointed at the cluster's nodes, with the
 // cluster secret in a private file.
 func newCtl(t *testing.T, bin string, c *cluster) ctl {
 	secretFile := filepath.Join(t.TempDir(), "cluster-secret")
-	if err := os.WriteFile(secretFile, []byte(clusterSecret), 0o600); err != nil {
+	if err := os.WriteFile(secretFile, []byte(kvtest.ClusterSecret), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var raftAddrs []string
-	for _, nd := range c.nodes {
-		raftAddrs = append(raftAddrs, nd.raftAddr)
-	}
-	return ctl{t: t, bin: bin, endpoints: strings.Join(raftAddrs, ","), secretFile: secretFile}
-}
-
-func (c ctl) run(args ...string) (string, error) {
-	c.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, c.bin, append([]string{"--timeout", "30s"}, args...)...)
-	cmd.Env = append(os.Environ(), "JANGADACTL_ENDPOINTS="+c.endpoints, "JANGADACTL_CLUSTER_SECRET_FILE="+c.secretFile)
-	out, err := cmd.Output()
-	if ee, ok := errors.AsType[*exec.ExitError](err); ok {
-		err = fmt.Errorf("jangadactl %s: %v: %s", strings.Join(args, " "), err, ee.Stderr)
-	}
-	return string(out), err
-}
-
-func (c ctl) must(args ...string) string {
-	c.t.Helper()
-	out, err := c.run(args...)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	c.t.Logf("jangadactl %s\n%s", strings.Join(args, " "), out)
-	return out
+	return ctl{kvtest.Ctl{T: t, Bin: bin, Endpoints: strings.Join(c.RaftAddrs(), ","), SecretFile: secretFile}}
 }
 
 type ctlStatus struct {
@@ -102,7 +64,7 @@ type ctlStatus struct {
 }
 
 func (c ctl) status() (ctlStatus, error) {
-	out, err := c.run("status", "--json")
+	out, err := c.Run("status", "--json")
 	var st ctlStatus
 	if err == nil {
 		err = json.Unmarshal([]byte(out), &st)
@@ -137,7 +99,7 @@ func TestMembershipChangesUnderLoad(t *testing.T) {
 	bin := buildJangadactl(t)
 	c := newCluster(t, 3, "pebble")
 	jc := newCtl(t, bin, c)
-	first := c.waitLeader(30 * time.Second)
+	first := c.WaitLeader(30 * time.Second)
 	t.Logf("leader %d", first)
 
 	// A steady load: 4 writers, each through the HTTP endpoints starting
@@ -146,10 +108,10 @@ func TestMembershipChangesUnderLoad(t *testing.T) {
 	stats.setPhase("3 nodes")
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	eps := c.endpoints()
+	eps := c.Endpoints()
 	for i := range 4 {
 		rotated := append(append([]string(nil), eps[i%len(eps):]...), eps[:i%len(eps)]...)
-		cl, err := kvstore.NewClient(kvstore.ClientConfig{Endpoints: rotated, HTTPClient: c.http})
+		cl, err := kvstore.NewClient(kvstore.ClientConfig{Endpoints: rotated, HTTPClient: c.HTTP})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -203,7 +165,7 @@ func TestMembershipChangesUnderLoad(t *testing.T) {
 	// Node 4 starts empty and waits to be added.
 	n4 := startJoiner(t, c, 4)
 	stats.setPhase("add and catch up node 4")
-	jc.must("member", "add", "4", n4.raftAddr, "--learner")
+	jc.Must("member", "add", "4", n4.RaftAddr, "--learner")
 	clustertest.WaitFor(t, "node 4 caught up as a learner", 60*time.Second, func() bool {
 		st, err := jc.status()
 		if err != nil {
@@ -217,14 +179,14 @@ func TestMembershipChangesUnderLoad(t *testing.T) {
 		return false
 	})
 	stats.setPhase("promote node 4")
-	jc.must("member", "promote", "4")
+	jc.Must("member", "promote", "4")
 	before := stats.ackedCount.Load()
 	stats.setPhase("transfer leadership to node 4")
 	// A transfer that succeeded can still be undone by an election on a
 	// loaded machine (a leader that misses its quorum's answers steps
 	// down): ask again, a bounded number of times, until node 4 leads.
 	for attempt := 1; ; attempt++ {
-		jc.must("leader", "transfer", "4")
+		jc.Must("leader", "transfer", "4")
 		st, err := jc.status()
 		if err == nil && st.Leader == 4 {
 			break
@@ -239,8 +201,8 @@ func TestMembershipChangesUnderLoad(t *testing.T) {
 	stats.setPhase("remove and stop node 1")
 
 	// An original node leaves: removed first, then stopped.
-	jc.must("member", "remove", "1")
-	if err := c.terminate(1); err != nil {
+	jc.Must("member", "remove", "1")
+	if err := c.Terminate(1); err != nil {
 		t.Logf("node 1 exited with %v after its removal", err)
 	}
 	before = stats.ackedCount.Load()
@@ -248,8 +210,8 @@ func TestMembershipChangesUnderLoad(t *testing.T) {
 	waitAckedAtLeast(before + 200)
 	stopLoad()
 
-	st := jc.must("status")
-	if strings.Contains(st, "127.0.0.1:") && strings.Contains(st, c.node(1).raftAddr) {
+	st := jc.Must("status")
+	if strings.Contains(st, "127.0.0.1:") && strings.Contains(st, c.Node(1).RaftAddr) {
 		t.Errorf("node 1 still listed after its removal:\n%s", st)
 	}
 	acked := map[string]string{}
@@ -286,15 +248,14 @@ func isOtherAPIError(err error) bool {
 }
 
 // startJoiner starts node id with --join: an empty log, waiting to be added
-// to the cluster whose members c.peers names.
+// to the cluster whose members c.Peers names.
 func startJoiner(t *testing.T, c *cluster, id uint64) *node {
 	t.Helper()
-	nd := c.newNode(t.TempDir(), id)
-	c.nodes = append(c.nodes, nd) // c.node(id) and shutdown see it
-	if c.node(id) != nd {
-		t.Fatalf("node %d is not the cluster's node %d", id, len(c.nodes))
+	nd := c.AddNode(t.TempDir(), id) // Node(id) and the cleanup see it
+	if c.Node(id) != nd {
+		t.Fatalf("node %d is not the cluster's node %d", id, len(c.Nodes()))
 	}
-	c.start(id, "--join")
+	c.Start(id, "--join")
 	return nd
 }
 
@@ -306,13 +267,13 @@ func TestKeylessMembersAreBoundToTheirKeys(t *testing.T) {
 	bin := buildJangadactl(t)
 	c := newCluster(t, 3, "pebble")
 	jc := newCtl(t, bin, c)
-	c.waitLeader(30 * time.Second)
+	c.WaitLeader(30 * time.Second)
 	var members []struct {
 		ID  uint64 `json:"id"`
 		Key string `json:"key"`
 	}
 	clustertest.WaitFor(t, "every member's key bound", 30*time.Second, func() bool {
-		out, err := jc.run("member", "list", "--json")
+		out, err := jc.Run("member", "list", "--json")
 		if err != nil || json.Unmarshal([]byte(out), &members) != nil {
 			return false
 		}

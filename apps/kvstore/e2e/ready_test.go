@@ -22,21 +22,21 @@ func TestReadyMeansWritable(t *testing.T) {
 	p := &readyProber{t: t, c: c}
 	p.probeUntilAllReady(nil, 30*time.Second)
 
-	leader := c.waitLeader(20 * time.Second)
-	c.kill(leader)
+	leader := c.WaitLeader(20 * time.Second)
+	c.Kill(leader)
 	p.probeUntilAllReady(map[uint64]bool{leader: true}, 30*time.Second)
 	t.Logf("%d probes, %d writes through ready nodes, all accepted", p.probes, p.writes)
 
-	second := c.waitLeader(20 * time.Second)
-	c.kill(second)
+	second := c.WaitLeader(20 * time.Second)
+	c.Kill(second)
 	var last *node
-	for _, nd := range c.nodes {
-		if c.running(nd.id) {
+	for _, nd := range c.Nodes() {
+		if c.Running(nd.ID) {
 			last = nd
 		}
 	}
 	var body string
-	clustertest.WaitFor(t, fmt.Sprintf("node %d, alone without a quorum, to stop answering /ready 200", last.id), 20*time.Second, func() bool {
+	clustertest.WaitFor(t, fmt.Sprintf("node %d, alone without a quorum, to stop answering /ready 200", last.ID), 20*time.Second, func() bool {
 		var code int
 		code, body = p.get(last, "/ready")
 		return code == http.StatusServiceUnavailable
@@ -44,7 +44,7 @@ func TestReadyMeansWritable(t *testing.T) {
 	if !strings.Contains(body, `"writable"`) {
 		t.Errorf("/ready of a node without a live leader = %s, want the failing check named \"writable\"", body)
 	}
-	t.Logf("node %d alone: /ready %s", last.id, strings.Join(strings.Fields(body), " "))
+	t.Logf("node %d alone: /ready %s", last.ID, strings.Join(strings.Fields(body), " "))
 }
 
 type readyProber struct {
@@ -61,13 +61,13 @@ func (p *readyProber) probeUntilAllReady(skip map[uint64]bool, timeout time.Dura
 	deadline := time.Now().Add(timeout)
 	for {
 		done := true
-		for _, nd := range p.c.nodes {
-			if skip[nd.id] || wrote[nd.id] {
+		for _, nd := range p.c.Nodes() {
+			if skip[nd.ID] || wrote[nd.ID] {
 				continue
 			}
 			done = false
 			if p.probe(nd) {
-				wrote[nd.id] = true
+				wrote[nd.ID] = true
 			}
 		}
 		if done {
@@ -87,32 +87,32 @@ func (p *readyProber) probe(nd *node) bool {
 	if code, _ := p.get(nd, "/ready"); code != http.StatusOK {
 		return false
 	}
-	before, err := p.c.status(nd.id)
+	before, err := p.c.Status(nd.ID)
 	if err != nil {
-		p.t.Fatalf("node %d answered /ready 200, then no status: %v", nd.id, err)
+		p.t.Fatalf("node %d answered /ready 200, then no status: %v", nd.ID, err)
 	}
 	p.writes++
-	key := fmt.Sprintf("ready-%d-%d", nd.id, p.probes)
+	key := fmt.Sprintf("ready-%d-%d", nd.ID, p.probes)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPut, "http://"+nd.httpAddr+"/v1/kv/"+key, strings.NewReader("v"))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, "http://"+nd.HTTPAddr+"/v1/kv/"+key, strings.NewReader("v"))
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	resp, err := p.c.http.Do(req)
+	resp, err := p.c.HTTP.Do(req)
 	if err != nil {
-		p.t.Fatalf("node %d answered /ready 200 (leader %d, term %d), then the write failed: %v", nd.id, before.Leader, before.Term, err)
+		p.t.Fatalf("node %d answered /ready 200 (leader %d, term %d), then the write failed: %v", nd.ID, before.Leader, before.Term, err)
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		p.t.Fatalf("node %d answered /ready 200 (leader %d, term %d), then refused a write: HTTP %d %s", nd.id, before.Leader, before.Term, resp.StatusCode, body)
+		p.t.Fatalf("node %d answered /ready 200 (leader %d, term %d), then refused a write: HTTP %d %s", nd.ID, before.Leader, before.Term, resp.StatusCode, body)
 	}
 	return true
 }
 
 func (p *readyProber) get(nd *node, path string) (int, string) {
-	resp, err := p.c.http.Get("http://" + nd.httpAddr + path)
+	resp, err := p.c.HTTP.Get("http://" + nd.HTTPAddr + path)
 	if err != nil {
 		return 0, err.Error()
 	}

@@ -14,7 +14,7 @@ import (
 // module's /status.
 func snapshotIndex(t *testing.T, c *cluster, id uint64) uint64 {
 	t.Helper()
-	resp, err := c.http.Get("http://" + c.node(id).httpAddr + "/status")
+	resp, err := c.HTTP.Get("http://" + c.Node(id).HTTPAddr + "/status")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,9 +38,9 @@ func snapshotIndex(t *testing.T, c *cluster, id uint64) uint64 {
 // receiving a snapshot over QUIC and restoring the key-value state from it.
 func TestRestartedNodeCatchesUpFromASnapshot(t *testing.T) {
 	c := newCluster(t, 3, "pebble")
-	leader := c.waitLeader(20 * time.Second)
+	leader := c.WaitLeader(20 * time.Second)
 	down := leader%3 + 1
-	c.kill(down)
+	c.Kill(down)
 
 	w := startWriters(t, c, 16)
 	clustertest.WaitFor(t, "the leader to snapshot and compact past 1500", 60*time.Second, func() bool {
@@ -49,12 +49,12 @@ func TestRestartedNodeCatchesUpFromASnapshot(t *testing.T) {
 	w.stop()
 	acked := w.snapshot()
 
-	c.start(down)
-	st, err := c.status(leader)
+	c.Start(down)
+	st, err := c.Status(leader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.waitCaughtUp(down, st.CommitIndex, 30*time.Second)
+	c.WaitCaughtUp(down, st.CommitIndex, 30*time.Second)
 	if got := snapshotIndex(t, c, down); got < 1000 {
 		t.Fatalf("node %d's snapshot index is %d: it did not catch up from a snapshot", down, got)
 	}

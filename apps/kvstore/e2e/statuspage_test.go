@@ -83,11 +83,11 @@ func TestStatusPageFollowsALeaderTransferLive(t *testing.T) {
 	chromium := chromiumPath(t)
 	c := newCluster(t, 3, "pebble")
 	jc := newCtl(t, buildJangadactl(t), c)
-	leader := c.waitLeader(20 * time.Second)
+	leader := c.WaitLeader(20 * time.Second)
 	target := leader%3 + 1
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	for i := range 20 {
-		if _, err := c.node(leader).client.Put(ctx, fmt.Sprintf("k%02d", i), []byte("v"), kvstore.WriteOptions{}); err != nil {
+		if _, err := c.Node(leader).Client.Put(ctx, fmt.Sprintf("k%02d", i), []byte("v"), kvstore.WriteOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -127,7 +127,7 @@ func TestStatusPageFollowsALeaderTransferLive(t *testing.T) {
 		return fmt.Sprintf(`document.querySelector("#leader").dataset.leader === "%d" && document.querySelector("#conn").dataset.state === "live"`, id)
 	}
 
-	url := "http://" + c.node(target).httpAddr + "/ui/"
+	url := "http://" + c.Node(target).HTTPAddr + "/ui/"
 	t.Logf("loading %s (node %d, a follower of node %d)", url, target, leader)
 	run("load the page", chromedp.Navigate(url))
 	waitFor(fmt.Sprintf("the page to show leader %d", leader), leaderShown(leader)+
@@ -138,7 +138,7 @@ func TestStatusPageFollowsALeaderTransferLive(t *testing.T) {
 	if href := eval(`document.querySelector("#metrics").getAttribute("href")`); href != "/metrics" {
 		t.Fatalf("metrics link %q, want /metrics", href)
 	}
-	if cmd := eval(`document.querySelector("#cmd-status").textContent`); cmd != "jangadactl --endpoints "+c.node(target).raftAddr+" status" {
+	if cmd := eval(`document.querySelector("#cmd-status").textContent`); cmd != "jangadactl --endpoints "+c.Node(target).RaftAddr+" status" {
 		t.Fatalf("status command %q", cmd)
 	}
 	if role := eval(`document.querySelector("#role").textContent`); role != "follower" {
@@ -150,7 +150,7 @@ func TestStatusPageFollowsALeaderTransferLive(t *testing.T) {
 	// A reload would drop this mark.
 	run("mark the document", chromedp.Evaluate[chromedp.Void](`window.sameDocument = true`))
 
-	jc.must("leader", "transfer", fmt.Sprint(target))
+	jc.Must("leader", "transfer", fmt.Sprint(target))
 
 	waitFor(fmt.Sprintf("the page to show leader %d", target), leaderShown(target)+
 		` && document.querySelector("#role").textContent === "leader"`+

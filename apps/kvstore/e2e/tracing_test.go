@@ -90,7 +90,7 @@ func TestNodesExportTracesFromTheStandardEnvironment(t *testing.T) {
 	t.Setenv("OTEL_SERVICE_NAME", "kvstore-e2e")
 
 	c := newCluster(t, 3, "pebble")
-	leader := c.waitLeader(20 * time.Second)
+	leader := c.WaitLeader(20 * time.Second)
 	follower := uint64(1)
 	if follower == leader {
 		follower = 2
@@ -98,7 +98,7 @@ func TestNodesExportTracesFromTheStandardEnvironment(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	for _, id := range []uint64{follower, leader} {
-		index, err := c.node(id).client.Put(ctx, "traced", []byte("v"), kvstore.WriteOptions{})
+		index, err := c.Node(id).Client.Put(ctx, "traced", []byte("v"), kvstore.WriteOptions{})
 		if err != nil {
 			t.Fatalf("put through node %d: %v", id, err)
 		}
@@ -122,7 +122,7 @@ func TestNodesExportTracesFromTheStandardEnvironment(t *testing.T) {
 			t.Errorf("node %d: raft.propose span of index %d has no raft.committed event", id, index)
 		}
 	}
-	if _, _, err := c.node(follower).client.Get(ctx, "traced", false); err != nil {
+	if _, _, err := c.Node(follower).Client.Get(ctx, "traced", false); err != nil {
 		t.Fatal(err)
 	}
 	clustertest.WaitFor(t, "the read's span at the collector", 20*time.Second, func() bool {

@@ -28,10 +28,10 @@ type ackTime struct{ sent, acked time.Time }
 // node i, moving on to the next on a connection error or 503.
 func startWriters(t testing.TB, c *cluster, n int) *writers {
 	w := &writers{acked: map[string]string{}, stopc: make(chan struct{})}
-	eps := c.endpoints()
+	eps := c.Endpoints()
 	for i := range n {
 		rotated := append(append([]string(nil), eps[i%len(eps):]...), eps[:i%len(eps)]...)
-		cl, err := kvstore.NewClient(kvstore.ClientConfig{Endpoints: rotated, HTTPClient: c.http})
+		cl, err := kvstore.NewClient(kvstore.ClientConfig{Endpoints: rotated, HTTPClient: c.HTTP})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -117,7 +117,7 @@ func verifyAcked(t testing.TB, c *cluster, id uint64, acked map[string]string, s
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cl := c.node(id).client
+	cl := c.Node(id).Client
 	list, err := cl.List(ctx, "w", kvstore.DefaultMaxListLimit, stale)
 	if err != nil {
 		t.Fatalf("list on node %d: %v", id, err)
