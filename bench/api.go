@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/jangada-io/jangada/bench/adapters"
 	"github.com/jangada-io/jangada/bench/harness"
@@ -29,8 +30,7 @@ func (r *Runner) runAPI(ctx context.Context, j job) {
 	}
 	if err != nil {
 		for _, k := range keys {
-			r.results.AddNotMeasured(k, j.system, "start failed: "+err.Error())
-			r.progress("kvstore %s: start failed: %v", k.Scenario, err)
+			r.notMeasured(k, j.system, "start failed: "+err.Error(), fmt.Sprintf("kvstore %s: start failed: %v", k.Scenario, err))
 		}
 		return
 	}
@@ -40,8 +40,7 @@ func (r *Runner) runAPI(ctx context.Context, j job) {
 	w := harness.Window{Warmup: r.cfg.Warmup, Duration: r.cfg.Duration}
 	for i, op := range []func(context.Context, []byte) error{c.WriteLibrary, c.WriteHTTP} {
 		m := harness.Drive(ctx, harness.HeadlineClients, w, size, func(ctx context.Context) error { return op(ctx, value) })
-		r.results.AddMeasurement(keys[i], j.system, m, harness.PeakRSS())
-		r.progress("kvstore %s c=%d: %.0f ops/s p50 %s p99 %s errors %d",
-			keys[i].Scenario, harness.HeadlineClients, m.OpsPerSec, harness.FormatDuration(m.P50), harness.FormatDuration(m.P99), m.Errors)
+		r.measured(keys[i], j.system, m, harness.PeakRSS(), fmt.Sprintf("kvstore %s c=%d: %.0f ops/s p50 %s p99 %s errors %d",
+			keys[i].Scenario, harness.HeadlineClients, m.OpsPerSec, harness.FormatDuration(m.P50), harness.FormatDuration(m.P99), m.Errors))
 	}
 }

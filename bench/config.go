@@ -29,6 +29,7 @@ func ParseFlags(args []string, output io.Writer) (harness.Config, error) {
 	curve := fs.String("payload-curve", "", "comma-separated payload sizes of the size curve (default 64..65536)")
 	clusterSizes := fs.String("cluster-sizes", "", "comma-separated extra cluster sizes (default 5,7)")
 	fs.BoolVar(&cfg.LargeSnapshot, "large-snapshot", false, "also measure snapshot catch-up of 512 MiB of state")
+	fs.BoolVar(&cfg.InProcess, "in-process", false, "run every cluster in this process, not each in its own (peak RSS is then the harness's)")
 	fs.IntVar(&cfg.FailoverTrials, "failover-trials", 0, "leader kills timed per system (default 2)")
 	skip := fs.String("skip", "", "comma-separated scenario groups to skip: "+strings.Join(harness.ScenarioGroups, ","))
 	if err := fs.Parse(args); err != nil {

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -181,6 +182,10 @@ type Runner struct {
 	step    int
 	total   int
 	start   time.Time
+	// events, in a job's own process, receives its results instead of
+	// results and the progress lines (see RunJob).
+	events   *json.Encoder
+	eventErr error
 }
 
 // Run executes every scenario cfg selects and returns the report, which
@@ -236,6 +241,11 @@ func Run(ctx context.Context, cfg harness.Config) (*report.Report, error) {
 	}
 	r.report.Results = r.results
 	r.report.LoadAfter = harness.LoadAverage()
+	r.report.CPUAfter = harness.SampleCPU()
+	if after, err := harness.ProbeFsync(r.cfg.OutDir, 4096, 200); err == nil {
+		r.report.FsyncAfter = after
+		fmt.Fprintf(r.cfg.Progress, "fsync floor after the run: p50 %s, p99 %s\n", harness.FormatDuration(after.P50), harness.FormatDuration(after.P99))
+	}
 	r.report.Finished = time.Now()
 	if err := r.report.Write(); err != nil {
 		return r.report, err
@@ -297,6 +307,10 @@ func (r *Runner) startCluster(ctx context.Context, j job) (harness.Cluster, func
 }
 
 func (r *Runner) runJob(ctx context.Context, j job) {
+	if len(r.cfg.Isolate) > 0 && r.events == nil {
+		r.runIsolated(ctx, j)
+		return
+	}
 	switch j.kind {
 	case jobMeasure:
 		r.runMeasure(ctx, j)
@@ -317,8 +331,7 @@ func (r *Runner) runMeasure(ctx context.Context, j job) {
 	c, stop, err := r.startCluster(ctx, j)
 	if err != nil {
 		for _, it := range j.items {
-			r.results.AddNotMeasured(r.key(j, it), j.system, "start failed: "+err.Error())
-			r.progress("%s %s: start failed: %v", j.system.Name, it.scenario, err)
+			r.notMeasured(r.key(j, it), j.system, "start failed: "+err.Error(), fmt.Sprintf("%s %s: start failed: %v", j.system.Name, it.scenario, err))
 		}
 		return
 	}
@@ -337,15 +350,12 @@ func (r *Runner) runMeasure(ctx context.Context, j job) {
 		err := op(probe)
 		cancel()
 		if errors.Is(err, harness.ErrUnsupported) {
-			r.results.AddNotMeasured(k, j.system, err.Error())
-			r.progress("%s %s: not supported", j.system.Name, it.scenario)
+			r.notMeasured(k, j.system, err.Error(), fmt.Sprintf("%s %s: not supported", j.system.Name, it.scenario))
 			continue
 		}
 		m := harness.Drive(ctx, it.clients, w, it.size, op)
-		row := r.results.AddMeasurement(k, j.system, m, harness.PeakRSS())
-		r.progress("%s %s %dn %dB c=%d: %.0f ops/s p50 %s p99 %s errors %d",
-			j.system.Name, it.scenario, k.Nodes, it.size, it.clients, m.OpsPerSec, harness.FormatDuration(m.P50), harness.FormatDuration(m.P99), m.Errors)
-		_ = row
+		r.measured(k, j.system, m, harness.PeakRSS(), fmt.Sprintf("%s %s %dn %dB c=%d: %.0f ops/s p50 %s p99 %s errors %d",
+			j.system.Name, it.scenario, k.Nodes, it.size, it.clients, m.OpsPerSec, harness.FormatDuration(m.P50), harness.FormatDuration(m.P99), m.Errors))
 	}
 }
 
@@ -356,8 +366,7 @@ func (r *Runner) runFailover(ctx context.Context, j job) {
 	k := harness.Key{Scenario: harness.ScenarioFailover, System: j.system.Name, Nodes: j.spec.Nodes, Size: 64}
 	c, stop, err := r.startCluster(ctx, j)
 	if err != nil {
-		r.results.AddNotMeasured(k, j.system, "start failed: "+err.Error())
-		r.progress("%s failover: start failed: %v", j.system.Name, err)
+		r.notMeasured(k, j.system, "start failed: "+err.Error(), fmt.Sprintf("%s failover: start failed: %v", j.system.Name, err))
 		return
 	}
 	defer stop()
@@ -365,45 +374,40 @@ func (r *Runner) runFailover(ctx context.Context, j job) {
 	tctx, cancel := context.WithTimeout(ctx, timedTimeout)
 	defer cancel()
 	if err := harness.RetryWrite(tctx, c, cmd); err != nil {
-		r.results.AddNotMeasured(k, j.system, "first write failed: "+err.Error())
-		r.progress("%s failover: %v", j.system.Name, err)
+		r.notMeasured(k, j.system, "first write failed: "+err.Error(), fmt.Sprintf("%s failover: %v", j.system.Name, err))
 		return
 	}
 	elected, writable, err := harness.Failover(tctx, c, cmd)
 	if err != nil {
-		r.results.AddNotMeasured(k, j.system, "failover failed: "+err.Error())
-		r.progress("%s failover: %v", j.system.Name, err)
+		r.notMeasured(k, j.system, "failover failed: "+err.Error(), fmt.Sprintf("%s failover: %v", j.system.Name, err))
 		return
 	}
-	r.results.AddTime(k, j.system, writable, elected, harness.PeakRSS())
-	r.progress("%s failover: new leader after %s, first write after %s", j.system.Name, harness.FormatDuration(elected), harness.FormatDuration(writable))
+	r.timed(k, j.system, writable, elected, harness.PeakRSS(),
+		fmt.Sprintf("%s failover: new leader after %s, first write after %s", j.system.Name, harness.FormatDuration(elected), harness.FormatDuration(writable)))
 }
 
 func (r *Runner) runCatchUp(ctx context.Context, j job) {
 	k := harness.Key{Scenario: harness.ScenarioCatchUp, System: j.system.Name, Nodes: j.spec.Nodes, Size: harness.CatchUpChunk, StateBytes: j.stateBytes}
 	c, stop, err := r.startCluster(ctx, j)
 	if err != nil {
-		r.results.AddNotMeasured(k, j.system, "start failed: "+err.Error())
-		r.progress("%s catch-up: start failed: %v", j.system.Name, err)
+		r.notMeasured(k, j.system, "start failed: "+err.Error(), fmt.Sprintf("%s catch-up: start failed: %v", j.system.Name, err))
 		return
 	}
 	defer stop()
 	cc, ok := c.(harness.CatchUpCluster)
 	if !ok {
-		r.results.AddNotMeasured(k, j.system, "no snapshot catch-up")
-		r.progress("%s catch-up: not supported", j.system.Name)
+		r.notMeasured(k, j.system, "no snapshot catch-up", fmt.Sprintf("%s catch-up: not supported", j.system.Name))
 		return
 	}
 	tctx, cancel := context.WithTimeout(ctx, timedTimeout)
 	defer cancel()
 	d, err := harness.CatchUp(tctx, cc, j.stateBytes)
 	if err != nil {
-		r.results.AddNotMeasured(k, j.system, "catch-up failed: "+err.Error())
-		r.progress("%s catch-up %s: %v", j.system.Name, harness.FormatBytes(j.stateBytes), err)
+		r.notMeasured(k, j.system, "catch-up failed: "+err.Error(), fmt.Sprintf("%s catch-up %s: %v", j.system.Name, harness.FormatBytes(j.stateBytes), err))
 		return
 	}
-	r.results.AddTime(k, j.system, d, 0, harness.PeakRSS())
-	r.progress("%s catch-up of %s: %s", j.system.Name, harness.FormatBytes(j.stateBytes), harness.FormatDuration(d))
+	r.timed(k, j.system, d, 0, harness.PeakRSS(),
+		fmt.Sprintf("%s catch-up of %s: %s", j.system.Name, harness.FormatBytes(j.stateBytes), harness.FormatDuration(d)))
 }
 
 func removeAll(dir string) { _ = os.RemoveAll(dir) }

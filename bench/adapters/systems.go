@@ -12,5 +12,6 @@ func Systems() []harness.System {
 	}
 	out = append(out, JangadaSystem("mem", "fsync"))
 	out = append(out, hashicorpSystem(true), hashicorpSystem(false), etcdSystem(true), etcdSystem(false))
+	out = append(out, ceilingSystems()...)
 	return out
 }

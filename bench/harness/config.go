@@ -60,6 +60,15 @@ type Config struct {
 	Command string
 	// Progress receives one line per finished step. Default: discard.
 	Progress io.Writer
+	// Isolate is the command (program and arguments) that runs one job in a
+	// process of its own, reading the job on standard input and writing its
+	// results on standard output (cmd/bench runs itself with -run-job): peak
+	// RSS, CPU time and garbage are then one cluster's alone. Empty: jobs
+	// run in this process.
+	Isolate []string
+	// InProcess asks the command for no Isolate (profiling, debugging): peak
+	// RSS is then the whole harness process's.
+	InProcess bool
 }
 
 // Scenario groups that Skip can name.
@@ -91,7 +100,9 @@ func (c Config) WithDefaults() Config {
 	}
 	c.TargetRounds = max(c.TargetRounds, c.Rounds)
 	if c.Quick && len(c.Systems) == 0 {
-		c.Systems = []string{"headline", FsyncFloorSystem}
+		// The in-memory pairs and the ceilings say where the transport's
+		// share of the headline goes.
+		c.Systems = []string{"headline", FsyncFloorSystem, "jangada/quic+memory", "jangada/mem+memory", FamilyCeiling}
 	}
 	if len(c.Clients) == 0 {
 		c.Clients = []int{1, 16, 64, 256}

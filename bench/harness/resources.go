@@ -58,3 +58,77 @@ func LoadAverage() string {
 	}
 	return strings.TrimSpace(string(b))
 }
+
+// CPUSample is the machine-wide CPU time counters of /proc/stat's first
+// line, in clock ticks.
+type CPUSample struct {
+	// Total is every state's ticks; Steal the ticks a hypervisor gave
+	// other guests while this one wanted to run.
+	Total, Steal uint64
+	// MHz is the mean current frequency over the CPUs of /proc/cpuinfo, 0
+	// when unknown.
+	MHz float64
+}
+
+// SampleCPU reads the counters now; the zero sample when /proc is missing.
+func SampleCPU() CPUSample {
+	var s CPUSample
+	if b, err := os.ReadFile("/proc/stat"); err == nil {
+		s.Total, s.Steal = parseProcStat(string(b))
+	}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		s.MHz = meanMHz(string(b))
+	}
+	return s
+}
+
+// parseProcStat returns the total and steal ticks of the "cpu" line.
+func parseProcStat(stat string) (total, steal uint64) {
+	line, _, _ := strings.Cut(stat, "\n")
+	fields := strings.Fields(line)
+	if len(fields) < 2 || fields[0] != "cpu" {
+		return 0, 0
+	}
+	for i, f := range fields[1:] {
+		v, err := strconv.ParseUint(f, 10, 64)
+		if err != nil {
+			return 0, 0
+		}
+		// guest and guest_nice (9th, 10th) are already counted in user.
+		if i < 8 {
+			total += v
+		}
+		if i == 7 {
+			steal = v
+		}
+	}
+	return total, steal
+}
+
+func meanMHz(cpuinfo string) float64 {
+	var sum float64
+	n := 0
+	for line := range strings.Lines(cpuinfo) {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok || strings.TrimSpace(k) != "cpu MHz" {
+			continue
+		}
+		if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+			sum += f
+			n++
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return sum / float64(n)
+}
+
+// StealShare is the share of CPU time stolen between two samples, or -1
+// when unknown.
+func StealShare(before, after CPUSample) float64 {
+	if after.Total <= before.Total {
+		return -1
+	}
+	return float64(after.Steal-before.Steal) / float64(after.Total-before.Total)
+}

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -64,4 +65,18 @@ type Summary struct {
 	MBPerSec  float64
 	// Latency percentiles and mean of one operation.
 	P50, P99, P999, Mean time.Duration
+}
+
+// MarshalJSON encodes every recorded latency, so that a measurement made in
+// another process merges exactly.
+func (r *Recorder) MarshalJSON() ([]byte, error) { return json.Marshal(r.h.Export()) }
+
+// UnmarshalJSON restores a recorder encoded by MarshalJSON.
+func (r *Recorder) UnmarshalJSON(b []byte) error {
+	var s hdrhistogram.Snapshot
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	r.h = hdrhistogram.Import(&s)
+	return nil
 }

@@ -89,3 +89,19 @@ func nearDur(got, want time.Duration) bool {
 	d := got - want
 	return d >= -want/500-time.Microsecond && d <= want/500+time.Microsecond
 }
+
+func TestParseProcStatAndCPUInfo(t *testing.T) {
+	total, steal := parseProcStat("cpu  100 5 50 800 20 1 2 7 30 0\ncpu0 1 2 3\n")
+	if total != 985 || steal != 7 {
+		t.Errorf("total %d steal %d, want 985 and 7 (guest time is not counted twice)", total, steal)
+	}
+	if total, _ := parseProcStat("intr 1 2\n"); total != 0 {
+		t.Errorf("a stat without a cpu line gives %d", total)
+	}
+	if mhz := meanMHz("processor\t: 0\ncpu MHz\t\t: 2000.000\nprocessor\t: 1\ncpu MHz\t\t: 3000.5\n"); mhz != 2500.25 {
+		t.Errorf("mean MHz %v, want 2500.25", mhz)
+	}
+	if s := StealShare(CPUSample{Total: 100, Steal: 10}, CPUSample{Total: 300, Steal: 30}); s != 0.1 {
+		t.Errorf("steal share %v, want 0.1", s)
+	}
+}

@@ -106,6 +106,8 @@ const (
 	FamilyJangada   = "jangada"
 	FamilyHashicorp = "hashicorp"
 	FamilyEtcd      = "etcd-raft"
+	// FamilyCeiling holds transport ceilings: one hop without raft.
+	FamilyCeiling = "ceiling"
 )
 
 // Headline systems: the durable trio the targets compare.

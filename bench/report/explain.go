@@ -25,6 +25,16 @@ func (r *Report) Explanations() []string {
 	var out []string
 	w := func(system string, clients int) *harness.Row { return r.writeRow(system, clients) }
 	pct := func(a, b float64) float64 { return (1 - a/b) * 100 }
+	for _, c := range harness.TargetClients {
+		q, t, j := w("ceiling/quic-go", c), w("ceiling/tls-tcp", c), w("ceiling/transport-quic", c)
+		if q != nil && t != nil && j != nil {
+			out = append(out, fmt.Sprintf("Transport ceiling, %d clients (one round trip of a 64 B message and its acknowledgement, batched, no raft): "+
+				"bare quic-go %.0f ops/s (p50 %s), TLS 1.3 over TCP %.0f ops/s (p50 %s), transport-quic with raft messages %.0f ops/s (p50 %s): "+
+				"transport-quic reaches %.0f%% of quic-go, and quic-go %.0f%% of TLS over TCP.",
+				c, q.OpsPerSec, harness.FormatDuration(q.P50), t.OpsPerSec, harness.FormatDuration(t.P50), j.OpsPerSec, harness.FormatDuration(j.P50),
+				j.OpsPerSec/q.OpsPerSec*100, q.OpsPerSec/t.OpsPerSec*100))
+		}
+	}
 	for _, c := range []int{harness.HeadlineClients, 256} {
 		qp, mp, qm, mm := w(harness.HeadlineJangada, c), w("jangada/mem+pebble", c), w("jangada/quic+memory", c), w("jangada/mem+memory", c)
 		if qp != nil && mp != nil && mp.OpsPerSec > qp.OpsPerSec {

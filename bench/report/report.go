@@ -29,7 +29,12 @@ type Report struct {
 	Finished   time.Time
 	LoadBefore string
 	LoadAfter  string
-	Fsync      harness.FsyncFloor
+	// CPUBefore and CPUAfter frame the run: frequency and stolen time.
+	CPUBefore, CPUAfter harness.CPUSample
+	Fsync               harness.FsyncFloor
+	// FsyncAfter is the same probe once every scenario ran: a disk that
+	// slowed down during the run shows here.
+	FsyncAfter harness.FsyncFloor
 	Results    *harness.Results
 	Profiles   []harness.ProfileSummary
 	// Charts are the chart files written, relative to the output directory.
@@ -52,7 +57,7 @@ type MachineInfo struct {
 func New(cfg harness.Config, systems []harness.System) *Report {
 	return &Report{
 		Config: cfg, Systems: systems, Command: cfg.Command,
-		Machine: readMachine(cfg.OutDir), Started: time.Now(), LoadBefore: harness.LoadAverage(), Results: harness.NewResults(),
+		Machine: readMachine(cfg.OutDir), Started: time.Now(), LoadBefore: harness.LoadAverage(), CPUBefore: harness.SampleCPU(), Results: harness.NewResults(),
 	}
 }
 
@@ -162,39 +167,108 @@ func displayName(row *harness.Row) string {
 	return row.System
 }
 
-// hashicorpGoal is the write throughput jangada aims for, as a multiple of
-// hashicorp/raft's.
-const hashicorpGoal = 3.0
+// The goals of the performance round, each a ratio measured side by side
+// in one run (3 durable nodes, 64 B unless said otherwise).
+const (
+	// hashicorpGoal: write throughput over hashicorp/raft's, 64 and 256 clients.
+	hashicorpGoal = 3.0
+	// etcdGoal: write throughput over the bare etcd-raft loop's, 64 and 256 clients.
+	etcdGoal = 1.2
+	// transportGoal, transportGoal1: transport-quic's write throughput over
+	// transport-mem's with the memory store, at 64 and 256 clients and at 1.
+	transportGoal, transportGoal1 = 0.8, 0.6
+	// latencyGoal: single-client p50 over hashicorp's; fsyncLatencyGoal:
+	// over the disk's fsync floor p50.
+	latencyGoal, fsyncLatencyGoal = 0.6, 2.0
+	// readGoal, leaseGoal: ReadIndex and lease reads over hashicorp's
+	// linearizable reads, 64 clients.
+	readGoal, leaseGoal = 1.0, 2.0
+	// cpuGoal: CPU seconds per 1,000 writes over hashicorp's, 64 clients.
+	cpuGoal = 0.5
+	// fiveNodeGoal: write throughput over hashicorp's with 5 nodes and
+	// 4 KiB commands, 64 clients.
+	fiveNodeGoal = 2.5
+)
 
-// Targets evaluates the project's performance goals on this run.
+// row returns the measured row of key k, or nil.
+func (r *Report) row(k harness.Key) *harness.Row {
+	if r.Results == nil {
+		return nil
+	}
+	row := r.Results.Get(k)
+	if row == nil || row.Ops == 0 {
+		return nil
+	}
+	return row
+}
+
+// throughputTarget compares the write or read throughput of two rows.
+func throughputTarget(name string, goal float64, a, b *harness.Row) Target {
+	t := Target{Name: name, Goal: fmt.Sprintf("≥ %.1f×", goal)}
+	if a != nil && b != nil && b.OpsPerSec > 0 {
+		t.Value, t.Known = a.OpsPerSec/b.OpsPerSec, true
+		t.Met = t.Value >= goal
+		t.Detail = fmt.Sprintf("%.0f vs %.0f ops/s%s", a.OpsPerSec, b.OpsPerSec, roundSpread(a, b))
+	}
+	return t
+}
+
+// Targets evaluates the project's performance goals on this run. A target
+// whose scenarios did not run (a quick run has no reads and no 5-node
+// cluster) is listed as not measured.
 func (r *Report) Targets() []Target {
 	var out []Target
+	w := r.writeRow
 	for _, c := range []int{64, 256} {
-		t := Target{Name: fmt.Sprintf("write throughput vs hashicorp, %d clients", c), Goal: fmt.Sprintf("≥ %.1f×", hashicorpGoal)}
-		j, h := r.writeRow(harness.HeadlineJangada, c), r.writeRow(harness.HeadlineHashicorp, c)
-		if j != nil && h != nil {
-			t.Value, t.Known = j.OpsPerSec/h.OpsPerSec, true
-			t.Met = t.Value >= hashicorpGoal
-			t.Detail = fmt.Sprintf("%.0f vs %.0f ops/s%s", j.OpsPerSec, h.OpsPerSec, roundSpread(j, h))
-		}
-		out = append(out, t)
+		out = append(out, throughputTarget(fmt.Sprintf("write throughput vs hashicorp, %d clients", c), hashicorpGoal,
+			w(harness.HeadlineJangada, c), w(harness.HeadlineHashicorp, c)))
 	}
-	t := Target{Name: "single-client p50 latency vs hashicorp", Goal: "≤ 0.7×"}
-	if j, h := r.writeRow(harness.HeadlineJangada, 1), r.writeRow(harness.HeadlineHashicorp, 1); j != nil && h != nil && h.P50 > 0 {
-		t.Value, t.Known = float64(j.P50)/float64(h.P50), true
-		t.Met = t.Value <= 0.7
-		t.Detail = fmt.Sprintf("%s vs %s", harness.FormatDuration(j.P50), harness.FormatDuration(h.P50))
+	for _, c := range []int{64, 256} {
+		out = append(out, throughputTarget(fmt.Sprintf("write throughput vs bare etcd-raft, %d clients", c), etcdGoal,
+			w(harness.HeadlineJangada, c), w(harness.HeadlineEtcd, c)))
+	}
+	for _, c := range []int{1, 64, 256} {
+		goal := transportGoal
+		if c == 1 {
+			goal = transportGoal1
+		}
+		out = append(out, throughputTarget(fmt.Sprintf("transport-quic vs transport-mem (memory store), %d clients", c), goal,
+			w("jangada/quic+memory", c), w("jangada/mem+memory", c)))
+	}
+	t := Target{Name: "single-client p50 latency vs hashicorp", Goal: fmt.Sprintf("≤ %.1f×", latencyGoal)}
+	j1 := w(harness.HeadlineJangada, 1)
+	if h := w(harness.HeadlineHashicorp, 1); j1 != nil && h != nil && h.P50 > 0 {
+		t.Value, t.Known = float64(j1.P50)/float64(h.P50), true
+		t.Met = t.Value <= latencyGoal
+		t.Detail = fmt.Sprintf("%s vs %s", harness.FormatDuration(j1.P50), harness.FormatDuration(h.P50))
 	}
 	out = append(out, t)
-	for _, c := range []int{64, 256} {
-		t := Target{Name: fmt.Sprintf("write throughput vs bare etcd-raft, %d clients", c), Goal: "≥ 0.5× (within 2×)"}
-		if j, e := r.writeRow(harness.HeadlineJangada, c), r.writeRow(harness.HeadlineEtcd, c); j != nil && e != nil {
-			t.Value, t.Known = j.OpsPerSec/e.OpsPerSec, true
-			t.Met = t.Value >= 0.5
-			t.Detail = fmt.Sprintf("%.0f vs %.0f ops/s%s", j.OpsPerSec, e.OpsPerSec, roundSpread(j, e))
-		}
-		out = append(out, t)
+	t = Target{Name: "single-client p50 latency vs the fsync floor", Goal: fmt.Sprintf("≤ %.1f×", fsyncLatencyGoal)}
+	if j1 != nil && r.Fsync.P50 > 0 {
+		t.Value, t.Known = float64(j1.P50)/float64(r.Fsync.P50), true
+		t.Met = t.Value <= fsyncLatencyGoal
+		t.Detail = fmt.Sprintf("%s vs %s (4 KiB write + fdatasync)", harness.FormatDuration(j1.P50), harness.FormatDuration(r.Fsync.P50))
 	}
+	out = append(out, t)
+	read := func(system string, kind harness.ReadKind) *harness.Row {
+		return r.row(harness.Key{Scenario: harness.ReadScenario(kind), System: system, Nodes: 3, Size: 64, Clients: harness.HeadlineClients})
+	}
+	hRead := read(harness.HeadlineHashicorp, harness.ReadIndex)
+	out = append(out,
+		throughputTarget("ReadIndex reads vs hashicorp's linearizable reads, 64 clients", readGoal, read(harness.HeadlineJangada, harness.ReadIndex), hRead),
+		throughputTarget("lease reads vs hashicorp's linearizable reads, 64 clients", leaseGoal, read(harness.HeadlineJangada, harness.ReadLease), hRead))
+	t = Target{Name: "CPU per 1,000 writes vs hashicorp, 64 clients", Goal: fmt.Sprintf("≤ %.1f×", cpuGoal)}
+	if j, h := w(harness.HeadlineJangada, 64), w(harness.HeadlineHashicorp, 64); j != nil && h != nil && j.CPUPer1k() > 0 && h.CPUPer1k() > 0 {
+		t.Value, t.Known = j.CPUPer1k()/h.CPUPer1k(), true
+		t.Met = t.Value <= cpuGoal
+		t.Detail = fmt.Sprintf("%.3f vs %.3f CPU-seconds", j.CPUPer1k(), h.CPUPer1k())
+	}
+	out = append(out, t)
+	five := func(system string) *harness.Row {
+		return r.row(harness.Key{Scenario: harness.ScenarioWrite, System: system, Nodes: 5, Size: 4096, Clients: harness.HeadlineClients})
+	}
+	out = append(out, throughputTarget("write throughput vs hashicorp, 5 nodes, 4 KiB, 64 clients", fiveNodeGoal,
+		five(harness.HeadlineJangada), five(harness.HeadlineHashicorp)))
 	return out
 }
 
@@ -288,9 +362,14 @@ func (r *Report) WriteMarkdown(w io.Writer, chartPrefix string) error {
 	p("Load average (1/5/15 min, runnable/total, last pid): before `%s`, after `%s`  \n", r.LoadBefore, r.LoadAfter)
 	p("Window per measured run: %s warm-up + %s measured, %d round(s) (the target cells: %d), systems alternating within every scenario group.\n\n",
 		cfg.Warmup, cfg.Duration, cfg.Rounds, cfg.TargetRounds)
-	p("**fsync floor** (%d B append + fdatasync, %d samples, in the results directory's filesystem): p50 %s, p99 %s. "+
-		"No durable system can acknowledge a write faster than one of these; group commit is how throughput exceeds 1/p50.\n\n",
+	p("CPU frequency (mean of /proc/cpuinfo): before %s, after %s; CPU time stolen by the hypervisor during the run: %s  \n",
+		formatMHz(r.CPUBefore.MHz), formatMHz(r.CPUAfter.MHz), formatShare(harness.StealShare(r.CPUBefore, r.CPUAfter)))
+	p("**fsync floor** (%d B append + fdatasync, %d samples, in the results directory's filesystem): p50 %s, p99 %s",
 		r.Fsync.BlockSize, r.Fsync.Samples, harness.FormatDuration(r.Fsync.P50), harness.FormatDuration(r.Fsync.P99))
+	if r.FsyncAfter.Samples > 0 {
+		p(" before the run, p50 %s, p99 %s after it", harness.FormatDuration(r.FsyncAfter.P50), harness.FormatDuration(r.FsyncAfter.P99))
+	}
+	p(". No durable system can acknowledge a write faster than one of these; group commit is how throughput exceeds 1/p50.\n\n")
 
 	p("## Targets (durable, 3 nodes, 64 B, one run)\n\n")
 	p("Each ratio merges %d alternating rounds of both systems; the figures column also gives the lowest and highest ratio of a single round, "+
@@ -378,7 +457,7 @@ func (r *Report) WriteMarkdown(w io.Writer, chartPrefix string) error {
 		p("## Snapshot catch-up (3 nodes, durable systems)\n\n")
 		p("State built with 64 KiB commands while the third node is down; every running node snapshots and compacts; " +
 			"the time runs from starting the third node until it has applied everything (snapshot transfer, install, restore).\n\n")
-		p("| system | state | catch-up time | peak RSS (whole process) |\n|---|---|---|---|\n")
+		p("| system | state | catch-up time | peak RSS |\n|---|---|---|---|\n")
 		for _, row := range rs {
 			if row.NotMeasured != "" {
 				p("| %s | %s | not measured: %s | |\n", row.System, harness.FormatBytes(row.StateBytes), row.NotMeasured)
@@ -445,8 +524,7 @@ func (r *Report) caveats() []string {
 			"compare ratios within one report, never figures across reports.", cfg.TargetRounds, cfg.Duration, cfg.Rounds),
 		"All nodes and clients of a cluster share one process and its CPUs, so closed-loop clients compete with the nodes for the scheduler; " +
 			"in a deployment the clients run elsewhere and the nodes on separate machines, each with its own disk.",
-		"Peak RSS is the whole process's, reset before each cluster starts (after a forced GC). Memory the process took earlier is not always " +
-			"returned to the system (the etcd-raft rows keep it in the gigabytes), so read RSS after the first etcd-raft row as an upper bound.",
+		peakRSSNote(cfg),
 		fmt.Sprintf("%s is a diagnostic, not a store: it cannot recover. It shows roughly how much the store and the transport leave on the table, "+
 			"but on this virtual disk it is not a strict bound: overwriting a file of zeros written just before the run can cost more per fdatasync "+
 			"than pebble's WAL, so in some rounds jangada/mem+pebble beats it.", harness.FsyncFloorSystem),
@@ -494,4 +572,29 @@ func fmtDurs(ds []time.Duration) string {
 		parts = append(parts, harness.FormatDuration(d))
 	}
 	return strings.Join(parts, ", ")
+}
+
+func formatMHz(mhz float64) string {
+	if mhz <= 0 {
+		return "unknown"
+	}
+	return fmt.Sprintf("%.0f MHz", mhz)
+}
+
+func formatShare(v float64) string {
+	if v < 0 {
+		return "unknown"
+	}
+	return fmt.Sprintf("%.1f%%", v*100)
+}
+
+// peakRSSNote says what the peak RSS column measures in this run.
+func peakRSSNote(cfg harness.Config) string {
+	if len(cfg.Isolate) > 0 {
+		return "Every cluster ran in a process of its own (with its closed-loop clients), so peak RSS, CPU time and garbage collection " +
+			"are that cluster's alone; `-in-process` runs them all in the harness's process instead."
+	}
+	return "Every cluster ran in the harness's process (-in-process): peak RSS is the whole process's, reset before each cluster starts " +
+		"(after a forced GC). Memory the process took earlier is not always returned to the system (the etcd-raft rows keep it in the " +
+		"gigabytes), so read RSS after the first etcd-raft row as an upper bound."
 }

@@ -21,6 +21,14 @@ import (
 )
 
 func main() {
+	if len(os.Args) == 2 && os.Args[1] == runJobFlag {
+		// One job of a parent run, in a process of its own.
+		if err := bench.RunJob(context.Background(), os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(os.Args[1:]); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "bench:", err)
@@ -44,6 +52,13 @@ func run(args []string) error {
 		}
 	}
 	cfg.Progress = os.Stderr
+	if !cfg.InProcess {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("cannot run jobs in processes of their own: %w", err)
+		}
+		cfg.Isolate = []string{exe, runJobFlag}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	cfg.Command = strings.TrimSpace("go run ./bench/cmd/bench " + strings.Join(args, " "))
@@ -53,6 +68,8 @@ func run(args []string) error {
 		for _, t := range report.Targets() {
 			if t.Known {
 				fmt.Printf("target %s (%s): %.2f× met=%v (%s)\n", t.Name, t.Goal, t.Value, t.Met, t.Detail)
+			} else {
+				fmt.Printf("target %s (%s): not measured in this run\n", t.Name, t.Goal)
 			}
 		}
 		if ratio, ok := report.HeadlineRatio(); ok {
@@ -63,6 +80,9 @@ func run(args []string) error {
 	}
 	return err
 }
+
+// runJobFlag makes the program run one job read from standard input.
+const runJobFlag = "-run-job"
 
 // benchModuleDir finds the bench module from the working directory: the
 // repository root (make bench, go run ./bench/cmd/bench) or the module.
