@@ -320,10 +320,6 @@ type messageBlock struct {
 	reject     bool
 }
 
-// maxStackEntries is how many entries UnmarshalMessage locates without
-// allocating; a message with more grows a slice.
-const maxStackEntries = 64
-
 // UnmarshalMessage decodes b into a new Message, as proto.Unmarshal would
 // (the same message or the same error). The message does not alias b.
 func UnmarshalMessage(b []byte) (*raftpb.Message, error) {
@@ -337,33 +333,34 @@ func UnmarshalMessage(b []byte) (*raftpb.Message, error) {
 	return m, nil
 }
 
+// decodeMessage reads b twice: the first pass decodes the scalars and
+// counts the entries and their bytes, so that the second allocates all the
+// entries, and all their data, at once.
 func decodeMessage(b []byte) (*raftpb.Message, bool) {
 	blk := new(messageBlock)
-	var stack [maxStackEntries][]byte
-	ents := stack[:0]
-	dataSize := 0
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
+	entries, dataSize := 0, 0
+	for rest := b; len(rest) > 0; {
+		num, typ, n := protowire.ConsumeTag(rest)
 		if n < 0 {
 			return nil, false
 		}
-		b = b[n:]
+		rest = rest[n:]
 		switch typ {
 		case protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
+			v, n := protowire.ConsumeVarint(rest)
 			if n < 0 || !blk.set(num, v) {
 				return nil, false
 			}
-			b = b[n:]
+			rest = rest[n:]
 		case protowire.BytesType:
-			v, n := protowire.ConsumeBytes(b)
+			v, n := protowire.ConsumeBytes(rest)
 			if n < 0 {
 				return nil, false
 			}
-			b = b[n:]
+			rest = rest[n:]
 			switch num {
 			case msgEntries:
-				ents = append(ents, v)
+				entries++
 				// An upper bound of the entry's data: all of its bytes.
 				dataSize += len(v)
 			case msgContext:
@@ -375,16 +372,26 @@ func decodeMessage(b []byte) (*raftpb.Message, bool) {
 			return nil, false
 		}
 	}
-	if len(ents) > 0 {
-		blocks := make([]entryBlock, len(ents))
-		slab := make([]byte, dataSize)
-		blk.m.Entries = make([]*raftpb.Entry, len(ents))
-		for i, v := range ents {
+	if entries == 0 {
+		return &blk.m, true
+	}
+	blocks := make([]entryBlock, entries)
+	slab := make([]byte, dataSize)
+	blk.m.Entries = make([]*raftpb.Entry, 0, entries)
+	for len(b) > 0 {
+		// The first pass validated every tag and length.
+		num, typ, n := protowire.ConsumeTag(b)
+		b = b[n:]
+		n = protowire.ConsumeFieldValue(num, typ, b)
+		if num == msgEntries {
+			v, _ := protowire.ConsumeBytes(b)
+			i := len(blk.m.Entries)
 			if !blocks[i].decode(v, &slab) {
 				return nil, false
 			}
-			blk.m.Entries[i] = &blocks[i].e
+			blk.m.Entries = append(blk.m.Entries, &blocks[i].e)
 		}
+		b = b[n:]
 	}
 	return &blk.m, true
 }
