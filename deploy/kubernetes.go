@@ -105,6 +105,10 @@ func renderKubernetes(cfg *Config) ([]File, error) {
 			"failureThreshold":    6,
 			"initialDelaySeconds": 30,
 		},
+		// A container that exits leaves the end of its log as its
+		// termination message, which deploy update --target kubernetes
+		// reports when the pod fails its gate.
+		"terminationMessagePolicy": "FallbackToLogsOnError",
 		"lifecycle": obj{
 			"preStop": obj{"exec": obj{"command": []string{"/bin/sh", "-c", handoff}}},
 		},
