@@ -60,7 +60,10 @@ a node that fails its health gate halts the update, and --rollback restores
 the previous binary. No step may leave fewer healthy voters than a quorum.
 
 render writes systemd units and env files, or Kubernetes manifests, for the
-same config. Exit codes as for every command; a failed health gate is 7.`,
+same config. update --target kubernetes --image IMAGE updates the rendered
+StatefulSet: its partition is stepped down one ordinal at a time behind the
+same gates, the leader last; --rollback restores the previous image. Exit
+codes as for every command; a failed health gate is 7.`,
 	}
 	cmd.PersistentFlags().StringVarP(&file, "file", "f", "cluster.yaml", "the deployment config (YAML)")
 	load := func() (*deploy.Config, error) {
