@@ -324,7 +324,7 @@ func (k *KubernetesDriver) gate(ctx context.Context, ordinal int, image string, 
 		last = err
 		if pod.Image == image && !pod.Deleting && !pod.Ready && pod.Restarts > restarts {
 			return &GateError{Node: id, Binary: image, Op: "update",
-				Reason: fmt.Sprintf("pod %s: its container exited (%d restarts)", name, pod.Restarts), Log: pod.LastTermination}
+				Reason: fmt.Sprintf("pod %s: its container exited (restart count %d)", name, pod.Restarts), Log: pod.LastTermination}
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
