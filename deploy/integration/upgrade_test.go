@@ -43,7 +43,8 @@ func newestReleaseTag() (tag, why string) {
 	if inside, err := gitOutput("rev-parse", "--is-inside-work-tree"); err != nil || inside != "true" {
 		return "", "the source is not a git checkout (a source tarball?), so it has no release tags to build"
 	}
-	tags, err := gitOutput("tag", "--list", releaseTagPattern, "--sort=-v:refname")
+	// versionsort.suffix puts v1.2.0-rc1 before v1.2.0, as semver does.
+	tags, err := gitOutput("-c", "versionsort.suffix=-", "tag", "--list", releaseTagPattern, "--sort=-v:refname")
 	if err != nil {
 		return "", err.Error()
 	}
