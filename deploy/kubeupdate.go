@@ -206,7 +206,7 @@ func (k *KubernetesDriver) converge(ctx context.Context, image, previous string)
 					return rep, fmt.Errorf("deploy: kubernetes: set partition: %w", err)
 				}
 			}
-			if err := k.gate(ctx, ordinal, image, 0, rep); err != nil {
+			if err := k.gate(ctx, ordinal, image, 0); err != nil {
 				return rep, err
 			}
 			continue
@@ -247,7 +247,7 @@ func (k *KubernetesDriver) converge(ctx context.Context, image, previous string)
 			}
 			restarts = 0
 		}
-		if err := k.gate(ctx, ordinal, image, restarts, rep); err != nil {
+		if err := k.gate(ctx, ordinal, image, restarts); err != nil {
 			var ge *GateError
 			if errors.As(err, &ge) {
 				before := "no pod was updated before it"
@@ -305,7 +305,7 @@ func (k *KubernetesDriver) leaderLast(ctx context.Context, st StatefulSetState, 
 // gate waits until the pod of ordinal runs image and is healthy and caught
 // up (see RollingUpdate). restarts is its container's restart count before
 // the step: a pod whose container exits fails at once.
-func (k *KubernetesDriver) gate(ctx context.Context, ordinal int, image string, restarts int, rep *UpdateReport) error {
+func (k *KubernetesDriver) gate(ctx context.Context, ordinal int, image string, restarts int) error {
 	id := nodeID(ordinal)
 	name := fmt.Sprintf("%s-%d", k.cfg.ClusterName, ordinal)
 	began := time.Now()
