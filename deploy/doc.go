@@ -28,6 +28,10 @@
 // Kubernetes manifests (a StatefulSet with parallel pod management and a
 // partitioned rolling update, a headless Service for DNS SRV discovery, a
 // PodDisruptionBudget, readiness on /ready, a preStop hook that hands
-// leadership away, a ServiceMonitor). The jangadactl CLI drives all of it:
-// `jangadactl deploy up|down|status|update|scale|remove|render`.
+// leadership away, a ServiceMonitor). NewKubernetesDriver updates such a
+// StatefulSet: it steps the partition down one ordinal at a time behind the
+// same gates, followers first and the leader last, through a StatefulSetAPI
+// (the module deploy/kube implements it with client-go). The jangadactl CLI
+// drives all of it: `jangadactl deploy up|down|status|update|scale|remove|render`,
+// and `deploy update --target kubernetes --image IMAGE`.
 package deploy

@@ -143,31 +143,21 @@ func (l *Local) caughtUp(ctx context.Context, s *state, id uint64) (string, erro
 	if st.Leader == 0 || st.ID != st.Leader {
 		return "", fmt.Errorf("no leader answers (node %d knows leader %d)", st.ID, st.Leader)
 	}
-	if st.Leader == id {
-		return "leads", nil
-	}
-	for _, m := range st.Members {
-		if m.ID != id {
-			continue
-		}
-		switch {
-		case !m.Active:
-			return "", fmt.Errorf("the leader has not heard from node %d lately", id)
-		case m.Lag > l.cfg.Update.MaxLag:
-			return "", fmt.Errorf("node %d is %d entries behind, more than update.max_lag %d", id, m.Lag, l.cfg.Update.MaxLag)
-		}
-		return fmt.Sprintf("%s, lag %d", m.Role, m.Lag), nil
-	}
-	return "", fmt.Errorf("node %d is not a member yet", id)
+	return caughtUp(st, id, l.cfg.Update.MaxLag)
 }
 
 // ready asks node n's GET /ready.
 func (l *Local) ready(ctx context.Context, n Node) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+n.HTTPAddr()+"/ready", nil)
+	return readyCheck(ctx, l.lc.HTTPClient, n.HTTPAddr())
+}
+
+// readyCheck asks GET /ready of the node at the HTTP address addr.
+func readyCheck(ctx context.Context, client *http.Client, addr string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/ready", nil)
 	if err != nil {
 		return err
 	}
-	resp, err := l.lc.HTTPClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return fmt.Errorf("/ready: %w", err)
 	}

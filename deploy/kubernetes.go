@@ -23,7 +23,8 @@ func (c *Config) SRVName() string {
 // renderKubernetes writes the manifests: services.yaml (the headless
 // Service the pods find each other by, publishing not-ready pods so that a
 // cluster can form, and a client Service of the ready pods),
-// statefulset.yaml, pdb.yaml and servicemonitor.yaml.
+// statefulset.yaml, pdb.yaml, rbac.yaml (the identity the Kubernetes update
+// runs as in the cluster) and servicemonitor.yaml.
 func renderKubernetes(cfg *Config) ([]File, error) {
 	k := cfg.Kubernetes
 	if k.Image == "" {
@@ -105,6 +106,10 @@ func renderKubernetes(cfg *Config) ([]File, error) {
 			"failureThreshold":    6,
 			"initialDelaySeconds": 30,
 		},
+		// A container that exits leaves the end of its log as its
+		// termination message, which deploy update --target kubernetes
+		// reports when the pod fails its gate.
+		"terminationMessagePolicy": "FallbackToLogsOnError",
 		"lifecycle": obj{
 			"preStop": obj{"exec": obj{"command": []string{"/bin/sh", "-c", handoff}}},
 		},
@@ -168,6 +173,28 @@ func renderKubernetes(cfg *Config) ([]File, error) {
 		"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": meta(name, "node"),
 		"spec": obj{"maxUnavailable": 1, "selector": obj{"matchLabels": selector}},
 	}
+	// The identity jangadactl deploy update --target kubernetes runs as in
+	// the cluster: it reads and patches this StatefulSet, lists its pods
+	// and deletes one that crashes.
+	deployer := name + "-deployer"
+	var podNames []string
+	for i := range cfg.Nodes {
+		podNames = append(podNames, fmt.Sprintf("%s-%d", name, i))
+	}
+	account := obj{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta(deployer, "deployer")}
+	role := obj{
+		"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": meta(deployer, "deployer"),
+		"rules": []obj{
+			{"apiGroups": []string{"apps"}, "resources": []string{"statefulsets"}, "resourceNames": []string{name}, "verbs": []string{"get", "patch"}},
+			{"apiGroups": []string{""}, "resources": []string{"pods"}, "verbs": []string{"list"}},
+			{"apiGroups": []string{""}, "resources": []string{"pods"}, "resourceNames": podNames, "verbs": []string{"delete"}},
+		},
+	}
+	binding := obj{
+		"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": meta(deployer, "deployer"),
+		"roleRef":  obj{"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": deployer},
+		"subjects": []obj{{"kind": "ServiceAccount", "name": deployer, "namespace": ns}},
+	}
 	var files []File
 	add := func(path string, objs ...obj) error {
 		var b strings.Builder
@@ -192,6 +219,9 @@ func renderKubernetes(cfg *Config) ([]File, error) {
 		return nil, err
 	}
 	if err := add("pdb.yaml", pdb); err != nil {
+		return nil, err
+	}
+	if err := add("rbac.yaml", account, role, binding); err != nil {
 		return nil, err
 	}
 	if *cfg.Monitoring.ServiceMonitor {

@@ -15,9 +15,15 @@ import (
 	"time"
 )
 
+// stateFormat is the version of state.json this build writes. A file
+// without one was written before the field existed and reads as version 1.
+const stateFormat = 1
+
 // state is what the local driver remembers between commands, in
 // StateDir/state.json.
 type state struct {
+	// Format is stateFormat; a newer one is refused.
+	Format  int    `json:"format,omitempty"`
 	Cluster string `json:"cluster"`
 	// Binary is the installed binary the cluster should run, Previous the
 	// one it ran before the last update (what a rollback restores).
@@ -75,6 +81,9 @@ func (l *Local) loadState() (*state, error) {
 	if err := json.Unmarshal(data, &s); err != nil {
 		return nil, fmt.Errorf("deploy: state %s is corrupt: %w", l.statePath(), err)
 	}
+	if s.Format > stateFormat {
+		return nil, fmt.Errorf("deploy: state %s has format %d, written by a newer jangadactl; this one reads format %d", l.statePath(), s.Format, stateFormat)
+	}
 	if s.Cluster != l.cfg.ClusterName {
 		return nil, fmt.Errorf("deploy: state dir %s belongs to cluster %q, not %q", l.stateDir, s.Cluster, l.cfg.ClusterName)
 	}
@@ -86,6 +95,7 @@ func (l *Local) loadState() (*state, error) {
 
 // saveState writes the state atomically (temporary file, fsync, rename).
 func (l *Local) saveState(s *state) error {
+	s.Format = stateFormat
 	data, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return err

@@ -60,7 +60,10 @@ a node that fails its health gate halts the update, and --rollback restores
 the previous binary. No step may leave fewer healthy voters than a quorum.
 
 render writes systemd units and env files, or Kubernetes manifests, for the
-same config. Exit codes as for every command; a failed health gate is 7.`,
+same config. update --target kubernetes --image IMAGE updates the rendered
+StatefulSet: its partition is stepped down one ordinal at a time behind the
+same gates, the leader last; --rollback restores the previous image. Exit
+codes as for every command; a failed health gate is 7.`,
 	}
 	cmd.PersistentFlags().StringVarP(&file, "file", "f", "cluster.yaml", "the deployment config (YAML)")
 	load := func() (*deploy.Config, error) {
@@ -180,11 +183,29 @@ same config. Exit codes as for every command; a failed health gate is 7.`,
 	}
 	var binaryPath string
 	var rollback bool
+	var kf kubeUpdateFlags
 	update := &cobra.Command{
-		Use:   "update --binary PATH | --rollback",
-		Short: "Rolling update of every member to a new binary, or back to the previous one",
+		Use:   "update --binary PATH | --target kubernetes --image IMAGE | --rollback",
+		Short: "Rolling update of every member to a new binary (or image), or back to the previous one",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch kf.target {
+			case "local":
+				if kf.image != "" || kf.kubeconfig != "" || kf.context != "" {
+					return usageError{errors.New("--image, --kubeconfig and --context go with --target kubernetes")}
+				}
+			case deploy.TargetKubernetes:
+				if binaryPath != "" {
+					return usageError{errors.New("--target kubernetes updates to an --image, not a --binary")}
+				}
+				cfg, err := load()
+				if err != nil {
+					return err
+				}
+				return kubeUpdate(cmd, g, cfg, kf, rollback)
+			default:
+				return usageError{fmt.Errorf("--target %q: want local or kubernetes", kf.target)}
+			}
 			if (binaryPath == "") == !rollback {
 				return usageError{errors.New("give --binary PATH or --rollback")}
 			}
@@ -206,6 +227,7 @@ same config. Exit codes as for every command; a failed health gate is 7.`,
 	}
 	update.Flags().StringVar(&binaryPath, "binary", "", "the new build of the app")
 	update.Flags().BoolVar(&rollback, "rollback", false, "restore the binary the cluster ran before the last update")
+	addKubeUpdateFlags(update, &kf)
 	var wipe bool
 	scale := &cobra.Command{
 		Use:   "scale N",

@@ -41,7 +41,7 @@ func TestDeployRenderWritesTheTargetsFiles(t *testing.T) {
 	example := filepath.Join("..", "..", "..", "deploy", "examples", "cluster.yaml")
 	for target, want := range map[string][]string{
 		"systemd":    {"jangada-demo-node1.service", "node3.env"},
-		"kubernetes": {"statefulset.yaml", "services.yaml", "pdb.yaml", "servicemonitor.yaml"},
+		"kubernetes": {"statefulset.yaml", "services.yaml", "pdb.yaml", "rbac.yaml", "servicemonitor.yaml"},
 	} {
 		dir := t.TempDir()
 		if code, out, err := runDeploy(t, "render", "-f", example, "--target", target, "-o", dir); code != exitOK {
