@@ -26,6 +26,7 @@ require (
 	github.com/jangada-io/jangada/store-pebble v0.1.0
 	github.com/jangada-io/jangada/transport-mem v0.1.0
 	github.com/jangada-io/jangada/transport-quic v0.1.0
+	github.com/quic-go/quic-go v0.65.0
 	go.etcd.io/raft/v3 v3.7.0
 	go.uber.org/goleak v1.3.0
 	gonum.org/v1/plot v0.17.0
@@ -82,7 +83,6 @@ require (
 	github.com/prometheus/client_model v0.6.3 // indirect
 	github.com/prometheus/common v0.72.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect
-	github.com/quic-go/quic-go v0.65.0 // indirect
 	github.com/rogpeppe/go-internal v1.16.0 // indirect
 	go.etcd.io/bbolt v1.3.5 // indirect
 	go.opentelemetry.io/auto/sdk v1.2.1 // indirect
