@@ -4,6 +4,8 @@
 # expects the matching target to fail with the matching message:
 #   - a library importing a sibling the module map forbids,
 #   - a library importing fx (it compiles in the workspace: the apps bring fx),
+#     a top-level one and a nested one (deploy/kube),
+#   - a module the rules do not name,
 #   - raft-core importing a heavy dependency,
 #   - a go.mod that `go mod tidy` would change, and one where tidy fails,
 #   - a module that does not compile (vet and test must not skip it),
@@ -55,6 +57,25 @@ inject observe/zz_fx.go 'package observe
 import _ "go.uber.org/fx"'
 expect "library imports fx" "imports-check MODULES=observe" 'observe is a library and must not import go.uber.org/fx'
 cleanup_injected observe/zz_fx.go
+
+inject deploy/kube/zz_forbidden.go 'package kube
+import _ "github.com/jangada-io/jangada/transport-quic"'
+expect "nested library, forbidden sibling" "imports-check MODULES=deploy/kube" 'deploy/kube must not depend on transport-quic'
+cleanup_injected deploy/kube/zz_forbidden.go
+
+inject deploy/kube/zz_fx.go 'package kube
+import _ "go.uber.org/fx"'
+expect "nested library imports fx" "imports-check MODULES=deploy/kube" 'deploy/kube is a library and must not import go.uber.org/fx'
+cleanup_injected deploy/kube/zz_fx.go
+
+inject zz-new/go.mod 'module github.com/jangada-io/jangada/zz-new
+
+go 1.26.0'
+inject zz-new/new.go 'package zznew
+import _ "go.uber.org/fx"'
+(cd "$scratch" && go work use ./zz-new)
+expect "module without a rule" "imports-check MODULES=zz-new" 'zz-new has no import rule'
+rm -rf "${scratch:?}/zz-new"
 
 inject raft-core/zz_heavy.go 'package raftcore
 import _ "github.com/quic-go/quic-go"'

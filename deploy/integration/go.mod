@@ -34,6 +34,7 @@ require (
 	github.com/go-openapi/swag/stringutils v0.27.1 // indirect
 	github.com/go-openapi/swag/typeutils v0.27.1 // indirect
 	github.com/go-openapi/swag/yamlutils v0.27.1 // indirect
+	github.com/google/btree v1.1.3 // indirect
 	github.com/google/gnostic-models v0.7.0 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/json-iterator/go v1.1.12 // indirect
@@ -44,8 +45,8 @@ require (
 	github.com/x448/float16 v0.8.4 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/oauth2 v0.36.0 // indirect
-	golang.org/x/term v0.45.0 // indirect
-	golang.org/x/text v0.41.0 // indirect
+	golang.org/x/term v0.46.0 // indirect
+	golang.org/x/text v0.42.0 // indirect
 	golang.org/x/time v0.15.0 // indirect
 	gopkg.in/evanphx/json-patch.v4 v4.13.0 // indirect
 	gopkg.in/inf.v0 v0.9.1 // indirect
@@ -58,24 +59,33 @@ require (
 )
 
 require (
+	github.com/jangada-io/jangada/apps/kvstore v0.1.0
 	github.com/jangada-io/jangada/codec v0.1.0 // indirect
 	github.com/klauspost/compress v1.20.4 // indirect
 	github.com/quic-go/quic-go v0.65.0 // indirect
 	go.etcd.io/raft/v3 v3.7.0 // indirect
 	go.uber.org/goleak v1.3.0
 	go.yaml.in/yaml/v2 v2.4.4 // indirect
-	golang.org/x/crypto v0.55.0 // indirect
-	golang.org/x/net v0.58.0 // indirect
-	golang.org/x/sys v0.47.0 // indirect
-	google.golang.org/protobuf v1.36.12-0.20260120151049-f2248ac996af // indirect
+	golang.org/x/crypto v0.57.0 // indirect
+	golang.org/x/net v0.60.0 // indirect
+	golang.org/x/sys v0.48.0 // indirect
+	google.golang.org/protobuf v1.36.12 // indirect
 	sigs.k8s.io/yaml v1.6.0
 )
 
 replace (
+	github.com/jangada-io/jangada/apps/kvstore => ../../apps/kvstore
+	github.com/jangada-io/jangada/backup => ../../backup
 	github.com/jangada-io/jangada/codec => ../../codec
 	github.com/jangada-io/jangada/deploy => ..
 	github.com/jangada-io/jangada/deploy/kube => ../kube
+	github.com/jangada-io/jangada/discovery => ../../discovery
 	github.com/jangada-io/jangada/mgmt => ../../mgmt
+	github.com/jangada-io/jangada/observe => ../../observe
 	github.com/jangada-io/jangada/raft-core => ../../raft-core
+	github.com/jangada-io/jangada/store-badger => ../../store-badger
+	github.com/jangada-io/jangada/store-pebble => ../../store-pebble
+	github.com/jangada-io/jangada/store-snapfile => ../../store-snapfile
+	github.com/jangada-io/jangada/transport-mem => ../../transport-mem
 	github.com/jangada-io/jangada/transport-quic => ../../transport-quic
 )

@@ -5,9 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,6 +13,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/jangada-io/jangada/apps/kvstore/kvtest"
 	"github.com/jangada-io/jangada/deploy"
 	"github.com/jangada-io/jangada/mgmt"
 	raftcore "github.com/jangada-io/jangada/raft-core"
@@ -39,21 +38,14 @@ func runMain(m *testing.M) int {
 		version string
 	}{{&binV1, "v1.0.0-test"}, {&binV2, "v2.0.0-test"}} {
 		*b.path = filepath.Join(dir, "kvstore-"+b.version)
-		build := exec.Command("go", "build", "-o", *b.path,
-			"-ldflags", "-X github.com/jangada-io/jangada/apps/kvstore.Version="+b.version, "./cmd/kvstore")
-		build.Dir = filepath.Join("..", "..", "apps", "kvstore")
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "build kvstore:", err)
+		if err := kvtest.BuildKVStore(*b.path, "-ldflags", versionFlag(b.version)); err != nil {
+			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
 	}
 	binCtl = filepath.Join(dir, "jangadactl")
-	build := exec.Command("go", "build", "-o", binCtl, ".")
-	build.Dir = filepath.Join("..", "..", "mgmt", "cmd", "jangadactl")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build jangadactl:", err)
+	if err := kvtest.BuildJangadactl(binCtl); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	binBroken = filepath.Join(dir, "kvstore-broken")
@@ -70,6 +62,37 @@ func runMain(m *testing.M) int {
 		}
 	}
 	return code
+}
+
+// versionFlag is the -ldflags value that sets kvstore's version string.
+func versionFlag(version string) string {
+	return "-X github.com/jangada-io/jangada/apps/kvstore.Version=" + version
+}
+
+// logTail is how many lines of each node's log a failed test shows.
+const logTail = 30
+
+// processLog names the log file of a process the test started.
+type processLog struct{ name, path string }
+
+// checkLogs fails the test if a process's log reports a data race (its
+// binary built with -race: kvtest.RaceBinariesEnv) and, when the test
+// failed, shows the last lines of every log.
+func checkLogs(t *testing.T, logs []processLog) {
+	t.Helper()
+	for _, l := range logs {
+		if race, err := kvtest.DataRace(l.path); err == nil && race != "" {
+			t.Errorf("%s reported a data race:\n%s", l.name, race)
+		}
+	}
+	if !t.Failed() {
+		return
+	}
+	for _, l := range logs {
+		if lines, err := kvtest.TailLines(l.path, logTail); err == nil {
+			t.Logf("--- %s log (last %d lines) ---\n%s", l.name, len(lines), strings.Join(lines, "\n"))
+		}
+	}
 }
 
 const clusterSecret = "deploy-integration-secret-0123456789abcdef"
@@ -110,24 +133,6 @@ type testCluster struct {
 	http  []string // every slot's HTTP address
 }
 
-func freePort(t *testing.T, network string) int {
-	t.Helper()
-	if network == "udp" {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer pc.Close()
-		return pc.LocalAddr().(*net.UDPAddr).Port
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // newTestCluster writes a config of replicas voters and slots node
 // entries running bin, and returns its local driver. Every step is logged
 // with the time since the start.
@@ -140,9 +145,9 @@ func newTestCluster(t *testing.T, bin string, replicas, slots int) *testCluster 
 	}
 	var nodes []string
 	for id := 1; id <= slots; id++ {
-		httpPort := freePort(t, "tcp")
+		httpPort := kvtest.FreeTCPPort(t)
 		nodes = append(nodes, fmt.Sprintf("  - {node_id: %d, hostname: 127.0.0.1, port: %d, http_port: %d, data_dir: data/node%d, resources: {max_memory_mb: 512}}",
-			id, freePort(t, "udp"), httpPort, id))
+			id, kvtest.FreeUDPPort(t), httpPort, id))
 		tc.http = append(tc.http, fmt.Sprintf("127.0.0.1:%d", httpPort))
 	}
 	yaml := fmt.Sprintf(`cluster_name: itest
@@ -182,17 +187,11 @@ nodes:
 		if err := tc.local.Down(ctx); err != nil {
 			t.Errorf("down: %v", err)
 		}
-		if t.Failed() {
-			for id := 1; id <= slots; id++ {
-				if data, err := os.ReadFile(filepath.Join(tc.dir, "state", "logs", fmt.Sprintf("node%d.log", id))); err == nil {
-					lines := strings.Split(strings.TrimSpace(string(data)), "\n")
-					if len(lines) > 30 {
-						lines = lines[len(lines)-30:]
-					}
-					t.Logf("--- node %d log ---\n%s", id, strings.Join(lines, "\n"))
-				}
-			}
+		var logs []processLog
+		for id := 1; id <= slots; id++ {
+			logs = append(logs, processLog{fmt.Sprintf("node %d", id), filepath.Join(tc.dir, "state", "logs", fmt.Sprintf("node%d.log", id))})
 		}
+		checkLogs(t, logs)
 	})
 	return tc
 }

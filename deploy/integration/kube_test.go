@@ -12,6 +12,8 @@ import (
 
 	"github.com/jangada-io/jangada/deploy"
 	"github.com/jangada-io/jangada/deploy/kube"
+	"github.com/jangada-io/jangada/raft-core/clustertest"
+	"github.com/jangada-io/jangada/raft-core/testseed"
 )
 
 // podVersions returns the version each pod's GET /v1/status reports ("" for
@@ -47,7 +49,7 @@ func podVersions(t *testing.T, fc *fakeController) []string {
 // rollback restores it, and no client operation fails in a history
 // porcupine finds linearizable.
 func TestKubernetesUpdateOfRealProcesses(t *testing.T) {
-	seed := uint64(time.Now().UnixNano())
+	seed := testseed.Get(t)
 	t.Logf("seed %d", seed)
 	dir := t.TempDir()
 	cfg, err := deploy.Parse([]byte(`cluster_name: itest
@@ -81,7 +83,7 @@ nodes:
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	waitFor(t, "the pods to form a cluster on v1 and be ready", 90*time.Second, func() bool {
+	clustertest.WaitFor(t, "the pods to form a cluster on v1 and be ready", 90*time.Second, func() bool {
 		st, err := sts.Get(ctx)
 		if err != nil || len(st.Pods) != 3 {
 			return false
@@ -94,7 +96,7 @@ nodes:
 		return true
 	})
 	lg := startLoad(t, fc.httpAddrs(), 300, 16, 3, seed)
-	waitFor(t, "the load to get going", 30*time.Second, func() bool { return lg.acked.Load() >= 300 })
+	clustertest.WaitFor(t, "the load to get going", 30*time.Second, func() bool { return lg.acked.Load() >= 300 })
 
 	began := time.Now()
 	rep, err := drv.RollingUpdate(ctx, "kvstore:v2")
@@ -121,7 +123,7 @@ nodes:
 		t.Fatalf("update to an image whose container exits: %v, want a *GateError with the container's exit", err)
 	}
 	t.Logf("halted as expected: %v", err)
-	waitFor(t, "writes to go on after the halted update", 30*time.Second, func() bool { return lg.acked.Load() >= before+200 })
+	clustertest.WaitFor(t, "writes to go on after the halted update", 30*time.Second, func() bool { return lg.acked.Load() >= before+200 })
 	if got := fc.images(); !slices.Equal(got, []string{"kvstore:v2", "kvstore:v2", "kvstore:broken"}) {
 		t.Fatalf("images after the halt: %v, want the update stopped at pod 2", got)
 	}

@@ -24,6 +24,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	"sigs.k8s.io/yaml"
 
+	"github.com/jangada-io/jangada/apps/kvstore/kvtest"
 	"github.com/jangada-io/jangada/deploy"
 )
 
@@ -91,8 +92,8 @@ func newFakeController(t *testing.T, cfg *deploy.Config, dir string, binaries ma
 		procs: map[int]*podProcess{}, stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	for range fc.replicas {
-		fc.raftPorts = append(fc.raftPorts, freePort(t, "udp"))
-		fc.httpPorts = append(fc.httpPorts, freePort(t, "tcp"))
+		fc.raftPorts = append(fc.raftPorts, kvtest.FreeUDPPort(t))
+		fc.httpPorts = append(fc.httpPorts, kvtest.FreeTCPPort(t))
 	}
 	go fc.run()
 	t.Cleanup(fc.close)
@@ -112,11 +113,11 @@ func (fc *fakeController) close() {
 	for o, p := range fc.procs {
 		fc.stopProcess(o, p)
 	}
-	if fc.t.Failed() {
-		for o := range fc.replicas {
-			fc.t.Logf("--- pod %d log ---\n%s", o, fc.logTail(o, 30))
-		}
+	var logs []processLog
+	for o := range fc.replicas {
+		logs = append(logs, processLog{fmt.Sprintf("pod %d", o), fc.logPath(o)})
 	}
+	checkLogs(fc.t, logs)
 }
 
 func (fc *fakeController) run() {
@@ -284,12 +285,8 @@ func (fc *fakeController) logPath(o int) string {
 }
 
 func (fc *fakeController) logTail(o, lines int) string {
-	data, err := os.ReadFile(fc.logPath(o))
-	if err != nil {
-		return ""
-	}
-	all := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	return strings.Join(all[max(0, len(all)-lines):], "\n")
+	tail, _ := kvtest.TailLines(fc.logPath(o), lines)
+	return strings.Join(tail, "\n")
 }
 
 // startProcess starts pod o's kvstore on image's binary, on the pod's

@@ -10,7 +10,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,60 +17,9 @@ import (
 	"time"
 
 	"github.com/anishathalye/porcupine"
+
+	"github.com/jangada-io/jangada/apps/kvstore/kvtest"
 )
-
-// kvInput is one operation of the history: a linearizable get or a put.
-type kvInput struct {
-	put   bool
-	key   string
-	value string
-}
-
-// kvOutput is what a get returned; puts have none.
-type kvOutput struct {
-	found bool
-	value string
-}
-
-// kvModel is a register per key; the history is partitioned by key.
-var kvModel = porcupine.Model{
-	Partition: func(history []porcupine.Operation) [][]porcupine.Operation {
-		byKey := map[string][]porcupine.Operation{}
-		for _, op := range history {
-			k := op.Input.(kvInput).key
-			byKey[k] = append(byKey[k], op)
-		}
-		keys := make([]string, 0, len(byKey))
-		for k := range byKey {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		out := make([][]porcupine.Operation, 0, len(keys))
-		for _, k := range keys {
-			out = append(out, byKey[k])
-		}
-		return out
-	},
-	Init: func() any { return kvOutput{} },
-	Step: func(state, input, output any) (bool, any) {
-		in := input.(kvInput)
-		if in.put {
-			return true, kvOutput{found: true, value: in.value}
-		}
-		return output.(kvOutput) == state.(kvOutput), state
-	},
-	DescribeOperation: func(input, output any) string {
-		in := input.(kvInput)
-		if in.put {
-			return fmt.Sprintf("put(%s, %s)", in.key, in.value)
-		}
-		out := output.(kvOutput)
-		if !out.found {
-			return fmt.Sprintf("get(%s) -> absent", in.key)
-		}
-		return fmt.Sprintf("get(%s) -> %s", in.key, out.value)
-	},
-}
 
 // load is a steady client workload on the cluster's HTTP API: writers put
 // unique values to keys of their own, paced to a total rate, and readers
@@ -173,7 +121,7 @@ func (l *load) writer(w int, interval time.Duration) {
 			l.writes = append(l.writes, writeSample{at: began, latency: time.Since(began)})
 			l.acked.Add(1)
 		}
-		l.ops = append(l.ops, porcupine.Operation{ClientId: w, Input: kvInput{put: true, key: key, value: value}, Call: call, Return: ret})
+		l.ops = append(l.ops, porcupine.Operation{ClientId: w, Input: kvtest.Input{Put: true, Key: key, Value: value}, Call: call, Return: ret})
 		l.mu.Unlock()
 		if err != nil && l.done() {
 			return
@@ -190,7 +138,7 @@ func (l *load) reader(client, writers int, rng *rand.Rand) {
 		case <-time.After(20 * time.Millisecond):
 		}
 		key := writerKey(rng.IntN(writers), rng.IntN(keysPerWriter))
-		var out kvOutput
+		var out kvtest.Output
 		call := l.now()
 		err := l.retry(&endpoint, func(ctx context.Context, ep string) (err error) {
 			out, err = l.get(ctx, ep, key)
@@ -201,7 +149,7 @@ func (l *load) reader(client, writers int, rng *rand.Rand) {
 		if err != nil {
 			l.failed = append(l.failed, fmt.Sprintf("get %s: %v", key, err))
 		} else {
-			l.ops = append(l.ops, porcupine.Operation{ClientId: client, Input: kvInput{key: key}, Output: out, Call: call, Return: ret})
+			l.ops = append(l.ops, porcupine.Operation{ClientId: client, Input: kvtest.Input{Key: key}, Output: out, Call: call, Return: ret})
 		}
 		l.mu.Unlock()
 	}
@@ -250,29 +198,29 @@ func (l *load) put(ctx context.Context, ep, key, value string) error {
 	return nil
 }
 
-func (l *load) get(ctx context.Context, ep, key string) (kvOutput, error) {
+func (l *load) get(ctx context.Context, ep, key string) (kvtest.Output, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+ep+"/v1/kv/"+key, nil)
 	if err != nil {
-		return kvOutput{}, err
+		return kvtest.Output{}, err
 	}
 	resp, err := l.http.Do(req)
 	if err != nil {
-		return kvOutput{}, err
+		return kvtest.Output{}, err
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	switch resp.StatusCode {
 	case http.StatusOK:
-		return kvOutput{found: true, value: string(body)}, nil
+		return kvtest.Output{Found: true, Value: string(body)}, nil
 	case http.StatusNotFound:
 		var e struct {
 			Code string `json:"code"`
 		}
 		if json.NewDecoder(bytes.NewReader(body)).Decode(&e) == nil && e.Code == "not_found" {
-			return kvOutput{}, nil
+			return kvtest.Output{}, nil
 		}
 	}
-	return kvOutput{}, &apiError{resp.StatusCode, string(body)}
+	return kvtest.Output{}, &apiError{resp.StatusCode, string(body)}
 }
 
 // p99 returns the 99th percentile of the latencies of writes called
@@ -321,7 +269,7 @@ func (l *load) checkLinearizable(t *testing.T) {
 	l.mu.Unlock()
 	puts, gets := 0, 0
 	for _, op := range ops {
-		if op.Input.(kvInput).put {
+		if op.Input.(kvtest.Input).Put {
 			puts++
 		} else {
 			gets++
@@ -330,7 +278,7 @@ func (l *load) checkLinearizable(t *testing.T) {
 	if puts < 100 || gets < 50 {
 		t.Fatalf("history too small to mean anything: %d puts, %d gets", puts, gets)
 	}
-	res, _ := porcupine.CheckOperationsVerbose(kvModel, ops, 2*time.Minute)
+	res, _ := porcupine.CheckOperationsVerbose(kvtest.Model, ops, 2*time.Minute)
 	switch res {
 	case porcupine.Ok:
 		t.Logf("history of %d puts and %d gets is linearizable", puts, gets)

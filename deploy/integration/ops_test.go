@@ -10,6 +10,7 @@ import (
 	"github.com/jangada-io/jangada/deploy"
 	"github.com/jangada-io/jangada/mgmt"
 	raftcore "github.com/jangada-io/jangada/raft-core"
+	"github.com/jangada-io/jangada/raft-core/clustertest"
 )
 
 // TestStepsThatWouldLoseTheQuorumAreRefused: with one of three voters
@@ -44,7 +45,7 @@ func TestStepsThatWouldLoseTheQuorumAreRefused(t *testing.T) {
 	// Wait until the leader has noticed, so that the refusal below is the
 	// quorum rule's and not a race with the leader's view.
 	dial := quicDial([]byte(clusterSecret))
-	waitFor(t, "the leader to see the killed node inactive", 30*time.Second, func() bool {
+	clustertest.WaitFor(t, "the leader to see the killed node inactive", 30*time.Second, func() bool {
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		cl, closeFn, err := dial(cctx, []raftcore.Peer{{ID: other.ID, Addr: other.RaftAddr}})

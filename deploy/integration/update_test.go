@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/jangada-io/jangada/deploy"
+	"github.com/jangada-io/jangada/raft-core/clustertest"
+	"github.com/jangada-io/jangada/raft-core/testseed"
 )
 
 // versions returns the version each running member's GET /v1/status
@@ -66,7 +68,7 @@ func (tc *testCluster) wantVersions(t *testing.T, version string, members int) {
 // start (halted by its health gate, then rolled back) all complete with no
 // failed client operation and a linearizable history.
 func TestRollingUpdateAndScaleUnderLoad(t *testing.T) {
-	seed := uint64(time.Now().UnixNano())
+	seed := testseed.Get(t)
 	t.Logf("seed %d", seed)
 	tc := newTestCluster(t, binV1, 3, 5)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -87,7 +89,7 @@ func TestRollingUpdateAndScaleUnderLoad(t *testing.T) {
 	tc.wantVersions(t, "v1.0.0-test", 3)
 
 	lg := startLoad(t, tc.http, 500, 32, 4, seed)
-	waitFor(t, "the load to get going", 30*time.Second, func() bool { return lg.acked.Load() >= 500 })
+	clustertest.WaitFor(t, "the load to get going", 30*time.Second, func() bool { return lg.acked.Load() >= 500 })
 
 	var rep *deploy.UpdateReport
 	updateStart, updateTook := timed("rolling update v1 -> v2", func() (err error) {
@@ -118,7 +120,7 @@ func TestRollingUpdateAndScaleUnderLoad(t *testing.T) {
 		t.Fatalf("update to a build that exits at start: %v, want a *GateError", err)
 	}
 	t.Logf("halted as expected: %v", err)
-	waitFor(t, "writes to go on after the halted update", 30*time.Second, func() bool { return lg.acked.Load() >= before+200 })
+	clustertest.WaitFor(t, "writes to go on after the halted update", 30*time.Second, func() bool { return lg.acked.Load() >= before+200 })
 	tc.wantVersions(t, "v2.0.0-test", 2)
 	timed("rollback after the failed gate", func() error {
 		_, err := tc.local.Rollback(ctx)
@@ -132,16 +134,4 @@ func TestRollingUpdateAndScaleUnderLoad(t *testing.T) {
 	}
 	t.Logf("FIGURE load: %d writes acknowledged in %v, 0 failed", lg.acked.Load(), time.Since(lg.start).Round(time.Millisecond))
 	lg.checkLinearizable(t)
-}
-
-// waitFor polls cond until it holds, failing the test after timeout.
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond) // polling a condition with a deadline
-	}
 }

@@ -16,6 +16,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jangada-io/jangada/apps/kvstore/kvtest"
+	"github.com/jangada-io/jangada/raft-core/clustertest"
+	"github.com/jangada-io/jangada/raft-core/testseed"
 )
 
 // releaseTagPattern names the tags an upgrade starts from.
@@ -77,7 +81,7 @@ func buildRelease(t *testing.T, tag, dir string) string {
 	version := path.Base(tag)
 	bin := filepath.Join(dir, "kvstore-"+version)
 	build := exec.Command("go", "build", "-trimpath", "-o", bin,
-		"-ldflags", "-X github.com/jangada-io/jangada/apps/kvstore.Version="+version, "./cmd/kvstore")
+		"-ldflags", versionFlag(version), "./cmd/kvstore")
 	build.Dir = filepath.Join(src, "apps", "kvstore")
 	build.Env = append(os.Environ(), "GOWORK="+filepath.Join(src, "go.work"))
 	if out, err := build.CombinedOutput(); err != nil {
@@ -135,9 +139,9 @@ func (l *load) lastAcknowledged() map[string]string {
 	last := map[string]string{}
 	at := map[string]int64{}
 	for _, op := range l.ops {
-		in := op.Input.(kvInput)
-		if in.put && op.Return != math.MaxInt64 && op.Call >= at[in.key] {
-			last[in.key], at[in.key] = in.value, op.Call
+		in := op.Input.(kvtest.Input)
+		if in.Put && op.Return != math.MaxInt64 && op.Call >= at[in.Key] {
+			last[in.Key], at[in.Key] = in.Value, op.Call
 		}
 	}
 	return last
@@ -151,7 +155,7 @@ func wantValues(t *testing.T, endpoints []string, want map[string]string) {
 	defer l.http.CloseIdleConnections()
 	endpoint := 0
 	for key, value := range want {
-		var out kvOutput
+		var out kvtest.Output
 		err := l.retry(&endpoint, func(ctx context.Context, ep string) (err error) {
 			out, err = l.get(ctx, ep, key)
 			return err
@@ -159,7 +163,7 @@ func wantValues(t *testing.T, endpoints []string, want map[string]string) {
 		if err != nil {
 			t.Fatalf("read %s: %v", key, err)
 		}
-		if !out.found || out.value != value {
+		if !out.Found || out.Value != value {
 			t.Fatalf("key %s reads %+v, want the acknowledged %q", key, out, value)
 		}
 	}
@@ -184,7 +188,7 @@ func TestUpgradeFromTheNewestReleaseTag(t *testing.T) {
 	binOld := buildRelease(t, tag, t.TempDir())
 	oldVersion := path.Base(tag)
 	t.Logf("STEP built kvstore %s from tag %s in %v", oldVersion, tag, time.Since(began).Round(time.Millisecond))
-	seed := uint64(time.Now().UnixNano())
+	seed := testseed.Get(t)
 	t.Logf("seed %d", seed)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -196,7 +200,7 @@ func TestUpgradeFromTheNewestReleaseTag(t *testing.T) {
 		}
 		tc.wantVersions(t, oldVersion, 3)
 		lg := startLoad(t, tc.http, 300, 16, 3, seed)
-		waitFor(t, "the load to get going", 30*time.Second, func() bool { return lg.acked.Load() >= 300 })
+		clustertest.WaitFor(t, "the load to get going", 30*time.Second, func() bool { return lg.acked.Load() >= 300 })
 		t0 := time.Now()
 		rep, err := tc.local.RollingUpdate(ctx, binV2)
 		if err != nil {
@@ -210,7 +214,7 @@ func TestUpgradeFromTheNewestReleaseTag(t *testing.T) {
 		}
 		tc.wantVersions(t, "v2.0.0-test", 3)
 		after := lg.acked.Load()
-		waitFor(t, "writes to go on on the new version", 30*time.Second, func() bool { return lg.acked.Load() >= after+300 })
+		clustertest.WaitFor(t, "writes to go on on the new version", 30*time.Second, func() bool { return lg.acked.Load() >= after+300 })
 		lg.stop()
 		if f := lg.failures(); len(f) > 0 {
 			t.Fatalf("%d client operations failed; first: %s", len(f), f[0])
@@ -225,7 +229,7 @@ func TestUpgradeFromTheNewestReleaseTag(t *testing.T) {
 			t.Fatal(err)
 		}
 		lg := startLoad(t, tc.http, 300, 16, 0, seed)
-		waitFor(t, "writes on the release", 30*time.Second, func() bool { return lg.acked.Load() >= 300 })
+		clustertest.WaitFor(t, "writes on the release", 30*time.Second, func() bool { return lg.acked.Load() >= 300 })
 		lg.stop()
 		if f := lg.failures(); len(f) > 0 {
 			t.Fatalf("%d client operations failed; first: %s", len(f), f[0])

@@ -11,4 +11,7 @@
 // deploy/integration; any command whose "serve" takes kvstore's flags
 // (--id, --data-dir, --listen, --http, --peers, --store, --preset,
 // --cluster-secret-file) and answers GET /v1/status can run in a Cluster.
+// A test that starts its processes otherwise (deploy/integration's, through
+// a deployment driver) uses the pieces alone: FreeUDPPort and FreeTCPPort
+// for its configuration, TailLines and DataRace on its processes' logs.
 package kvtest
