@@ -1559,8 +1559,17 @@ func memberRole(r MemberRole) Role {
 // SnapshotStore, records it in the LogStore, compacts the log behind it and
 // prunes old snapshots. It runs in the apply role.
 func (e *engine) takeSnapshot(kind SnapshotKind) (SnapshotMeta, error) {
+	return e.takeSnapshotTeed(kind, nil)
+}
+
+// takeSnapshotTeed is takeSnapshot streaming the state machine's bytes to
+// live as well, when live is not nil and a snapshot is written.
+func (e *engine) takeSnapshotTeed(kind SnapshotKind, live *liveCopy) (SnapshotMeta, error) {
 	start := time.Now()
-	meta, err := e.writeSnapshot()
+	meta, err := e.writeSnapshot(live)
+	if live != nil {
+		live.finish(err)
+	}
 	e.obs.Snapshot(kind, time.Since(start), meta.Size, err)
 	if err != nil {
 		return meta, err
@@ -1569,7 +1578,7 @@ func (e *engine) takeSnapshot(kind SnapshotKind) (SnapshotMeta, error) {
 	return meta, nil
 }
 
-func (e *engine) writeSnapshot() (SnapshotMeta, error) {
+func (e *engine) writeSnapshot(live *liveCopy) (SnapshotMeta, error) {
 	e.smMu.RLock()
 	index, term := e.applied.Load(), e.appliedTerm
 	if index == 0 || index == e.lastSnap.Load() {
@@ -1592,7 +1601,10 @@ func (e *engine) writeSnapshot() (SnapshotMeta, error) {
 	if err == nil {
 		err = e.proposals.writeTo(cw)
 	}
-	if err == nil {
+	if err == nil && live != nil {
+		live.start(meta, mem)
+		err = e.sm.snapshot(teeWriter{w: cw, copy: live})
+	} else if err == nil {
 		err = e.sm.snapshot(cw)
 	}
 	e.smMu.RUnlock()
@@ -1604,6 +1616,9 @@ func (e *engine) writeSnapshot() (SnapshotMeta, error) {
 		return meta, fmt.Errorf("raftcore: commit snapshot: %w", err)
 	}
 	meta.Size = cw.n
+	if live != nil {
+		live.committed(func() (StateCopy, error) { return e.openState(meta) })
+	}
 	md := &raftpb.SnapshotMetadata{Index: new(index), Term: new(term), ConfState: meta.ConfState}
 	if err := e.ls.SetSnapshot(md); err != nil && !errors.Is(err, raft.ErrSnapOutOfDate) {
 		return meta, fmt.Errorf("raftcore: record snapshot: %w", err)

@@ -84,16 +84,7 @@ func backupCreateCmd(g *globals) *cobra.Command {
 			ctx := cmd.Context()
 			// The copy is bounded by Ctrl-C only; the server bounds the
 			// start of it (a read index round) by its call timeout.
-			src := backup.SourceFunc(func(ctx context.Context) (backup.State, error) {
-				r, err := cl.State(ctx)
-				if err != nil {
-					return backup.State{}, err
-				}
-				return backup.State{
-					Node: r.Info.Node, Index: r.Info.Index, Term: r.Info.Term,
-					Members: backupMembers(r.Info.Members), StateMachine: r.Info.StateMachine, Body: r,
-				}, nil
-			})
+			src := clusterState(cl)
 			report, finish := progress(-1, "backing up")
 			start := time.Now()
 			m, err := backup.Create(ctx, target, src, backup.CreateOptions{Name: name, ClusterID: clusterID, Progress: report})
@@ -110,6 +101,21 @@ func backupCreateCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&name, "name", "", "the backup's name (default: its creation time and index)")
 	cmd.Flags().StringVar(&clusterID, "cluster-id", "", "a label of the cluster, recorded in the manifest")
 	return cmd
+}
+
+// clusterState is the cluster's state as a backup source: a compressed
+// state copy from the first member that answers, stored as it arrives.
+func clusterState(cl *mgmt.Client) backup.Source {
+	return backup.SourceFunc(func(ctx context.Context) (backup.State, error) {
+		r, err := cl.StateCompressed(ctx)
+		if err != nil {
+			return backup.State{}, err
+		}
+		return backup.State{
+			Node: r.Info.Node, Index: r.Info.Index, Term: r.Info.Term,
+			Members: backupMembers(r.Info.Members), StateMachine: r.Info.StateMachine, Body: r,
+		}, nil
+	})
 }
 
 func backupMembers(ms []mgmt.Member) []backup.Member {
