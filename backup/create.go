@@ -62,7 +62,8 @@ type CreateOptions struct {
 	// Name of the new backup. Default: the creation time and index
 	// ("20261206T052703.123Z-4711"), so that names sort by time.
 	Name string
-	// ClusterID labels the cluster in the manifest. Default: "".
+	// ClusterID identifies the cluster in the manifest (see
+	// Manifest.ClusterID). Default: "".
 	ClusterID string
 	// Now is the clock. Default: time.Now.
 	Now func() time.Time

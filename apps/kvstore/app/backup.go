@@ -9,6 +9,7 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/jangada-io/jangada/backup"
+	"github.com/jangada-io/jangada/discovery"
 	"github.com/jangada-io/jangada/observe"
 	raftcore "github.com/jangada-io/jangada/raft-core"
 )
@@ -133,6 +134,7 @@ func startBackups(p BackupParams) error {
 				Schedule: p.Config.BackupSchedule, Jitter: jitter,
 				Target: target, Source: NodeState(node, p.Source.StateMachine), IsLeader: node.IsLeader,
 				Retention: retention, Logger: log,
+				ClusterID: backupClusterID(p.Config),
 				OnResult: func(r backup.Result) {
 					switch {
 					case obs == nil || r.Skipped:
@@ -165,6 +167,16 @@ func startBackups(p BackupParams) error {
 		},
 	})
 	return nil
+}
+
+// backupClusterID is the id of the cluster whose secret the node holds, as
+// join tickets show it (discovery.ClusterID): the cluster id of its
+// backups' manifests. "" without a cluster secret.
+func backupClusterID(c Config) string {
+	if c.ClusterSecret == "" {
+		return ""
+	}
+	return discovery.ClusterID([]byte(c.ClusterSecret))
 }
 
 // backupJitter is MaxBackupJitter or a tenth of the schedule's period,
