@@ -96,6 +96,8 @@ type BackupParams struct {
 	Source    BackupSource
 	Observer  *observe.Observer `optional:"true"`
 	Logger    *slog.Logger
+	// Events records the attempts in the management server's history.
+	Events *BackupEvents
 }
 
 // backupOption runs scheduled backups when Config.BackupSchedule is set:
@@ -105,7 +107,7 @@ func backupOption(cfg Config) fx.Option {
 	if cfg.BackupSchedule == "" {
 		return fx.Options()
 	}
-	return fx.Invoke(startBackups)
+	return fx.Options(fx.Provide(newBackupEvents), fx.Invoke(startBackups))
 }
 
 // kvstoreBackupSource is the key-value store's BackupSource.
@@ -136,6 +138,7 @@ func startBackups(p BackupParams) error {
 				Retention: retention, Logger: log,
 				ClusterID: backupClusterID(p.Config),
 				OnResult: func(r backup.Result) {
+					p.Events.record(r)
 					switch {
 					case obs == nil || r.Skipped:
 					case r.Err == nil:
