@@ -13,8 +13,8 @@ import (
 )
 
 // StateCopy is a consistent copy of the state machine, as OpenState returns
-// it: the bytes StateMachine.Snapshot wrote at Meta.Index, streamed from the
-// SnapshotStore. The caller closes it.
+// it: the bytes StateMachine.Snapshot wrote at Meta.Index, streamed as the
+// snapshot is written or from the SnapshotStore. The caller closes it.
 type StateCopy struct {
 	// Meta is the snapshot's index, term and membership.
 	Meta SnapshotMeta

@@ -1,6 +1,7 @@
 package raftcore
 
 import (
+	"bufio"
 	"bytes"
 	"cmp"
 	"encoding/binary"
@@ -1603,7 +1604,12 @@ func (e *engine) writeSnapshot(live *liveCopy) (SnapshotMeta, error) {
 	}
 	if err == nil && live != nil {
 		live.start(meta, mem)
-		err = e.sm.snapshot(teeWriter{w: cw, copy: live})
+		// Small writes reach the copy's buffer in batches; larger ones as
+		// they come.
+		bw := bufio.NewWriterSize(teeWriter{w: cw, copy: live}, 32<<10)
+		if err = e.sm.snapshot(bw); err == nil {
+			err = bw.Flush()
+		}
 	} else if err == nil {
 		err = e.sm.snapshot(cw)
 	}

@@ -91,7 +91,7 @@ func (c *liveCopy) start(meta SnapshotMeta, mem *membership) {
 	close(c.started)
 }
 
-// tee passes the state machine's writes to c.
+// teeWriter passes the state machine's writes to w and to copy.
 type teeWriter struct {
 	w    io.Writer
 	copy *liveCopy
