@@ -27,7 +27,21 @@ type State struct {
 	Members      []Member
 	StateMachine string
 	// Body streams the state machine's snapshot bytes; Create closes it.
+	// A Body that implements CompressedBody may stream them compressed.
 	Body io.ReadCloser
+}
+
+// CompressedBody is implemented by a State's Body that may stream the
+// backup's body itself, the state already compressed with zstd, with the
+// state's size and SHA-256 computed where it was compressed: an
+// mgmt.StateReader from Client.StateCompressed. Create then stores the
+// stream as it arrives instead of compressing the state again.
+type CompressedBody interface {
+	// Compressed reports whether the body streams compressed.
+	Compressed() bool
+	// StateDigest returns the state bytes the body read so far holds and,
+	// once it returned io.EOF, the state's SHA-256 (nil before).
+	StateDigest() (size int64, sha256 []byte)
 }
 
 // Source opens a consistent copy of the state: a management client's State
@@ -48,7 +62,8 @@ type CreateOptions struct {
 	// Name of the new backup. Default: the creation time and index
 	// ("20261206T052703.123Z-4711"), so that names sort by time.
 	Name string
-	// ClusterID labels the cluster in the manifest. Default: "".
+	// ClusterID identifies the cluster in the manifest (see
+	// Manifest.ClusterID). Default: "".
 	ClusterID string
 	// Now is the clock. Default: time.Now.
 	Now func() time.Time
@@ -89,25 +104,15 @@ func Create(ctx context.Context, target Target, src Source, opts CreateOptions) 
 	if err := checkAbsent(ctx, target, m.Name); err != nil {
 		return Manifest{}, err
 	}
-	state := &countingHash{h: sha256.New(), progress: opts.Progress}
-	body := &countingHash{h: sha256.New()}
-	pr, pw := io.Pipe()
-	compressed := make(chan error, 1)
-	go func() {
-		compressed <- compress(pw, io.TeeReader(st.Body, state))
-	}()
-	err = target.Put(ctx, m.Name+"/"+BodyObject, io.TeeReader(pr, body))
-	// Unblocks the compressor if Put stopped reading early.
-	pr.CloseWithError(errors.Join(err, errPutEnded))
-	if cerr := <-compressed; cerr != nil && err == nil {
-		err = cerr
+	if cb, ok := st.Body.(CompressedBody); ok && cb.Compressed() {
+		err = storeCompressed(ctx, target, &m, st.Body, cb, opts.Progress)
+	} else {
+		err = compressAndStore(ctx, target, &m, st.Body, opts.Progress)
 	}
 	if err != nil {
 		cleanUp(ctx, target, m.Name)
 		return Manifest{}, fmt.Errorf("backup: %s: %w", m.Name, err)
 	}
-	m.StateSize, m.StateSHA256 = state.n, hex.EncodeToString(state.h.Sum(nil))
-	m.BodySize, m.BodySHA256 = body.n, hex.EncodeToString(body.h.Sum(nil))
 	data, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return Manifest{}, fmt.Errorf("backup: %w", err)
@@ -117,6 +122,52 @@ func Create(ctx context.Context, target Target, src Source, opts CreateOptions) 
 		return Manifest{}, fmt.Errorf("backup: %s: %w", m.Name, err)
 	}
 	return m, nil
+}
+
+// compressAndStore stores state compressed as m's body and records the
+// sizes and checksums in m.
+func compressAndStore(ctx context.Context, target Target, m *Manifest, state io.Reader, progress func(int64)) error {
+	stateHash := &countingHash{h: sha256.New(), progress: progress}
+	body := &countingHash{h: sha256.New()}
+	pr, pw := io.Pipe()
+	compressed := make(chan error, 1)
+	go func() {
+		compressed <- compress(pw, io.TeeReader(state, stateHash))
+	}()
+	err := target.Put(ctx, m.Name+"/"+BodyObject, io.TeeReader(pr, body))
+	// Unblocks the compressor if Put stopped reading early.
+	pr.CloseWithError(errors.Join(err, errPutEnded))
+	if cerr := <-compressed; cerr != nil && err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	m.StateSize, m.StateSHA256 = stateHash.n, hex.EncodeToString(stateHash.h.Sum(nil))
+	m.BodySize, m.BodySHA256 = body.n, hex.EncodeToString(body.h.Sum(nil))
+	return nil
+}
+
+// storeCompressed stores an already compressed body as m's body, and
+// records its size and checksum, and the state's, in m.
+func storeCompressed(ctx context.Context, target Target, m *Manifest, r io.Reader, cb CompressedBody, progress func(int64)) error {
+	body := &countingHash{h: sha256.New()}
+	if progress != nil {
+		body.progress = func(int64) {
+			n, _ := cb.StateDigest()
+			progress(n)
+		}
+	}
+	if err := target.Put(ctx, m.Name+"/"+BodyObject, io.TeeReader(r, body)); err != nil {
+		return err
+	}
+	size, sum := cb.StateDigest()
+	if len(sum) != sha256.Size {
+		return fmt.Errorf("the compressed state's source gave no SHA-256 of the state (body read to its end?)")
+	}
+	m.StateSize, m.StateSHA256 = size, hex.EncodeToString(sum)
+	m.BodySize, m.BodySHA256 = body.n, hex.EncodeToString(body.h.Sum(nil))
+	return nil
 }
 
 // cleanupTimeout bounds the removal of what a failed Create stored.

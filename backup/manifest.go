@@ -31,8 +31,11 @@ type Manifest struct {
 	Format int    `json:"format"`
 	// Name is the backup's name in its target.
 	Name string `json:"name"`
-	// ClusterID is the label of the cluster the backup was taken from
-	// (CreateOptions.ClusterID), "" if none was given.
+	// ClusterID identifies the cluster the backup was taken from
+	// (CreateOptions.ClusterID). jangadactl and the kvstore app record the
+	// id of the cluster whose secret they hold (discovery.ClusterID, the id
+	// join tickets show); without a secret it is what --cluster-id says,
+	// or "". Nothing checks it: a backup restores into a new cluster.
 	ClusterID string `json:"cluster_id,omitempty"`
 	// StateMachine names the application whose state the backup holds.
 	StateMachine string `json:"state_machine"`

@@ -53,7 +53,8 @@ type ScheduleConfig struct {
 	// Retention prunes the target after each successful backup. Default:
 	// keep all.
 	Retention Retention
-	// ClusterID labels the backups (CreateOptions.ClusterID).
+	// ClusterID identifies the cluster in the backups' manifests
+	// (CreateOptions.ClusterID).
 	ClusterID string
 	// Retries is how often a failed backup is tried again, RetryBackoff
 	// the first pause (doubling). Defaults: 3, 30s.

@@ -2,7 +2,8 @@
 // that any application mounts on its node's transport, and a Go client that
 // reads the cluster's status, changes its membership, moves leadership,
 // triggers snapshots, reports health, streams events and copies the state
-// machine for backups (Client.State, admins only). It runs on any
+// machine for backups (Client.State, or compressed by the node:
+// Client.StateCompressed; admins only). It runs on any
 // raftcore.StreamTransport: QUIC (transport-quic) in production,
 // transport-mem in tests. The jangadactl command (mgmt/cmd/jangadactl) is
 // built on the client.

@@ -42,6 +42,9 @@ func newHistory(limit int) *history {
 func (h *history) append(e historyEntry) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.closed {
+		return // the server closed; nothing follows the history
+	}
 	if e.gapUntil > h.coveredFrom {
 		h.coveredFrom = e.gapUntil
 	}

@@ -57,7 +57,7 @@ func mutating(op string) bool {
 
 // adminOnly reports whether op needs an admin: the mutating operations,
 // and the state copy, which is all the data.
-func adminOnly(op string) bool { return mutating(op) || op == opState }
+func adminOnly(op string) bool { return mutating(op) || op == opState || op == opStateZstd }
 
 // request is the body of a request frame; fields not used by Op are zero.
 type request struct {
@@ -94,6 +94,10 @@ type response struct {
 	// State describes a state copy (State call); Size ends it.
 	State *StateInfo `json:"state,omitempty"`
 	Size  int64      `json:"size,omitempty"`
+	// StateSize and StateSHA256 end a compressed state copy (Size counts
+	// its compressed bytes): the state's size and SHA-256, hex.
+	StateSize   int64  `json:"state_size,omitempty"`
+	StateSHA256 string `json:"state_sha256,omitempty"`
 }
 
 // encodeFrame returns v as one frame of the given kind.

@@ -203,8 +203,8 @@ func (s *Server) serve(ctx context.Context, st raftcore.Stream) {
 		s.streamEvents(ctx, cancel, st, req)
 		return
 	}
-	if req.Op == opState {
-		resp := s.serveState(ctx, st)
+	if req.Op == opState || req.Op == opStateZstd {
+		resp := s.serveState(ctx, st, req.Op == opStateZstd)
 		resp.Node = s.node.ID()
 		s.audit(remote, req, resp)
 		s.reply(st, resp)

@@ -2,10 +2,12 @@ package mgmt
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/jangada-io/jangada/codec"
 	raftcore "github.com/jangada-io/jangada/raft-core"
@@ -48,6 +50,9 @@ type StateInfo struct {
 	// StateMachine is the name the server was configured with
 	// (ServerConfig.StateMachine), "" if none.
 	StateMachine string `json:"state_machine,omitempty"`
+	// Compression is "zstd" when the server compresses the copy
+	// (Client.StateCompressed), "" when it streams the state's bytes.
+	Compression string `json:"compression,omitempty"`
 }
 
 // stateInfoOf describes sc as served by node.
@@ -67,9 +72,10 @@ func stateInfoOf(node uint64, name string, sc raftcore.StateCopy) *StateInfo {
 	return info
 }
 
-// serveState answers a State call: the copy streams until it ends, the
-// client goes away, or the server closes; CallTimeout does not bound it.
-func (s *Server) serveState(ctx context.Context, st raftcore.Stream) response {
+// serveState answers a State call, compressed for StateCompressed: the
+// copy streams until it ends, the client goes away, or the server closes;
+// CallTimeout does not bound it.
+func (s *Server) serveState(ctx context.Context, st raftcore.Stream, compressed bool) response {
 	src, ok := s.node.(StateSource)
 	if !ok {
 		return errorResponse(fmt.Errorf("%w: this node cannot copy its state", ErrInvalid))
@@ -82,7 +88,13 @@ func (s *Server) serveState(ctx context.Context, st raftcore.Stream) response {
 		return errorResponse(err)
 	}
 	defer sc.Close()
-	s.reply(st, response{Node: s.node.ID(), State: stateInfoOf(s.node.ID(), s.cfg.StateMachine, sc)})
+	info := stateInfoOf(s.node.ID(), s.cfg.StateMachine, sc)
+	if compressed {
+		info.Compression = compressionZstd
+		s.reply(st, response{Node: s.node.ID(), State: info})
+		return streamCompressedState(st, sc)
+	}
+	s.reply(st, response{Node: s.node.ID(), State: info})
 	buf := make([]byte, 2+stateChunkSize)
 	buf[0], buf[1] = wireVersion, kindData
 	frame := make([]byte, 0, len(buf)+16)
@@ -120,6 +132,11 @@ type StateReader struct {
 	read    int64
 	err     error
 	once    sync.Once
+	// stateRead and stateSHA256 describe the state a compressed copy
+	// holds: the bytes read so far (as the server counted them), and, at
+	// the end, its checksum.
+	stateRead   atomic.Int64
+	stateSHA256 []byte
 }
 
 // Read implements io.Reader.
@@ -145,11 +162,18 @@ func (r *StateReader) next() error {
 		}
 		return err
 	}
-	switch kind {
-	case kindData:
+	switch {
+	case kind == kindData && !r.Compressed():
 		r.pending = payload[2:]
 		return nil
-	case kindResponse:
+	case kind == kindZstdData && r.Compressed():
+		if len(payload) < 2+8 {
+			return fmt.Errorf("%w: compressed state frame of %d bytes", ErrProtocol, len(payload))
+		}
+		r.stateRead.Store(int64(binary.BigEndian.Uint64(payload[2:])))
+		r.pending = payload[2+8:]
+		return nil
+	case kind == kindResponse:
 		var end response
 		if err := decodePayload(payload, kindResponse, &end); err != nil {
 			return err
@@ -159,6 +183,9 @@ func (r *StateReader) next() error {
 		}
 		if end.Size != r.read+int64(len(r.pending)) {
 			return fmt.Errorf("%w: state copy of %d bytes, server sent %d", ErrProtocol, r.read, end.Size)
+		}
+		if r.Compressed() {
+			return r.endCompressed(end)
 		}
 		return io.EOF
 	}
@@ -183,6 +210,10 @@ func (r *StateReader) Close() error {
 // Errors: ErrUnauthorized, ErrInvalid (the node cannot copy its state),
 // ErrUnavailable, ErrNoEndpoint, the context's error.
 func (c *Client) State(ctx context.Context) (*StateReader, error) {
+	return c.state(ctx, opState)
+}
+
+func (c *Client) state(ctx context.Context, op string) (*StateReader, error) {
 	var lastErr error
 	for attempt := 0; attempt < len(c.endpoints)*c.cfg.MaxRetries; attempt++ {
 		if attempt > 0 && attempt%len(c.endpoints) == 0 {
@@ -191,35 +222,35 @@ func (c *Client) State(ctx context.Context) (*StateReader, error) {
 			}
 		}
 		endpoint := c.endpoint(attempt)
-		r, err := c.openState(ctx, endpoint)
+		r, err := c.openState(ctx, endpoint, op)
 		if err == nil {
 			c.prefer(endpoint)
 			return r, nil
 		}
 		lastErr = err
-		c.cfg.Logger.Debug("call failed", "op", opState, "endpoint", endpoint.Addr, "err", err)
+		c.cfg.Logger.Debug("call failed", "op", op, "endpoint", endpoint.Addr, "err", err)
 		var re *RemoteError
 		if ctx.Err() != nil || errors.As(err, &re) && !retryable(err) {
 			return nil, err
 		}
 	}
-	return nil, fmt.Errorf("%w: %s: %w", ErrNoEndpoint, opState, lastErr)
+	return nil, fmt.Errorf("%w: %s: %w", ErrNoEndpoint, op, lastErr)
 }
 
-func (c *Client) openState(ctx context.Context, endpoint raftcore.Peer) (*StateReader, error) {
-	frame, err := encodeFrame(kindRequest, request{Op: opState})
+func (c *Client) openState(ctx context.Context, endpoint raftcore.Peer, op string) (*StateReader, error) {
+	frame, err := encodeFrame(kindRequest, request{Op: op})
 	if err != nil {
 		return nil, err
 	}
 	st, err := c.cfg.Transport.OpenStream(ctx, endpoint, Protocol)
 	if err != nil {
-		return nil, fmt.Errorf("mgmt: %s on %s: %w", opState, endpoint.Addr, err)
+		return nil, fmt.Errorf("mgmt: %s on %s: %w", op, endpoint.Addr, err)
 	}
 	stop := context.AfterFunc(ctx, func() { st.Close() })
 	fail := func(err error) (*StateReader, error) {
 		stop()
 		st.Close()
-		return nil, c.ctxErr(ctx, fmt.Errorf("mgmt: %s on %s: %w", opState, endpoint.Addr, err))
+		return nil, c.ctxErr(ctx, fmt.Errorf("mgmt: %s on %s: %w", op, endpoint.Addr, err))
 	}
 	if _, err := st.Write(frame); err != nil {
 		return fail(err)
@@ -240,6 +271,13 @@ func (c *Client) openState(ctx context.Context, endpoint raftcore.Peer) (*StateR
 	}
 	if first.State == nil {
 		return fail(fmt.Errorf("%w: state response without a description", ErrProtocol))
+	}
+	want := ""
+	if op == opStateZstd {
+		want = compressionZstd
+	}
+	if first.State.Compression != want {
+		return fail(fmt.Errorf("%w: %s answered with compression %q", ErrProtocol, op, first.State.Compression))
 	}
 	return &StateReader{Info: *first.State, st: st, fr: fr, stop: stop}, nil
 }

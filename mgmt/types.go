@@ -147,6 +147,9 @@ func (e Event) String() string {
 		}
 	case e.Call != nil:
 		s += fmt.Sprintf(" op=%s target=%d caller=%s", e.Call.Op, e.Call.Target, e.Call.Caller)
+		if e.Index != 0 {
+			s += fmt.Sprintf(" index=%d", e.Index)
+		}
 		if e.Call.Error != "" {
 			s += " error=" + e.Call.Error
 		}

@@ -13,8 +13,8 @@ import (
 )
 
 // StateCopy is a consistent copy of the state machine, as OpenState returns
-// it: the bytes StateMachine.Snapshot wrote at Meta.Index, streamed from the
-// SnapshotStore. The caller closes it.
+// it: the bytes StateMachine.Snapshot wrote at Meta.Index, streamed as the
+// snapshot is written or from the SnapshotStore. The caller closes it.
 type StateCopy struct {
 	// Meta is the snapshot's index, term and membership.
 	Meta SnapshotMeta
@@ -33,11 +33,22 @@ const stateCopyAttempts = 3
 // OpenState returns a copy of the state machine that reflects every write
 // committed before OpenState was called: it runs a read index round (as
 // Read does, so it works on any member), then takes a snapshot at the
-// applied index, which is at least the read index, and opens it. Applies
-// pause only while the snapshot is written to the local SnapshotStore, not
-// while the caller reads it. The copy's bytes are the state machine's own
-// Snapshot output; the reader reports a checksum failure of the stored
-// snapshot (ErrCorrupt) at the latest at EOF.
+// applied index, which is at least the read index. Applies pause while the
+// snapshot is written to the local SnapshotStore, not while the caller
+// reads the copy.
+//
+// The copy streams while the snapshot is written: the state machine's bytes
+// reach the caller through a bounded buffer (at most 32 MiB) as the
+// snapshot store receives them. When the buffer is full the snapshot waits
+// for the caller, for at most a quarter of its writing time in all; a
+// caller that falls further behind reads the rest from the committed
+// snapshot. When the applied index already has a snapshot, the copy is
+// read from it. Either way the copy's bytes are the state machine's own
+// Snapshot output at Meta.Index; Read returns io.EOF only once that
+// snapshot is committed, and the snapshot's failure (or ErrCorrupt for a
+// stored snapshot that fails its checksum) otherwise. Meta.Size is 0 while
+// the snapshot is being written. Close must not be called while a Read is
+// in progress.
 //
 // Errors: ErrStopped, ErrRemoved, ErrBusy, ErrCorrupt, the context's error.
 func (n *Node[C, R]) OpenState(ctx context.Context) (StateCopy, error) {
@@ -49,11 +60,28 @@ func (n *Node[C, R]) OpenState(ctx context.Context) (StateCopy, error) {
 	}
 	var lastErr error
 	for range stateCopyAttempts {
-		meta, err := n.Snapshot(ctx)
-		if err != nil {
-			return StateCopy{}, err
+		live := newLiveCopy(n.r.stopc, n.r.stoppedErr)
+		reply := make(chan snapshotReply, 1)
+		n.r.applyq.push(applyJob{snap: reply, live: live})
+		var res snapshotReply
+		select {
+		case <-live.started:
+			return live.sc, nil
+		case res = <-reply:
+		case <-ctx.Done():
+			live.Close()
+			return StateCopy{}, ctx.Err()
+		case <-n.r.stopc:
+			return StateCopy{}, n.r.stoppedErr()
 		}
-		sc, err := n.openStateAt(meta)
+		if live.hasStarted() {
+			return live.sc, nil
+		}
+		if res.err != nil {
+			return StateCopy{}, res.err
+		}
+		// The applied index had a snapshot already.
+		sc, err := n.e.openState(res.meta)
 		if !errors.Is(err, ErrSnapshotNotFound) {
 			return sc, err
 		}
@@ -62,33 +90,40 @@ func (n *Node[C, R]) OpenState(ctx context.Context) (StateCopy, error) {
 	return StateCopy{}, lastErr
 }
 
-// openStateAt opens the stored snapshot described by meta and skips what
+// openState opens the stored snapshot described by meta and skips what
 // the engine keeps before the state machine's bytes.
-func (n *Node[C, R]) openStateAt(meta SnapshotMeta) (StateCopy, error) {
-	stored, rc, err := n.e.ss.Open(meta.Index)
+func (e *engine) openState(meta SnapshotMeta) (StateCopy, error) {
+	stored, rc, err := e.ss.Open(meta.Index)
 	if err != nil {
 		return StateCopy{}, fmt.Errorf("raftcore: open snapshot %d: %w", meta.Index, err)
 	}
 	mem, err := readMembershipHeader(rc, stored.ConfState)
 	if err == nil {
-		_, err = readAppliedProposals(rc, n.e.proposals.window)
+		_, err = readAppliedProposals(rc, e.proposals.window)
 	}
 	if err != nil {
 		rc.Close()
 		return StateCopy{}, fmt.Errorf("raftcore: snapshot %d: %w", meta.Index, err)
 	}
 	sc := StateCopy{Meta: stored, ReadCloser: rc}
+	sc.Members, sc.Learners = stateCopyMembers(mem)
+	return sc, nil
+}
+
+// stateCopyMembers returns mem's members sorted by id, and the learners
+// among them.
+func stateCopyMembers(mem *membership) (members []Peer, learners []uint64) {
 	for id, p := range mem.peers {
 		if mem.isMember(id) {
-			sc.Members = append(sc.Members, p)
+			members = append(members, p)
 		}
 		if mem.isLearner(id) {
-			sc.Learners = append(sc.Learners, id)
+			learners = append(learners, id)
 		}
 	}
-	slices.SortFunc(sc.Members, func(a, b Peer) int { return cmp.Compare(a.ID, b.ID) })
-	slices.Sort(sc.Learners)
-	return sc, nil
+	slices.SortFunc(members, func(a, b Peer) int { return cmp.Compare(a.ID, b.ID) })
+	slices.Sort(learners)
+	return members, learners
 }
 
 // SeedState prepares the empty stores of a node of a new cluster to start

@@ -1,6 +1,7 @@
 package raftcore
 
 import (
+	"bufio"
 	"bytes"
 	"cmp"
 	"encoding/binary"
@@ -1559,8 +1560,17 @@ func memberRole(r MemberRole) Role {
 // SnapshotStore, records it in the LogStore, compacts the log behind it and
 // prunes old snapshots. It runs in the apply role.
 func (e *engine) takeSnapshot(kind SnapshotKind) (SnapshotMeta, error) {
+	return e.takeSnapshotTeed(kind, nil)
+}
+
+// takeSnapshotTeed is takeSnapshot streaming the state machine's bytes to
+// live as well, when live is not nil and a snapshot is written.
+func (e *engine) takeSnapshotTeed(kind SnapshotKind, live *liveCopy) (SnapshotMeta, error) {
 	start := time.Now()
-	meta, err := e.writeSnapshot()
+	meta, err := e.writeSnapshot(live)
+	if live != nil {
+		live.finish(err)
+	}
 	e.obs.Snapshot(kind, time.Since(start), meta.Size, err)
 	if err != nil {
 		return meta, err
@@ -1569,7 +1579,7 @@ func (e *engine) takeSnapshot(kind SnapshotKind) (SnapshotMeta, error) {
 	return meta, nil
 }
 
-func (e *engine) writeSnapshot() (SnapshotMeta, error) {
+func (e *engine) writeSnapshot(live *liveCopy) (SnapshotMeta, error) {
 	e.smMu.RLock()
 	index, term := e.applied.Load(), e.appliedTerm
 	if index == 0 || index == e.lastSnap.Load() {
@@ -1592,7 +1602,15 @@ func (e *engine) writeSnapshot() (SnapshotMeta, error) {
 	if err == nil {
 		err = e.proposals.writeTo(cw)
 	}
-	if err == nil {
+	if err == nil && live != nil {
+		live.start(meta, mem)
+		// Small writes reach the copy's buffer in batches; larger ones as
+		// they come.
+		bw := bufio.NewWriterSize(teeWriter{w: cw, copy: live}, 32<<10)
+		if err = e.sm.snapshot(bw); err == nil {
+			err = bw.Flush()
+		}
+	} else if err == nil {
 		err = e.sm.snapshot(cw)
 	}
 	e.smMu.RUnlock()
@@ -1604,6 +1622,9 @@ func (e *engine) writeSnapshot() (SnapshotMeta, error) {
 		return meta, fmt.Errorf("raftcore: commit snapshot: %w", err)
 	}
 	meta.Size = cw.n
+	if live != nil {
+		live.committed(func() (StateCopy, error) { return e.openState(meta) })
+	}
 	md := &raftpb.SnapshotMetadata{Index: new(index), Term: new(term), ConfState: meta.ConfState}
 	if err := e.ls.SetSnapshot(md); err != nil && !errors.Is(err, raft.ErrSnapOutOfDate) {
 		return meta, fmt.Errorf("raftcore: record snapshot: %w", err)

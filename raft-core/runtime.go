@@ -52,6 +52,8 @@ type applyJob struct {
 	msg    *raftpb.Message
 	snap   chan snapshotReply
 	wanted bool // a snapshot raft needs for a follower
+	// live streams the snapshot's state to an OpenState reader.
+	live *liveCopy
 }
 
 type snapshotReply struct {
@@ -293,7 +295,7 @@ func (r *runtime) applyLoop() {
 					kind = SnapshotAuto
 					r.snapWanted.Store(false)
 				}
-				meta, err := r.e.takeSnapshot(kind)
+				meta, err := r.e.takeSnapshotTeed(kind, job.live)
 				if job.snap != nil {
 					job.snap <- snapshotReply{meta: meta, err: err}
 				}

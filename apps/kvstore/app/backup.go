@@ -9,6 +9,7 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/jangada-io/jangada/backup"
+	"github.com/jangada-io/jangada/discovery"
 	"github.com/jangada-io/jangada/observe"
 	raftcore "github.com/jangada-io/jangada/raft-core"
 )
@@ -95,6 +96,8 @@ type BackupParams struct {
 	Source    BackupSource
 	Observer  *observe.Observer `optional:"true"`
 	Logger    *slog.Logger
+	// Events records the attempts in the management server's history.
+	Events *BackupEvents
 }
 
 // backupOption runs scheduled backups when Config.BackupSchedule is set:
@@ -104,7 +107,7 @@ func backupOption(cfg Config) fx.Option {
 	if cfg.BackupSchedule == "" {
 		return fx.Options()
 	}
-	return fx.Invoke(startBackups)
+	return fx.Options(fx.Provide(newBackupEvents), fx.Invoke(startBackups))
 }
 
 // kvstoreBackupSource is the key-value store's BackupSource.
@@ -133,7 +136,9 @@ func startBackups(p BackupParams) error {
 				Schedule: p.Config.BackupSchedule, Jitter: jitter,
 				Target: target, Source: NodeState(node, p.Source.StateMachine), IsLeader: node.IsLeader,
 				Retention: retention, Logger: log,
+				ClusterID: backupClusterID(p.Config),
 				OnResult: func(r backup.Result) {
+					p.Events.record(r)
 					switch {
 					case obs == nil || r.Skipped:
 					case r.Err == nil:
@@ -165,6 +170,16 @@ func startBackups(p BackupParams) error {
 		},
 	})
 	return nil
+}
+
+// backupClusterID is the id of the cluster whose secret the node holds, as
+// join tickets show it (discovery.ClusterID): the cluster id of its
+// backups' manifests. "" without a cluster secret.
+func backupClusterID(c Config) string {
+	if c.ClusterSecret == "" {
+		return ""
+	}
+	return discovery.ClusterID([]byte(c.ClusterSecret))
 }
 
 // backupJitter is MaxBackupJitter or a tenth of the schedule's period,

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jangada-io/jangada/apps/kvstore"
 	"github.com/jangada-io/jangada/backup"
+	"github.com/jangada-io/jangada/discovery"
 	"github.com/jangada-io/jangada/raft-core/clustertest"
 )
 
@@ -44,6 +45,7 @@ func TestScheduledBackupsRunOnTheLeader(t *testing.T) {
 	cfg := testConfig(t, TransportMem, StorePebble)
 	dir := filepath.Join(t.TempDir(), "backups")
 	cfg.BackupSchedule, cfg.BackupTo, cfg.BackupRetain = "@every 1s", dir, "2"
+	cfg.ClusterSecret = strings.Repeat("c", 32)
 	a, _, c, addr := startAppAt(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -62,8 +64,12 @@ func TestScheduledBackupsRunOnTheLeader(t *testing.T) {
 		}
 		return len(seen) >= 4
 	})
-	if _, err := backup.Verify(ctx, target, "", backup.VerifyOptions{StateMachine: StateMachineName, Scratch: kvstore.NewMachine()}); err != nil {
+	m, err := backup.Verify(ctx, target, "", backup.VerifyOptions{StateMachine: StateMachineName, Scratch: kvstore.NewMachine()})
+	if err != nil {
 		t.Fatal(err)
+	}
+	if want := discovery.ClusterID([]byte(cfg.ClusterSecret)); m.ClusterID != want {
+		t.Fatalf("manifest's cluster id %q, want the secret's cluster %q", m.ClusterID, want)
 	}
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {

@@ -62,6 +62,9 @@ type MgmtParams struct {
 	Replica   *Replica
 	Observer  *observe.Observer `optional:"true"`
 	Logger    *slog.Logger
+	// BackupEvents, there when backups are scheduled, records them in the
+	// server's event history.
+	BackupEvents *BackupEvents `optional:"true"`
 }
 
 // mgmtOption mounts the management server once the node has started, and
@@ -77,6 +80,9 @@ func mgmtOption() fx.Option {
 				}
 				var err error
 				srv, err = MountMgmt(p.Transport, p.Replica.Node(), p.Config, health, p.Logger, StateMachineName)
+				if err == nil {
+					p.BackupEvents.mounted(srv)
+				}
 				return err
 			},
 			OnStop: func(context.Context) error {

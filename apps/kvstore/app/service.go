@@ -279,6 +279,8 @@ type serviceMgmtParams struct {
 	Transport raftcore.Transport
 	Observer  *observe.Observer `optional:"true"`
 	Logger    *slog.Logger
+	// BackupEvents: as MgmtParams.BackupEvents.
+	BackupEvents *BackupEvents `optional:"true"`
 }
 
 // mountServiceMgmt mounts the management server for the started node, as
@@ -293,6 +295,9 @@ func mountServiceMgmt(p serviceMgmtParams, node func() mgmt.Node, name string) {
 			}
 			var err error
 			srv, err = MountMgmt(p.Transport, node(), p.Config, health, p.Logger, name)
+			if err == nil {
+				p.BackupEvents.mounted(srv)
+			}
 			return err
 		},
 		OnStop: func(context.Context) error {

@@ -18,7 +18,9 @@ import (
 
 	"github.com/jangada-io/jangada/apps/kvstore"
 	"github.com/jangada-io/jangada/apps/kvstore/app"
+	"github.com/jangada-io/jangada/apps/kvstore/kvtest"
 	"github.com/jangada-io/jangada/backup"
+	"github.com/jangada-io/jangada/discovery"
 	"github.com/jangada-io/jangada/raft-core/clustertest"
 )
 
@@ -129,10 +131,13 @@ func TestRestoreDrill(t *testing.T) {
 			kind = "s3"
 		}
 		started := time.Now()
-		out := jc.Must("--json", "backup", "create", "--to", location, "--cluster-id", "drill")
+		out := jc.Must("--json", "backup", "create", "--to", location)
 		var m backup.Manifest
 		if err := json.Unmarshal([]byte(out), &m); err != nil {
 			t.Fatalf("backup create output: %v\n%s", err, out)
+		}
+		if want := discovery.ClusterID([]byte(kvtest.ClusterSecret)); c.SecretFile != "" && m.ClusterID != want {
+			t.Fatalf("manifest's cluster id %q, want the cluster's %q", m.ClusterID, want)
 		}
 		taken = append(taken, takenBackup{kind: kind, location: location, manifest: m, started: started})
 		// The load goes on past the backup.

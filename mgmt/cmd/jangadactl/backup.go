@@ -8,12 +8,14 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/jangada-io/jangada/backup"
+	"github.com/jangada-io/jangada/discovery"
 	"github.com/jangada-io/jangada/mgmt"
 	raftcore "github.com/jangada-io/jangada/raft-core"
 	storebadger "github.com/jangada-io/jangada/store-badger"
@@ -74,6 +76,9 @@ func backupCreateCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if clusterID, err = g.backupClusterID(clusterID); err != nil {
+				return err
+			}
 			dialCtx, cancel := context.WithTimeout(cmd.Context(), g.timeout)
 			defer cancel()
 			cl, closeFn, err := g.dial(dialCtx)
@@ -84,16 +89,7 @@ func backupCreateCmd(g *globals) *cobra.Command {
 			ctx := cmd.Context()
 			// The copy is bounded by Ctrl-C only; the server bounds the
 			// start of it (a read index round) by its call timeout.
-			src := backup.SourceFunc(func(ctx context.Context) (backup.State, error) {
-				r, err := cl.State(ctx)
-				if err != nil {
-					return backup.State{}, err
-				}
-				return backup.State{
-					Node: r.Info.Node, Index: r.Info.Index, Term: r.Info.Term,
-					Members: backupMembers(r.Info.Members), StateMachine: r.Info.StateMachine, Body: r,
-				}, nil
-			})
+			src := clusterState(cl)
 			report, finish := progress(-1, "backing up")
 			start := time.Now()
 			m, err := backup.Create(ctx, target, src, backup.CreateOptions{Name: name, ClusterID: clusterID, Progress: report})
@@ -108,8 +104,42 @@ func backupCreateCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&to, "to", "", "where to store the backup: a directory or s3://BUCKET/PREFIX (required)")
 	cmd.Flags().StringVar(&name, "name", "", "the backup's name (default: its creation time and index)")
-	cmd.Flags().StringVar(&clusterID, "cluster-id", "", "a label of the cluster, recorded in the manifest")
+	cmd.Flags().StringVar(&clusterID, "cluster-id", "", "the cluster's id for the manifest, when no --cluster-secret-file gives it")
 	return cmd
+}
+
+// backupClusterID is the cluster id a backup's manifest records: the id
+// of the cluster whose secret the tool holds (discovery.ClusterID, as join
+// tickets show it), else the --cluster-id given, else "". A --cluster-id
+// that is not the secret's cluster is refused.
+func (g *globals) backupClusterID(flag string) (string, error) {
+	if g.secretFile == "" {
+		return flag, nil
+	}
+	secret, err := os.ReadFile(g.secretFile)
+	if err != nil {
+		return "", err
+	}
+	id := discovery.ClusterID([]byte(strings.TrimSpace(string(secret))))
+	if flag != "" && flag != id {
+		return "", usageError{fmt.Errorf("--cluster-id %s is not the id of the cluster whose secret --cluster-secret-file holds (%s)", flag, id)}
+	}
+	return id, nil
+}
+
+// clusterState is the cluster's state as a backup source: a compressed
+// state copy from the first member that answers, stored as it arrives.
+func clusterState(cl *mgmt.Client) backup.Source {
+	return backup.SourceFunc(func(ctx context.Context) (backup.State, error) {
+		r, err := cl.StateCompressed(ctx)
+		if err != nil {
+			return backup.State{}, err
+		}
+		return backup.State{
+			Node: r.Info.Node, Index: r.Info.Index, Term: r.Info.Term,
+			Members: backupMembers(r.Info.Members), StateMachine: r.Info.StateMachine, Body: r,
+		}, nil
+	})
 }
 
 func backupMembers(ms []mgmt.Member) []backup.Member {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jangada-io/jangada/backup"
+	"github.com/jangada-io/jangada/discovery"
 	"github.com/jangada-io/jangada/raft-core/clustertest"
 )
 
@@ -44,6 +45,12 @@ func TestBackupCommands(t *testing.T) {
 	var m backup.Manifest
 	if code != exitOK || json.Unmarshal([]byte(out), &m) != nil || m.Name != "nightly" || m.Index < 20 || len(m.Members) != 3 {
 		t.Fatalf("backup create: exit %d, %s", code, out)
+	}
+	if m.ClusterID != discovery.ClusterID(secret) {
+		t.Fatalf("manifest's cluster id %q, want the secret's cluster %q", m.ClusterID, discovery.ClusterID(secret))
+	}
+	if code, _ := ctl(t, append(global, "backup", "create", "--to", dir, "--cluster-id", "another")...); code != exitUsage {
+		t.Fatalf("backup create with the id of another cluster: exit %d, want %d", code, exitUsage)
 	}
 	kv := clustertest.NewKV()
 	if _, err := backup.Verify(ctx, mustTarget(t, dir), "nightly", backup.VerifyOptions{Scratch: kv}); err != nil || len(kv.Data) != 20 {
