@@ -61,11 +61,54 @@ type streamCeiling struct {
 	conn    io.ReadWriteCloser
 	closers []io.Closer
 	reqs    chan ceilingRequest
-	mu      sync.Mutex
-	pending map[uint64]chan struct{}
-	next    uint64
+	pending pendingAcks
 	done    chan struct{}
 	wg      sync.WaitGroup
+}
+
+// pendingAcks are the requests waiting for their acknowledgement, by id.
+type pendingAcks struct {
+	mu   sync.Mutex
+	m    map[uint64]chan struct{}
+	next uint64
+}
+
+// add registers a new request and returns its id and what closes when it
+// is acknowledged.
+func (p *pendingAcks) add() (uint64, chan struct{}) {
+	ch := make(chan struct{})
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.m == nil {
+		p.m = map[uint64]chan struct{}{}
+	}
+	p.next++
+	p.m[p.next] = ch
+	return p.next, ch
+}
+
+// ack completes request id, if it still waits.
+func (p *pendingAcks) ack(id uint64) {
+	p.mu.Lock()
+	ch := p.m[id]
+	delete(p.m, id)
+	p.mu.Unlock()
+	if ch != nil {
+		close(ch)
+	}
+}
+
+// wait returns once ch is closed, or with ctx's error (forgetting id).
+func (p *pendingAcks) wait(ctx context.Context, id uint64, ch chan struct{}) error {
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		p.mu.Lock()
+		delete(p.m, id)
+		p.mu.Unlock()
+		return ctx.Err()
+	}
 }
 
 type ceilingRequest struct {
@@ -83,8 +126,7 @@ func startStreamCeiling(dial ceilingDial) func(context.Context, harness.ClusterS
 		if err != nil {
 			return nil, err
 		}
-		c := &streamCeiling{conn: client, closers: closers, reqs: make(chan ceilingRequest, 4096),
-			pending: map[uint64]chan struct{}{}, done: make(chan struct{})}
+		c := &streamCeiling{conn: client, closers: closers, reqs: make(chan ceilingRequest, 4096), done: make(chan struct{})}
 		c.wg.Add(3)
 		go c.writeLoop()
 		go c.readLoop()
@@ -136,13 +178,7 @@ func (c *streamCeiling) readLoop() {
 		if _, err := io.ReadFull(r, id[:]); err != nil {
 			return
 		}
-		c.mu.Lock()
-		ch := c.pending[binary.BigEndian.Uint64(id[:])]
-		delete(c.pending, binary.BigEndian.Uint64(id[:]))
-		c.mu.Unlock()
-		if ch != nil {
-			close(ch)
-		}
+		c.pending.ack(binary.BigEndian.Uint64(id[:]))
 	}
 }
 
@@ -174,26 +210,14 @@ func (c *streamCeiling) Write(ctx context.Context, cmd []byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	ch := make(chan struct{})
-	c.mu.Lock()
-	c.next++
-	id := c.next
-	c.pending[id] = ch
-	c.mu.Unlock()
+	id, ch := c.pending.add()
 	select {
 	case c.reqs <- ceilingRequest{id: id, cmd: cmd}:
 	case <-ctx.Done():
+		c.pending.ack(id)
 		return ctx.Err()
 	}
-	select {
-	case <-ch:
-		return nil
-	case <-ctx.Done():
-		c.mu.Lock()
-		delete(c.pending, id)
-		c.mu.Unlock()
-		return ctx.Err()
-	}
+	return c.pending.wait(ctx, id, ch)
 }
 
 func (c *streamCeiling) Read(context.Context, harness.ReadKind) error { return harness.ErrUnsupported }
@@ -342,9 +366,7 @@ func dialTLSTCP(ctx context.Context) (io.ReadWriteCloser, io.ReadWriteCloser, []
 // with a MsgAppResp of the same index.
 type transportCeiling struct {
 	client, server raftcore.Transport
-	mu             sync.Mutex
-	pending        map[uint64]chan struct{}
-	next           uint64
+	pending        pendingAcks
 }
 
 // ceilingHandler is the raftcore.Handler of one side.
@@ -361,7 +383,7 @@ func startTransportCeiling(ctx context.Context, _ harness.ClusterSpec) (harness.
 	if err != nil {
 		return nil, err
 	}
-	c := &transportCeiling{client: ts[0], server: ts[1], pending: map[uint64]chan struct{}{}}
+	c := &transportCeiling{client: ts[0], server: ts[1]}
 	fail := func(err error) (harness.Cluster, error) {
 		_ = c.Close()
 		return nil, err
@@ -384,13 +406,7 @@ func startTransportCeiling(ctx context.Context, _ harness.ClusterSpec) (harness.
 	}
 	if err := c.client.Start(ceilingHandler{onMessages: func(msgs []*raftpb.Message) {
 		for _, m := range msgs {
-			c.mu.Lock()
-			ch := c.pending[m.GetIndex()]
-			delete(c.pending, m.GetIndex())
-			c.mu.Unlock()
-			if ch != nil {
-				close(ch)
-			}
+			c.pending.ack(m.GetIndex())
 		}
 	}}); err != nil {
 		return fail(err)
@@ -413,23 +429,10 @@ func (c *transportCeiling) Write(ctx context.Context, cmd []byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	ch := make(chan struct{})
-	c.mu.Lock()
-	c.next++
-	id := c.next
-	c.pending[id] = ch
-	c.mu.Unlock()
+	id, ch := c.pending.add()
 	c.client.Send([]*raftpb.Message{{Type: raftpb.MsgApp.Enum(), From: new(uint64(1)), To: new(uint64(2)), Term: new(uint64(1)),
 		Index: new(id), Entries: []*raftpb.Entry{{Term: new(uint64(1)), Index: new(id), Data: cmd}}}})
-	select {
-	case <-ch:
-		return nil
-	case <-ctx.Done():
-		c.mu.Lock()
-		delete(c.pending, id)
-		c.mu.Unlock()
-		return ctx.Err()
-	}
+	return c.pending.wait(ctx, id, ch)
 }
 
 func (c *transportCeiling) Read(context.Context, harness.ReadKind) error {
