@@ -14,7 +14,6 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/jangada-io/jangada/mgmt"
-	raftcore "github.com/jangada-io/jangada/raft-core"
 	"github.com/jangada-io/jangada/raft-core/clustertest"
 )
 
@@ -24,43 +23,15 @@ import (
 func TestCompressedStateCopyIsTheStateCompressedWithItsDigest(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	network := newPipeNetwork()
-	memberKey := bytes.Repeat([]byte{7}, 32)
-	self := raftcore.Peer{ID: 1, Addr: "node-1", Key: memberKey}
-	tr := network.transport(self)
-	kv := clustertest.NewKV()
-	node, err := raftcore.Start(ctx, raftcore.Config{
-		NodeID: 1, Peers: []raftcore.Peer{self}, Preset: raftcore.Testing,
-		Transport: tr, LogStore: raftcore.NewMemoryLogStore(), SnapshotStore: raftcore.NewMemorySnapshotStore(),
-	}, kv, clustertest.JSONCodec[clustertest.KVCommand]{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer node.Close(ctx)
-	if _, err := node.WaitLeader(ctx); err != nil {
-		t.Fatal(err)
-	}
-	for i := range 300 { // 2 KiB of hex digits and 2 KiB of one letter each
+	// 300 puts of 2 KiB of hex digits and 2 KiB of one letter each.
+	client, mc := stateNode(ctx, t, 300, func(i int) string {
 		value := strings.Builder{}
 		value.WriteString(strings.Repeat("v", 2048))
 		for j := range 32 {
 			fmt.Fprintf(&value, "%x", sha256.Sum256([]byte(fmt.Sprint(i, j))))
 		}
-		if _, err := node.Propose(ctx, clustertest.KVCommand{Op: "put", Key: fmt.Sprint(i), Value: value.String()}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	srv, err := mgmt.Mount(tr, node, mgmt.ServerConfig{AdminKeys: [][]byte{adminKey()}, StateMachine: "kv"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-
-	admin := network.transport(raftcore.Peer{Addr: "tool", Key: adminKey()})
-	client, err := mgmt.Dial(ctx, []raftcore.Peer{{Addr: "node-1"}}, mgmt.ClientConfig{Transport: admin})
-	if err != nil {
-		t.Fatal(err)
-	}
+		return value.String()
+	})
 	r, err := client.StateCompressed(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -105,11 +76,6 @@ func TestCompressedStateCopyIsTheStateCompressedWithItsDigest(t *testing.T) {
 		t.Fatalf("copy holds %d keys, want 300", len(got.Data))
 	}
 
-	member := network.transport(raftcore.Peer{Addr: "member-tool", Key: memberKey})
-	mc, err := mgmt.Dial(ctx, []raftcore.Peer{{Addr: "node-1"}}, mgmt.ClientConfig{Transport: member})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if _, err := mc.StateCompressed(ctx); !errors.Is(err, mgmt.ErrUnauthorized) {
 		t.Fatalf("compressed state copy for a member: %v, want ErrUnauthorized", err)
 	}
