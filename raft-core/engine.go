@@ -105,11 +105,11 @@ type engine struct {
 	raftSnap    uint64        // raft's configuration is ahead of the applier up to here: a restored snapshot, the bootstrap
 	heldSnap    *raftpb.Message
 	heldReads   []*raftpb.Message
-	// Lease reads (raft role): reads may be served locally until leaseUntil
-	// in leaseTerm; a leadership transfer started in transferTerm voids the
-	// lease for the rest of that term.
-	leaseUntil              time.Time
-	leaseTerm, transferTerm uint64
+	// Lease reads: reads may be served locally while lease holds (written
+	// by the raft role, read by any goroutine); a leadership transfer
+	// started in transferTerm voids the lease for the rest of that term.
+	lease        atomic.Pointer[leaseGrant]
+	transferTerm uint64
 	// restarted: the node started with state, so it may have acknowledged
 	// a leader's lease before (see refuseVoteInLease).
 	restarted bool
@@ -905,9 +905,7 @@ func (e *engine) readStateReady(rs raft.ReadState) {
 		index = max(index, e.termStart)
 		e.extendLease(b.at)
 	}
-	e.reads.wait(index, e.applied.Load(), b.waiters)
-	// The applier may have advanced past rs.Index between the load and wait.
-	e.reads.advance(e.applied.Load())
+	e.waitApplied(index, b.waiters)
 }
 
 func (e *engine) observeState(ss *raft.SoftState, hs *raftpb.HardState) {

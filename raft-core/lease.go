@@ -46,52 +46,82 @@ func (e *engine) leaseDuration() time.Duration {
 	return time.Duration(float64(time.Duration(ticks)*e.cfg.TickInterval) * leaseFraction)
 }
 
+// leaseGrant is a lease this leader holds in term until the wall clock
+// passes until. It is replaced, never changed, so that a reader on any
+// goroutine sees one consistent grant.
+type leaseGrant struct {
+	term  uint64
+	until time.Time
+}
+
 // leaseRead serves ws from the lease if it holds, and reports whether it did.
 func (e *engine) leaseRead(ws []*readWaiter) bool {
-	if !e.leaseHolds() {
+	index, ok := e.leaseIndex()
+	if !ok {
 		return false
 	}
-	index := e.commit.Load()
-	e.reads.wait(index, e.applied.Load(), ws)
-	e.reads.advance(e.applied.Load())
+	e.waitApplied(index, ws)
 	return true
 }
 
-func (e *engine) leaseHolds() bool {
-	if !e.cfg.LeaseReads || Role(e.role.Load()) != RoleLeader || !e.committedInTerm() {
-		return false
+// leaseIndex returns the read index a lease read may use now: the commit
+// index, if this leader holds a lease. It is safe on any goroutine. A grant
+// exists only once the leader committed an entry of its term (extendLease)
+// and is withdrawn as a transfer starts (noteTransfer), so the checks here
+// are the lease's clock and that the grant is this term's. The commit index
+// is published before anything at or below it is applied or sent
+// (observeState), so it covers every write acknowledged before this call.
+func (e *engine) leaseIndex() (uint64, bool) {
+	if !e.cfg.LeaseReads {
+		return 0, false
 	}
-	term := e.term.Load()
-	if e.leaseTerm != term || (e.transferTerm == term && !e.faults.leaseDuringTransfer) {
-		return false
+	g := e.lease.Load()
+	if g == nil || Role(e.role.Load()) != RoleLeader || e.term.Load() != g.term {
+		return 0, false
 	}
-	return e.cfg.Now().Before(e.leaseUntil)
+	if !e.cfg.Now().Before(g.until) {
+		return 0, false
+	}
+	return e.commit.Load(), true
+}
+
+// waitApplied releases ws once the applied index reaches index. It is safe
+// on any goroutine.
+func (e *engine) waitApplied(index uint64, ws []*readWaiter) {
+	e.reads.wait(index, e.applied.Load(), ws)
+	// The applier may have advanced past index between the load and wait.
+	e.reads.advance(e.applied.Load())
 }
 
 // extendLease starts or extends the lease after a read index round that
-// began at start completed in the current term.
+// began at start completed in the current term, once this leader committed
+// an entry of its term.
 func (e *engine) extendLease(start time.Time) {
 	term := e.term.Load()
-	if !e.cfg.LeaseReads || Role(e.role.Load()) != RoleLeader {
+	if !e.cfg.LeaseReads || Role(e.role.Load()) != RoleLeader || !e.committedInTerm() {
 		return
 	}
 	if e.transferTerm == term && !e.faults.leaseDuringTransfer {
 		return
 	}
 	until := start.Add(e.leaseDuration())
-	if e.leaseTerm != term || until.After(e.leaseUntil) {
-		e.leaseTerm, e.leaseUntil = term, until
+	if g := e.lease.Load(); g == nil || g.term != term || until.After(g.until) {
+		e.lease.Store(&leaseGrant{term: term, until: until})
 	}
 }
 
 // noteTransfer voids the lease for the rest of the term once this leader has
-// started handing leadership away.
+// started handing leadership away. It runs before the Ready whose messages
+// start the transfer is sent.
 func (e *engine) noteTransfer() {
 	if !e.cfg.LeaseReads || Role(e.role.Load()) != RoleLeader {
 		return
 	}
 	if e.rn.BasicStatus().LeadTransferee != 0 {
 		e.transferTerm = e.term.Load()
+		if !e.faults.leaseDuringTransfer {
+			e.lease.Store(nil)
+		}
 	}
 }
 
