@@ -21,6 +21,7 @@ func ParseFlags(args []string, output io.Writer) (harness.Config, error) {
 	fs.BoolVar(&cfg.Quick, "quick", false, "headline scenarios only (durable trio, 3 nodes, 64 B, writes)")
 	fs.DurationVar(&cfg.Warmup, "warmup", 0, "warm-up before each measured run (default 0.5s)")
 	fs.DurationVar(&cfg.Duration, "duration", 0, "length of each measured run (default 2s, quick 1.5s)")
+	fs.DurationVar(&cfg.ClusterWarmup, "cluster-warmup", 0, "unmeasured writes from 64 clients on every new cluster before its first measured run, for steady state (default 3s; negative: none)")
 	fs.IntVar(&cfg.Rounds, "rounds", 0, "repeat every scenario, alternating system order (default 1, quick 2)")
 	fs.IntVar(&cfg.TargetRounds, "target-rounds", 0, "rounds of the target cells (headline durable writes, 3 nodes, 64 B, 1/64/256 clients) (default 5, quick 3)")
 	systems := fs.String("systems", "", "comma-separated systems, families or 'headline' (default all)")

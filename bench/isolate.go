@@ -30,6 +30,8 @@ type jobSpec struct {
 	OutDir     string
 	Warmup     time.Duration
 	Duration   time.Duration
+	// ClusterWarmup as in harness.Config.
+	ClusterWarmup time.Duration
 }
 
 type itemSpec struct {
@@ -103,7 +105,7 @@ func (r *Runner) apply(sys harness.System, e event) error {
 
 func (r *Runner) spec(j job) jobSpec {
 	s := jobSpec{Kind: j.kind, System: j.system.Name, Spec: j.spec, StateBytes: j.stateBytes,
-		OutDir: r.cfg.OutDir, Warmup: r.cfg.Warmup, Duration: r.cfg.Duration}
+		OutDir: r.cfg.OutDir, Warmup: r.cfg.Warmup, Duration: r.cfg.Duration, ClusterWarmup: r.cfg.ClusterWarmup}
 	for _, it := range j.items {
 		s.Items = append(s.Items, itemSpec{Scenario: it.scenario, Size: it.size, Clients: it.clients, Read: it.read})
 	}
@@ -191,7 +193,7 @@ func RunJob(ctx context.Context, in io.Reader, out io.Writer) error {
 	for _, it := range s.Items {
 		j.items = append(j.items, item{scenario: it.Scenario, size: it.Size, clients: it.Clients, read: it.Read})
 	}
-	cfg := harness.Config{OutDir: s.OutDir, Warmup: s.Warmup, Duration: s.Duration, Progress: io.Discard}
+	cfg := harness.Config{OutDir: s.OutDir, Warmup: s.Warmup, Duration: s.Duration, ClusterWarmup: s.ClusterWarmup, Progress: io.Discard}
 	r := &Runner{cfg: cfg, results: harness.NewResults(), start: time.Now(), events: json.NewEncoder(out)}
 	r.runJob(ctx, j)
 	return r.eventErr

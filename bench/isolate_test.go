@@ -12,13 +12,14 @@ import (
 
 func isolatedConfig(t *testing.T, isolate []string) harness.Config {
 	return harness.Config{
-		OutDir:   t.TempDir(),
-		Systems:  []string{"jangada/mem+memory", "ceiling/tls-tcp"},
-		Clients:  []int{1, 4},
-		Sizes:    []int{64},
-		Warmup:   50 * time.Millisecond,
-		Duration: 200 * time.Millisecond,
-		Skip:     []string{"read", "lease", "catchup", "scaling", "api", "profile"},
+		OutDir:        t.TempDir(),
+		Systems:       []string{"jangada/mem+memory", "ceiling/tls-tcp"},
+		Clients:       []int{1, 4},
+		Sizes:         []int{64},
+		Warmup:        50 * time.Millisecond,
+		ClusterWarmup: -1,
+		Duration:      200 * time.Millisecond,
+		Skip:          []string{"read", "lease", "catchup", "scaling", "api", "profile"},
 		// One failover: a timed job crosses the process boundary too.
 		FailoverTrials: 1,
 		Isolate:        isolate,

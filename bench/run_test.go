@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,13 +19,14 @@ const testTimeout = 60 * time.Second
 func TestRunWritesReportForOneScenario(t *testing.T) {
 	dir := t.TempDir()
 	cfg := harness.Config{
-		OutDir:   dir,
-		Systems:  []string{"jangada/mem+memory"},
-		Clients:  []int{4},
-		Sizes:    []int{64},
-		Warmup:   50 * time.Millisecond,
-		Duration: 300 * time.Millisecond,
-		Skip:     []string{"read", "lease", "failover", "catchup", "scaling", "api", "profile"},
+		OutDir:        dir,
+		Systems:       []string{"jangada/mem+memory"},
+		Clients:       []int{4},
+		Sizes:         []int{64},
+		Warmup:        50 * time.Millisecond,
+		ClusterWarmup: -1,
+		Duration:      300 * time.Millisecond,
+		Skip:          []string{"read", "lease", "failover", "catchup", "scaling", "api", "profile"},
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
@@ -48,5 +50,42 @@ func TestRunWritesReportForOneScenario(t *testing.T) {
 	}
 	if !strings.Contains(string(md), "jangada/mem+memory") {
 		t.Fatal("report.md does not name the system")
+	}
+}
+
+// countingCluster counts writes and the sizes they came in.
+type countingCluster struct {
+	harness.Cluster
+	mu     sync.Mutex
+	writes int
+	sizes  map[int]bool
+}
+
+func (c *countingCluster) Write(ctx context.Context, cmd []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.writes++
+	c.sizes[len(cmd)] = true
+	return nil
+}
+
+// TestNewClustersAreWarmedUp: before a cluster's first measured run, it
+// takes writes of the job's first write size for ClusterWarmup, and none
+// when the warm-up is off.
+func TestNewClustersAreWarmedUp(t *testing.T) {
+	j := job{kind: jobMeasure, items: []item{
+		{scenario: harness.ReadScenario(harness.ReadIndex), size: 64, clients: 1, read: harness.ReadIndex},
+		{scenario: harness.ScenarioWrite, size: 4096, clients: 1},
+	}}
+	for _, warm := range []time.Duration{50 * time.Millisecond, -1} {
+		c := &countingCluster{sizes: map[int]bool{}}
+		r := &Runner{cfg: harness.Config{ClusterWarmup: warm}}
+		r.warmCluster(context.Background(), c, j)
+		switch {
+		case warm > 0 && (c.writes == 0 || !c.sizes[4096] || len(c.sizes) != 1):
+			t.Fatalf("warm-up %v: %d writes of sizes %v, want some of 4096 B only", warm, c.writes, c.sizes)
+		case warm < 0 && c.writes != 0:
+			t.Fatalf("warm-up off: %d writes", c.writes)
+		}
 	}
 }

@@ -336,6 +336,7 @@ func (r *Runner) runMeasure(ctx context.Context, j job) {
 		return
 	}
 	defer stop()
+	r.warmCluster(ctx, c, j)
 	w := harness.Window{Warmup: r.cfg.Warmup, Duration: r.cfg.Duration}
 	for _, it := range j.items {
 		k := r.key(j, it)
@@ -357,6 +358,28 @@ func (r *Runner) runMeasure(ctx context.Context, j job) {
 		r.measured(k, j.system, m, harness.PeakRSS(), fmt.Sprintf("%s %s %dn %dB c=%d: %.0f ops/s p50 %s p99 %s errors %d",
 			j.system.Name, it.scenario, k.Nodes, it.size, it.clients, m.OpsPerSec, harness.FormatDuration(m.P50), harness.FormatDuration(m.P99), m.Errors))
 	}
+}
+
+// warmCluster brings a newly started cluster to its steady state before its
+// first measured run (Config.ClusterWarmup): HeadlineClients clients write
+// commands of the job's first write size (64 B when it only reads). Nothing
+// of it is measured, and errors are ignored: a cluster that cannot take
+// writes shows it in the measured runs.
+func (r *Runner) warmCluster(ctx context.Context, c harness.Cluster, j job) {
+	if r.cfg.ClusterWarmup <= 0 {
+		return
+	}
+	size := 64
+	for _, it := range j.items {
+		if it.read == "" {
+			size = it.size
+			break
+		}
+	}
+	cmd := make([]byte, size)
+	harness.FillPayload(cmd)
+	harness.Drive(ctx, harness.HeadlineClients, harness.Window{Duration: r.cfg.ClusterWarmup}, size,
+		func(ctx context.Context) error { return c.Write(ctx, cmd) })
 }
 
 // timedTimeout bounds one failover or catch-up trial.

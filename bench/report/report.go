@@ -360,8 +360,14 @@ func (r *Report) WriteMarkdown(w io.Writer, chartPrefix string) error {
 	m := r.Machine
 	p("Machine: %s, %d CPUs (GOMAXPROCS %d), %s RAM, %s, %s; results on %s  \n", orUnknown(m.CPU), m.CPUs, m.GOMAXPROCS, orUnknown(m.Memory), orUnknown(m.Kernel), m.Go, m.Filesystem)
 	p("Load average (1/5/15 min, runnable/total, last pid): before `%s`, after `%s`  \n", r.LoadBefore, r.LoadAfter)
-	p("Window per measured run: %s warm-up + %s measured, %d round(s) (the target cells: %d), systems alternating within every scenario group.\n\n",
+	p("Window per measured run: %s warm-up + %s measured, %d round(s) (the target cells: %d), systems alternating within every scenario group.  \n",
 		cfg.Warmup, cfg.Duration, cfg.Rounds, cfg.TargetRounds)
+	if cfg.ClusterWarmup > 0 {
+		p("Every newly started cluster first takes %s of unmeasured writes from %d clients, so that each system is measured in its steady state, not while its process and store warm up.\n\n",
+			cfg.ClusterWarmup, harness.HeadlineClients)
+	} else {
+		p("Clusters are measured from their start, without a warm-up of their own.\n\n")
+	}
 	p("CPU frequency (mean of /proc/cpuinfo): before %s, after %s; CPU time stolen by the hypervisor during the run: %s  \n",
 		formatMHz(r.CPUBefore.MHz), formatMHz(r.CPUAfter.MHz), formatShare(harness.StealShare(r.CPUBefore, r.CPUAfter)))
 	p("**fsync floor** (%d B append + fdatasync, %d samples, in the results directory's filesystem): p50 %s, p99 %s",
