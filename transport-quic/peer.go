@@ -22,8 +22,10 @@ type peer struct {
 	id      uint64
 	control *sendQueue
 	bulk    *sendQueue
-	ctx     context.Context
-	cancel  context.CancelFunc
+	// The senders that own the two queues' streams.
+	controlSender, bulkSender *messageSender
+	ctx                       context.Context
+	cancel                    context.CancelFunc
 	// snapshotting is set while a snapshot to this peer is being sent.
 	snapshotting atomic.Bool
 
@@ -48,18 +50,25 @@ func (t *Transport) newPeer(info raftcore.Peer) *peer {
 		ctx:     ctx,
 		cancel:  cancel,
 	}
+	p.controlSender = &messageSender{p: p, q: p.control}
+	p.bulkSender = &messageSender{p: p, q: p.bulk}
 	t.wg.Add(2)
-	go p.sendLoop(p.control)
-	go p.sendLoop(p.bulk)
+	go p.sendLoop(p.controlSender)
+	go p.sendLoop(p.bulkSender)
 	return p
 }
 
-// enqueue queues m without blocking and reports whether it fit.
+// enqueue sends m without blocking and reports whether it was taken: written
+// to its stream at once when that is idle (trySend), queued otherwise.
 func (p *peer) enqueue(m *raftpb.Message) bool {
+	s := p.bulkSender
 	if isControl(m) {
-		return p.control.push(m)
+		s = p.controlSender
 	}
-	return p.bulk.push(m)
+	if s.trySend(m) {
+		return true
+	}
+	return s.q.push(m)
 }
 
 // sendQueue is a queue of messages bounded in count and in encoded bytes.
@@ -67,6 +76,9 @@ type sendQueue struct {
 	ch       chan queuedMessage
 	bytes    atomic.Int64
 	maxBytes int64
+	// pending counts messages pushed and not yet written or dropped by the
+	// sender goroutine: while any is, a message may not overtake them.
+	pending atomic.Int64
 }
 
 type queuedMessage struct {
@@ -84,11 +96,13 @@ func (q *sendQueue) push(m *raftpb.Message) bool {
 		q.bytes.Add(-int64(size))
 		return false
 	}
+	q.pending.Add(1)
 	select {
 	case q.ch <- queuedMessage{m, size}:
 		return true
 	default:
 		q.bytes.Add(-int64(size))
+		q.pending.Add(-1)
 		return false
 	}
 }
@@ -233,12 +247,18 @@ func (p *peer) resetBackoff() {
 // own stream. The control loop connects at once, before it has anything to
 // send: a node that starts (or restarts) announces itself to its peers, which
 // then stop backing off from it.
-func (p *peer) sendLoop(q *sendQueue) {
+func (p *peer) sendLoop(s *messageSender) {
 	defer p.t.wg.Done()
-	s := &messageSender{p: p}
-	defer s.closeStream()
+	q := s.q
+	defer func() {
+		s.mu.Lock()
+		s.closeStream()
+		s.mu.Unlock()
+	}()
 	if q == p.control {
+		s.mu.Lock()
 		_ = s.openStream() // on failure, the first send tries again
+		s.mu.Unlock()
 	}
 	var batch []*raftpb.Message
 	var sizes []int
@@ -252,9 +272,11 @@ func (p *peer) sendLoop(q *sendQueue) {
 		}
 		batch, sizes = batch[:0], sizes[:0]
 		total := 0
+		s.mu.Lock()
 		for ok := true; ok; next, ok = q.pop(p.ctx, false) {
 			m, size := next.m, next.size
 			if size > p.t.cfg.MaxFrameSize-10 {
+				q.pending.Add(-1)
 				p.t.stats.messagesDropped.Add(1)
 				p.t.log.Warn("dropped message larger than MaxFrameSize", "peer", p.id, "type", m.GetType(), "size", size)
 				p.t.reportUnreachable(p.id)
@@ -272,18 +294,61 @@ func (p *peer) sendLoop(q *sendQueue) {
 		}
 		if len(batch) > 0 {
 			s.send(batch, sizes)
+			q.pending.Add(-int64(len(batch)))
 		}
+		s.mu.Unlock()
 		clear(batch)
 	}
 }
 
-// messageSender owns one message stream.
+// messageSender owns one message stream. Its sender goroutine writes what
+// is queued; trySend lets the caller write instead while nothing is queued.
 type messageSender struct {
-	p      *peer
+	p *peer
+	q *sendQueue
+	// mu guards the fields below: the sender goroutine holds it while it
+	// opens, writes or closes the stream, trySend only if it is free.
+	mu     sync.Mutex
 	conn   *quic.Conn
 	stream *quic.Stream
 	fw     *codec.FrameWriter
 	buf    []byte
+	direct []byte // trySend's frame
+}
+
+// trySend writes m to the stream on the caller's goroutine, without
+// waiting for anything, and reports whether it did. It does so only when no
+// queued message is waiting (so m overtakes none), the stream is open and
+// not in use, and quic-go can take the whole frame at once (flow control
+// never makes the caller wait). That spares a message the hand-off to the
+// sender goroutine, one scheduling delay on every hop.
+func (s *messageSender) trySend(m *raftpb.Message) bool {
+	if s.q.pending.Load() != 0 || !s.mu.TryLock() {
+		return false
+	}
+	defer s.mu.Unlock()
+	if s.q.pending.Load() != 0 || s.stream == nil || s.conn.Context().Err() != nil {
+		return false
+	}
+	size := raftwire.SizeMessage(m)
+	if size > s.p.t.cfg.MaxFrameSize-10 {
+		return false // the sender goroutine drops and reports it
+	}
+	payload, err := appendMessage(s.buf[:0], m, size)
+	if err != nil {
+		return false
+	}
+	s.direct = codec.AppendFrame(s.direct[:0], payload)
+	s.buf = payload[:0]
+	if cap(s.direct) > maxRetainedBuffer {
+		defer func() { s.direct = nil }()
+	}
+	if s.stream.TryWriteAll(s.direct) != nil {
+		return false // would block, or a broken stream the sender handles
+	}
+	s.p.t.stats.messagesSent.Add(1)
+	s.p.t.stats.messagesDirect.Add(1)
+	return true
 }
 
 // maxRetainedBuffer is the largest encode buffer kept between batches; a

@@ -6,6 +6,10 @@ import "sync/atomic"
 type Stats struct {
 	// MessagesSent counts raft messages written to a stream.
 	MessagesSent uint64
+	// MessagesDirect counts the messages among MessagesSent that the
+	// caller of Send wrote itself, the stream being idle, rather than the
+	// sender goroutine.
+	MessagesDirect uint64
 	// MessagesReceived counts raft messages delivered to the Handler.
 	MessagesReceived uint64
 	// MessagesDropped counts outbound messages dropped: queue full, peer
@@ -36,6 +40,7 @@ type Stats struct {
 
 type counters struct {
 	messagesSent, messagesReceived, messagesDropped   atomic.Uint64
+	messagesDirect                                    atomic.Uint64
 	spoofedDropped, misaddressedDropped               atomic.Uint64
 	malformedFrames, handshakesRefused, limitsHit     atomic.Uint64
 	snapshotsSent, snapshotsReceived, snapshotsFailed atomic.Uint64
@@ -44,6 +49,7 @@ type counters struct {
 func (c *counters) snapshot() Stats {
 	return Stats{
 		MessagesSent:        c.messagesSent.Load(),
+		MessagesDirect:      c.messagesDirect.Load(),
 		MessagesReceived:    c.messagesReceived.Load(),
 		MessagesDropped:     c.messagesDropped.Load(),
 		SpoofedDropped:      c.spoofedDropped.Load(),
