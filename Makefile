@@ -101,7 +101,7 @@ download:
 bench:
 	go run ./bench/cmd/bench -large-snapshot -results-md bench/RESULTS.md
 
-## bench-quick: headline scenarios only (under three minutes); last line is the headline ratio
+## bench-quick: headline scenarios only (about four minutes); last line is the headline ratio
 bench-quick:
 	go run ./bench/cmd/bench -quick
 

@@ -4,7 +4,10 @@
 // against a bare etcd-raft loop (the ceiling of what the raft core allows),
 // alternating between systems, each cluster in a process of its own (the
 // command runs itself with -run-job; -in-process keeps them in one), and
-// writes a Markdown report with tables, PNG charts and raw CSV. Transport
+// writes a Markdown report with tables, PNG charts and raw CSV. Every new
+// cluster first takes a few seconds of unmeasured writes (-cluster-warmup,
+// default 3s), so that each system is measured in its steady state rather
+// than while its fresh process and store warm up. Transport
 // ceilings measure one batched round trip without raft over bare quic-go,
 // TLS 1.3 on TCP and transport-quic, so the report says how close
 // transport-quic comes to what quic-go allows on the machine.
@@ -25,8 +28,8 @@
 //
 // From the repository root:
 //
-//	go run ./bench/cmd/bench -quick   # headline only, under 3 minutes
-//	go run ./bench/cmd/bench -large-snapshot -results-md bench/RESULTS.md   # make bench, about 20 minutes
+//	go run ./bench/cmd/bench -quick   # headline only, about 4 minutes
+//	go run ./bench/cmd/bench -large-snapshot -results-md bench/RESULTS.md   # make bench, about 25 minutes
 //
 // The packages: bench plans the scenarios and runs them (Run, ParseFlags);
 // bench/harness holds what a system must offer (System, Cluster,

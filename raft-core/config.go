@@ -129,11 +129,13 @@ type Config struct {
 	// lease is measured on the wall clock (a paused process wakes with it
 	// expired), ends when the leader starts a leadership transfer, and a
 	// restarted node refuses votes for its first election timeout. Reads
-	// forwarded by followers still take a round. Set it alike on every node
-	// of a cluster. Default: off.
+	// forwarded by followers still take a round. While the lease holds, Read
+	// is served on the calling goroutine, without the raft goroutine. Set it
+	// alike on every node of a cluster. Default: off.
 	LeaseReads bool
 	// Now is the wall clock lease reads are measured with. Default:
-	// time.Now. A simulator gives its virtual clock.
+	// time.Now. A simulator gives its virtual clock. It is called from
+	// the goroutines that call Read, so it must be safe for concurrent use.
 	Now func() time.Time
 	// DisablePreVote turns off raft's pre-vote phase (on by default; it keeps a
 	// partitioned node from disrupting the cluster when it returns).

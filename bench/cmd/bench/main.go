@@ -2,8 +2,8 @@
 // transports and stores with hashicorp/raft and a bare etcd-raft loop, and
 // writes a Markdown report, CSV and PNG charts.
 //
-//	go run ./bench/cmd/bench -results-md bench/RESULTS.md  # full run, about 15 minutes
-//	go run ./bench/cmd/bench -quick     # headline only, about a minute; results/quick/
+//	go run ./bench/cmd/bench -results-md bench/RESULTS.md  # full run, about 25 minutes
+//	go run ./bench/cmd/bench -quick     # headline only, about four minutes; results/quick/
 //	go run ./bench/cmd/bench -h         # every option
 package main
 
