@@ -28,17 +28,7 @@ func (h *countingHandler) HandleSnapshot(_ context.Context, _ *raftpb.Message, b
 }
 
 func benchPair(b *testing.B) (a, c *Transport, ha, hc *countingHandler) {
-	// A plain UDP socket, not a FaultConn: quic-go's batched and segmented
-	// socket I/O only works on a *net.UDPConn.
-	newPlain := func(id uint64) *Transport {
-		tr, err := New(testConfig(b, id))
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { _ = tr.Close() })
-		return tr
-	}
-	a, c = newPlain(1), newPlain(2)
+	a, c = newPlainTransport(b, 1), newPlainTransport(b, 2)
 	link(b, a, c)
 	ha, hc = &countingHandler{}, &countingHandler{}
 	if err := a.Start(ha); err != nil {

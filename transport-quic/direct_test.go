@@ -62,15 +62,7 @@ func (h *orderHandler) waitFor(ctx context.Context, n int) int {
 // stream busy with a large message, or quic-go's flow control full). Large
 // and small messages alternate so that both happen.
 func TestSendKeepsOrderAcrossDirectAndQueuedWrites(t *testing.T) {
-	newPlain := func(id uint64) *Transport {
-		tr, err := New(testConfig(t, id))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = tr.Close() })
-		return tr
-	}
-	a, b := newPlain(1), newPlain(2)
+	a, b := newPlainTransport(t, 1), newPlainTransport(t, 2)
 	link(t, a, b)
 	h := newOrderHandler()
 	if err := a.Start(newOrderHandler()); err != nil {

@@ -62,6 +62,19 @@ func newTestTransport(t testing.TB, id uint64, edit func(*Config)) (*Transport, 
 	return tr, fault
 }
 
+// newPlainTransport creates a transport on a plain UDP socket, closed when
+// the test ends: quic-go's batched and segmented socket I/O only works on a
+// *net.UDPConn, not on a FaultConn.
+func newPlainTransport(tb testing.TB, id uint64) *Transport {
+	tb.Helper()
+	tr, err := New(testConfig(tb, id))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = tr.Close() })
+	return tr
+}
+
 // link makes every transport a member of every other one.
 func link(t testing.TB, trs ...*Transport) {
 	t.Helper()
