@@ -29,20 +29,23 @@ type runtime struct {
 	appendq *workQueue[*raftpb.Message]
 	applyq  *workQueue[applyJob]
 
-	stopc        chan struct{} // closed to stop every goroutine
-	stopOnce     sync.Once
-	wg           sync.WaitGroup
-	sendCtx      context.Context
-	cancel       context.CancelFunc
-	closing      atomic.Bool
-	errMu        sync.Mutex
-	err          error         // why the node stopped
-	donec        chan struct{} // closed once fully stopped
-	dropped      atomic.Uint64 // inbound messages dropped on a full queue
+	stopc    chan struct{} // closed to stop every goroutine
+	stopOnce sync.Once
+	wg       sync.WaitGroup
+	sendCtx  context.Context
+	cancel   context.CancelFunc
+	closing  atomic.Bool
+	errMu    sync.Mutex
+	err      error         // why the node stopped
+	donec    chan struct{} // closed once fully stopped
+	dropped  atomic.Uint64 // inbound messages dropped on a full queue
+	// inbound counts batches queued on recvc and not stepped yet: while
+	// any is, a later batch may not be stepped ahead of it (stepInline).
+	inbound      atomic.Int64
 	refused      atomic.Uint64 // inbound messages refused by validateRemote
 	shutdownOnce sync.Once
 	shutdownErr  error
-	props        []*proposal // reused by the raft goroutine
+	props        []*proposal // reused under raftMu by takeProposals
 	// snapWanted is set while a snapshot requested by raftStorage is queued.
 	snapWanted atomic.Bool
 }
@@ -164,6 +167,7 @@ func (r *runtime) drainLocked() {
 			for _, m := range msgs {
 				r.e.step(m)
 			}
+			r.inbound.Add(-1)
 		case <-r.local.ready():
 			for _, m := range r.local.take() {
 				r.e.step(m)
@@ -176,8 +180,11 @@ func (r *runtime) drainLocked() {
 	}
 }
 
-// takeProposals returns first and the proposals queued behind it.
+// takeProposals returns first and the proposals queued behind it. Whoever
+// holds raftMu calls it (r.props is the raft role's); the previous batch's
+// references are dropped first.
 func (r *runtime) takeProposals(first *proposal) []*proposal {
+	clear(r.props)
 	props := append(r.props[:0], first)
 	for len(props) < maxProposeRun {
 		select {
@@ -216,6 +223,7 @@ func (r *runtime) raftLoop() {
 				for _, m := range msgs {
 					r.e.step(m)
 				}
+				r.inbound.Add(-1)
 			})
 		case m := <-r.snapc:
 			r.withRaft(func() { r.e.step(m) })
@@ -228,7 +236,6 @@ func (r *runtime) raftLoop() {
 			})
 		case p := <-r.propc:
 			r.withRaft(func() { r.e.proposeBatch(r.takeProposals(p)) })
-			clear(r.props)
 		case w := <-r.readc:
 			ws := []*readWaiter{w}
 			for len(ws) < readQueue {
@@ -390,7 +397,9 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // --- Handler ----------------------------------------------------------------
 
 // HandleMessages implements Handler. Messages a peer may not send are
-// dropped here, before they can reach raft (validateRemote).
+// dropped here, before they can reach raft (validateRemote). The rest are
+// stepped at once on the caller's goroutine when raft is idle (stepInline),
+// queued for the raft goroutine otherwise.
 func (r *runtime) HandleMessages(msgs []*raftpb.Message) {
 	kept := msgs[:0:0]
 	for _, m := range msgs {
@@ -404,14 +413,51 @@ func (r *runtime) HandleMessages(msgs []*raftpb.Message) {
 		}
 		kept = append(kept, m)
 	}
-	if len(kept) == 0 {
+	if len(kept) == 0 || r.stepInline(kept) {
 		return
 	}
+	r.inbound.Add(1)
 	select {
 	case r.recvc <- kept:
 	default:
+		r.inbound.Add(-1)
 		r.dropped.Add(uint64(len(kept)))
 	}
+}
+
+// stepInline steps msgs on the calling (transport) goroutine when the raft
+// goroutine is idle and no earlier batch waits for it, sparing the hand-off
+// to it; it reports whether it did. Whoever holds raftMu plays the raft
+// role, so this is the raft goroutine's work done by another goroutine.
+func (r *runtime) stepInline(msgs []*raftpb.Message) (stepped bool) {
+	if r.inbound.Load() != 0 || !r.e.raftMu.TryLock() {
+		return false
+	}
+	defer r.e.raftMu.Unlock()
+	if r.inbound.Load() != 0 {
+		return false
+	}
+	select {
+	case <-r.stopc:
+		return false
+	default:
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			msg, ok := p.(raftPanic)
+			if !ok {
+				panic(p)
+			}
+			r.fail(fmt.Errorf("raft invariant violated: %s", string(msg)))
+			stepped = true
+		}
+	}()
+	for _, m := range msgs {
+		r.e.step(m)
+	}
+	r.drainLocked()
+	r.e.processReady(r)
+	return true
 }
 
 // HandleSnapshot implements Handler: it stores the streamed snapshot, then
@@ -457,6 +503,11 @@ func (r *runtime) shutdown(closeResources bool) error {
 func (r *runtime) doShutdown(closeResources bool) error {
 	r.signalStop()
 	r.wg.Wait()
+	// A transport goroutine may be stepping messages (stepInline); it
+	// checked stopc under raftMu, so once it is released none will start.
+	r.e.raftMu.Lock()
+	//lint:ignore SA2001 an empty critical section: waiting for the holder is the point
+	r.e.raftMu.Unlock()
 	err := r.stoppedErr()
 	r.e.waiters.failAll(err)
 	r.e.reads.failAll(err)

@@ -42,8 +42,11 @@ type Transport interface {
 // Handler receives what a Transport delivers. The engine implements it.
 type Handler interface {
 	// HandleMessages delivers messages received from peers. It does not block
-	// for long: the engine queues them and drops (raft retransmits) when full.
-	// The transport must not touch msgs after the call.
+	// for long: the engine queues them and drops (raft retransmits) when full,
+	// or, when its raft goroutine is idle, steps them on the caller's
+	// goroutine (which may call the Transport's Send; a Send must therefore
+	// never wait for the goroutine that called HandleMessages). The transport
+	// must not touch msgs after the call.
 	HandleMessages(msgs []*raftpb.Message)
 	// HandleSnapshot receives a snapshot stream. msg is the MsgSnap; body yields
 	// the snapshot data and must be read to io.EOF for the snapshot to count.
