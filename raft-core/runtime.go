@@ -13,8 +13,10 @@ import (
 	"go.etcd.io/raft/v3/raftpb"
 )
 
-// runtime drives an engine with goroutines and a wall clock: one raft
-// goroutine owns the RawNode, a log writer persists (one Save, one fsync per
+// runtime drives an engine with goroutines and a wall clock: a raft
+// goroutine plays the raft role (ticks, proposals, reads, queued messages;
+// a transport goroutine plays it instead for messages that arrive while raft
+// is idle, see stepInline), a log writer persists (one Save, one fsync per
 // batch), an applier applies committed entries, and short-lived goroutines
 // stream snapshots to followers.
 type runtime struct {
