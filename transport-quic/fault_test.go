@@ -200,9 +200,18 @@ func connectedPair(t *testing.T, editA, editB func(*Config)) (a, b *Transport, f
 	link(t, a, b)
 	recorder(t, a)
 	rb := recorder(t, b)
-	a.Send([]*raftpb.Message{heartbeat(1, 2, 1)})
-	rb.Wait(t, waitTimeout, "a first heartbeat from node 1 to node 2", hasTerm(1, 1))
-	return a, b, fb
+	// Until one arrives: a message written while both nodes' first
+	// connections race can be lost with the connection that loses.
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		a.Send([]*raftpb.Message{heartbeat(1, 2, 1)})
+		if rb.WaitContext(t.Context(), 200*time.Millisecond, hasTerm(1, 1)) == nil {
+			return a, b, fb
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no heartbeat from node 1 reached node 2 within %v", waitTimeout)
+		}
+	}
 }
 
 // restartOn starts a new transport with old's node ID and identity on addr,
