@@ -300,9 +300,15 @@ func TestEarlierEpochIsRaisedNotLockedOut(t *testing.T) {
 	}
 }
 
-func newTestEngine(t *testing.T, epoch uint64) *engine {
+// newTestEngine returns node 1's engine, in a cluster of itself and others,
+// without a state machine.
+func newTestEngine(t *testing.T, epoch uint64, others ...uint64) *engine {
 	t.Helper()
-	cfg := Config{NodeID: 1, Peers: []Peer{{ID: 1}}, Preset: Testing, Transport: nopTestTransport{}, LogStore: NewMemoryLogStore(), SnapshotStore: NewMemorySnapshotStore()}
+	peers := []Peer{{ID: 1}}
+	for _, id := range others {
+		peers = append(peers, Peer{ID: id})
+	}
+	cfg := Config{NodeID: 1, Peers: peers, Preset: Testing, Transport: nopTestTransport{}, LogStore: NewMemoryLogStore(), SnapshotStore: NewMemorySnapshotStore()}
 	e, err := newEngine(cfg.withDefaults(), nil, epoch)
 	if err != nil {
 		t.Fatal(err)

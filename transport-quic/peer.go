@@ -15,17 +15,14 @@ import (
 	"github.com/jangada-io/jangada/raft-core/raftwire"
 )
 
-// peer holds what this node sends to one remote: two bounded queues drained
-// by their own goroutines, and the connection they share.
+// peer holds what this node sends to one remote: two senders, each with a
+// bounded queue drained by its own goroutine, and the connection they share.
 type peer struct {
-	t       *Transport
-	id      uint64
-	control *sendQueue
-	bulk    *sendQueue
-	// The senders that own the two queues' streams.
-	controlSender, bulkSender *messageSender
-	ctx                       context.Context
-	cancel                    context.CancelFunc
+	t             *Transport
+	id            uint64
+	control, bulk *messageSender
+	ctx           context.Context
+	cancel        context.CancelFunc
 	// snapshotting is set while a snapshot to this peer is being sent.
 	snapshotting atomic.Bool
 
@@ -41,34 +38,27 @@ type peer struct {
 // checked that t is not closed.
 func (t *Transport) newPeer(info raftcore.Peer) *peer {
 	ctx, cancel := context.WithCancel(t.ctx)
-	p := &peer{
-		t:       t,
-		id:      info.ID,
-		info:    info,
-		control: newSendQueue(t.cfg.SendQueueSize, t.cfg.MaxQueueBytes),
-		bulk:    newSendQueue(t.cfg.SendQueueSize, t.cfg.MaxQueueBytes),
-		ctx:     ctx,
-		cancel:  cancel,
-	}
-	p.controlSender = &messageSender{p: p, q: p.control}
-	p.bulkSender = &messageSender{p: p, q: p.bulk}
+	p := &peer{t: t, id: info.ID, info: info, ctx: ctx, cancel: cancel}
+	p.control = &messageSender{p: p, q: newSendQueue(t.cfg.SendQueueSize, t.cfg.MaxQueueBytes)}
+	p.bulk = &messageSender{p: p, q: newSendQueue(t.cfg.SendQueueSize, t.cfg.MaxQueueBytes)}
 	t.wg.Add(2)
-	go p.sendLoop(p.controlSender)
-	go p.sendLoop(p.bulkSender)
+	go p.sendLoop(p.control)
+	go p.sendLoop(p.bulk)
 	return p
 }
 
 // enqueue sends m without blocking and reports whether it was taken: written
 // to its stream at once when that is idle (trySend), queued otherwise.
 func (p *peer) enqueue(m *raftpb.Message) bool {
-	s := p.bulkSender
+	s := p.bulk
 	if isControl(m) {
-		s = p.controlSender
+		s = p.control
 	}
-	if s.trySend(m) {
+	size := raftwire.SizeMessage(m)
+	if s.trySend(m, size) {
 		return true
 	}
-	return s.q.push(m)
+	return s.q.push(m, size)
 }
 
 // sendQueue is a queue of messages bounded in count and in encoded bytes.
@@ -90,8 +80,8 @@ func newSendQueue(count, maxBytes int) *sendQueue {
 	return &sendQueue{ch: make(chan queuedMessage, count), maxBytes: int64(maxBytes)}
 }
 
-func (q *sendQueue) push(m *raftpb.Message) bool {
-	size := raftwire.SizeMessage(m)
+// push queues m, whose encoded size is size.
+func (q *sendQueue) push(m *raftpb.Message, size int) bool {
 	if q.bytes.Add(int64(size)) > q.maxBytes && len(q.ch) > 0 {
 		q.bytes.Add(-int64(size))
 		return false
@@ -255,7 +245,7 @@ func (p *peer) sendLoop(s *messageSender) {
 		s.closeStream()
 		s.mu.Unlock()
 	}()
-	if q == p.control {
+	if s == p.control {
 		s.mu.Lock()
 		_ = s.openStream() // on failure, the first send tries again
 		s.mu.Unlock()
@@ -322,7 +312,7 @@ type messageSender struct {
 // not in use, and quic-go can take the whole frame at once (flow control
 // never makes the caller wait). That spares a message the hand-off to the
 // sender goroutine, one scheduling delay on every hop.
-func (s *messageSender) trySend(m *raftpb.Message) bool {
+func (s *messageSender) trySend(m *raftpb.Message, size int) bool {
 	if s.q.pending.Load() != 0 || !s.mu.TryLock() {
 		return false
 	}
@@ -330,7 +320,6 @@ func (s *messageSender) trySend(m *raftpb.Message) bool {
 	if s.q.pending.Load() != 0 || s.stream == nil || s.conn.Context().Err() != nil {
 		return false
 	}
-	size := raftwire.SizeMessage(m)
 	if size > s.p.t.cfg.MaxFrameSize-10 {
 		return false // the sender goroutine drops and reports it
 	}
