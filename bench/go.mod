@@ -70,7 +70,8 @@ require (
 	github.com/hashicorp/go-msgpack/v2 v2.1.5 // indirect
 	github.com/hashicorp/golang-lru v1.0.2 // indirect
 	github.com/jangada-io/jangada/codec v0.1.0 // indirect
-	github.com/jangada-io/jangada/store-snapfile v0.1.0 // indirect
+	github.com/jangada-io/jangada/store-snapfile v0.1.0
+	github.com/jangada-io/jangada/store-wal v0.1.0
 	github.com/klauspost/compress v1.20.4 // indirect
 	github.com/kr/pretty v0.3.1 // indirect
 	github.com/kr/text v0.2.0 // indirect
@@ -101,3 +102,5 @@ require (
 replace github.com/jangada-io/jangada/store-snapfile => ../store-snapfile
 
 replace github.com/jangada-io/jangada/discovery => ../discovery
+
+replace github.com/jangada-io/jangada/store-wal => ../store-wal

@@ -24,6 +24,7 @@ allowed() {
 	transport-mem | observe) echo "raft-core" ;;
 	transport-quic | store-snapfile | mgmt) echo "raft-core codec" ;;
 	store-pebble | store-badger) echo "raft-core codec store-snapfile" ;;
+	store-wal) echo "raft-core" ;;
 	discovery | backup) echo "raft-core codec mgmt" ;;
 	deploy) echo "raft-core codec mgmt discovery" ;;
 	deploy/kube) echo "raft-core codec mgmt discovery deploy" ;; # deploy's Kubernetes API on client-go

@@ -11,6 +11,8 @@ import (
 	raftcore "github.com/jangada-io/jangada/raft-core"
 	storebadger "github.com/jangada-io/jangada/store-badger"
 	storepebble "github.com/jangada-io/jangada/store-pebble"
+	storesnapfile "github.com/jangada-io/jangada/store-snapfile"
+	storewal "github.com/jangada-io/jangada/store-wal"
 	transportmem "github.com/jangada-io/jangada/transport-mem"
 	transportquic "github.com/jangada-io/jangada/transport-quic"
 )
@@ -23,11 +25,11 @@ func (bytesCodec) Decode(b []byte) ([]byte, error) { return b, nil }
 
 const jangadaTuning = "Production preset (100ms tick and heartbeat, 1s election timeout, " +
 	"snapshot every 10,000 entries), MaxSizePerMsg 1 MiB, MaxInflightMsgs 4 (the default), proposal queue 4096; " +
-	"transport and store defaults (pebble: 8 MiB cache, 4 MiB memtable; badger: 64 MiB memtable; " +
+	"transport and store defaults (pebble: 8 MiB cache, 4 MiB memtable; badger: 64 MiB memtable; wal: 64 MiB segments; " +
 	"quic: mutual TLS with pinned ed25519 keys on 127.0.0.1)"
 
 // JangadaSystem is jangada with the given transport ("quic", "mem") and
-// store ("pebble", "badger", "memory", "fsync").
+// store ("pebble", "wal", "badger", "memory", "fsync").
 func JangadaSystem(transport, store string) harness.System {
 	if store == "fsync" {
 		return harness.System{
@@ -185,6 +187,17 @@ func jangadaStores(kind, dir string) (raftcore.LogStore, raftcore.SnapshotStore,
 			return nil, nil, err
 		}
 		snaps, err := storepebble.OpenSnapshotStore(storepebble.SnapshotConfig{Dir: filepath.Join(dir, "snapshots")})
+		if err != nil {
+			_ = logs.Close()
+			return nil, nil, err
+		}
+		return logs, snaps, nil
+	case "wal":
+		logs, err := storewal.Open(storewal.Config{Dir: filepath.Join(dir, "log")})
+		if err != nil {
+			return nil, nil, err
+		}
+		snaps, err := storesnapfile.OpenSnapshotStore(storesnapfile.SnapshotConfig{Dir: filepath.Join(dir, "snapshots")})
 		if err != nil {
 			_ = logs.Close()
 			return nil, nil, err

@@ -10,7 +10,7 @@ func Systems() []harness.System {
 			out = append(out, JangadaSystem(tr, st))
 		}
 	}
-	out = append(out, JangadaSystem("mem", "fsync"))
+	out = append(out, JangadaSystem("quic", "wal"), JangadaSystem("mem", "fsync"))
 	out = append(out, hashicorpSystem(true), hashicorpSystem(false), etcdSystem(true), etcdSystem(false))
 	out = append(out, ceilingSystems()...)
 	return out

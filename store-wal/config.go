@@ -1,0 +1,44 @@
+package storewal
+
+import (
+	"fmt"
+
+	raftcore "github.com/jangada-io/jangada/raft-core"
+)
+
+// Config configures Open. The zero value of every field but Dir is usable.
+type Config struct {
+	// Dir is the data directory. It is created if missing. Required.
+	Dir string
+	// SegmentSize is the size of one segment file in bytes. A Save larger
+	// than a segment gets a segment of its own. The zero value means 64 MiB;
+	// it must be between 1 MiB and 1 GiB.
+	SegmentSize int64
+}
+
+// DefaultSegmentSize is the SegmentSize of the zero Config.
+const DefaultSegmentSize = 64 << 20
+
+const (
+	minSegmentSize = 1 << 20
+	maxSegmentSize = 1 << 30
+)
+
+func (c Config) withDefaults() Config {
+	if c.SegmentSize == 0 {
+		c.SegmentSize = DefaultSegmentSize
+	}
+	return c
+}
+
+// Validate reports whether c can be used, with a message naming the field to
+// fix. The error wraps raftcore.ErrInvalidConfig.
+func (c Config) Validate() error {
+	switch {
+	case c.Dir == "":
+		return fmt.Errorf("%w: storewal: Config.Dir is empty; set it to the data directory", raftcore.ErrInvalidConfig)
+	case c.SegmentSize != 0 && (c.SegmentSize < minSegmentSize || c.SegmentSize > maxSegmentSize):
+		return fmt.Errorf("%w: storewal: Config.SegmentSize %d is outside [1 MiB, 1 GiB]", raftcore.ErrInvalidConfig, c.SegmentSize)
+	}
+	return nil
+}

@@ -1,0 +1,394 @@
+package storewal
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	raftcore "github.com/jangada-io/jangada/raft-core"
+	"github.com/jangada-io/jangada/raft-core/logkv"
+)
+
+// maxSpares is how many emptied segments are kept for reuse.
+const maxSpares = 2
+
+// wal is the segment files and the index of the entries in them. The
+// writer (the LogStore's, holding logkv.Log.WriteMu) appends; readers pread
+// entry records under mu.
+type wal struct {
+	dir     string
+	segSize int64
+
+	mu    sync.RWMutex // files and idx, against readers
+	files map[uint64]*os.File
+	idx   index
+	// stateAt is where the state's record lies (for tests that damage it).
+	stateAt loc
+
+	seqs    []uint64 // open segments, oldest first
+	state   logkv.State
+	cur     *os.File
+	curSeq  uint64
+	curOff  int64
+	curSize int64
+	sealed  bool     // the current segment is full and sealed
+	spares  []string // spare segments, reused before new ones are made
+	b       recordBuilder
+	key     []byte
+}
+
+// openWAL replays the segments in dir, creating the first one in a new
+// directory, and makes sure a spare segment is ready.
+func openWAL(dir string, segSize int64) (_ *wal, err error) {
+	w := &wal{dir: dir, segSize: segSize, files: map[uint64]*os.File{}, state: logkv.NewState()}
+	defer func() {
+		if err != nil {
+			w.close()
+		}
+	}()
+	seqs, spares, err := listSegments(dir)
+	if err != nil {
+		return nil, err
+	}
+	w.spares = spares
+	for i, seq := range seqs {
+		if err := w.replay(seq, i == len(seqs)-1); err != nil {
+			return nil, err
+		}
+	}
+	if len(w.idx.locs) > 0 && w.idx.end()-1 > w.state.LastIndex {
+		return nil, fmt.Errorf("%w: storewal: entry %d stored beyond the log's last index %d", raftcore.ErrCorrupt, w.idx.end()-1, w.state.LastIndex)
+	}
+	w.idx.trim(w.state.DummyIndex+1, w.state.LastIndex)
+	if len(seqs) == 0 {
+		if err := w.startSegment(1, segSize); err != nil {
+			return nil, err
+		}
+	}
+	if len(w.spares) == 0 {
+		if err := w.makeSpare(); err != nil {
+			return nil, err
+		}
+	}
+	return w, nil
+}
+
+// replay reads segment seq and applies its records. Every segment but the
+// last must end with a seal; in the last, the first record that fails its
+// checks ends the log, unless an intact record follows it, which only
+// damage can explain.
+func (w *wal) replay(seq uint64, last bool) error {
+	name := filepath.Join(w.dir, segmentName(seq))
+	data, err := os.ReadFile(name)
+	if err != nil {
+		return fmt.Errorf("storewal: reading %s: %w", name, err)
+	}
+	flags := os.O_RDONLY
+	if last {
+		flags = os.O_RDWR
+	}
+	f, err := os.OpenFile(name, flags, 0)
+	if err != nil {
+		return fmt.Errorf("storewal: opening %s: %w", name, err)
+	}
+	w.files[seq] = f
+	w.seqs = append(w.seqs, seq)
+	off, sealed := 0, false
+	for !sealed {
+		payload, next, ok := parseRecord(data, off, seq)
+		if !ok {
+			break
+		}
+		switch payload[0] {
+		case kindSeal:
+			sealed = true
+		case kindBatch:
+			if err := w.apply(payload, seq, int64(off)); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("%w: storewal: record of unknown kind %d in %s", raftcore.ErrCorrupt, payload[0], name)
+		}
+		off = next
+	}
+	if !last && !sealed {
+		return fmt.Errorf("%w: storewal: %s has a damaged record at offset %d", raftcore.ErrCorrupt, name, off)
+	}
+	if last && !sealed {
+		for p := off + recordAlign; p+headerSize <= len(data); p += recordAlign {
+			if _, _, ok := parseRecord(data, p, seq); ok {
+				return fmt.Errorf("%w: storewal: %s has a damaged record at offset %d, before intact ones", raftcore.ErrCorrupt, name, off)
+			}
+		}
+	}
+	if last {
+		w.cur, w.curSeq, w.curOff, w.curSize, w.sealed = f, seq, int64(off), int64(len(data)), sealed
+	}
+	return nil
+}
+
+// apply applies a batch record's operations to the index and the state;
+// recOff is the record's offset in segment seq. The state comes first in a
+// record: its bounds drop what the record's entries replace.
+func (w *wal) apply(payload []byte, seq uint64, recOff int64) error {
+	return forEachOp(payload, func(o op) error {
+		if string(o.key) == logkv.StateKey {
+			if o.kind == opDelete {
+				w.state = logkv.NewState()
+				return nil
+			}
+			state, err := logkv.DecodeState(o.value)
+			if err != nil {
+				return err
+			}
+			w.state = state
+			w.stateAt = loc{seq: seq, off: uint32(recOff + headerSize + int64(o.valueOff)), n: uint32(len(o.value))}
+			w.idx.trim(state.DummyIndex+1, state.LastIndex)
+			return nil
+		}
+		i, ok := logkv.IndexOfKey(o.key)
+		if !ok {
+			return fmt.Errorf("%w: storewal: record of unknown key %q", raftcore.ErrCorrupt, o.key)
+		}
+		if o.kind == opDelete {
+			w.idx.remove(i)
+			return nil
+		}
+		off := recOff + headerSize + int64(o.valueOff)
+		if len(o.value) == 0 || off+int64(len(o.value)) > maxSegmentSize {
+			return fmt.Errorf("%w: storewal: entry %d has an empty or misplaced record", raftcore.ErrCorrupt, i)
+		}
+		return w.idx.set(i, loc{seq: seq, off: uint32(off), n: uint32(len(o.value))})
+	})
+}
+
+// commit appends the batch built in w.b as one record, syncs it and applies
+// it. An error wrapping ErrStoreFailed means the disk may hold part of it.
+func (w *wal) commit() error {
+	payload, seq, off, err := w.append()
+	if err != nil {
+		return err
+	}
+	w.mu.Lock()
+	err = w.apply(payload, seq, off)
+	w.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrStoreFailed, err)
+	}
+	return nil
+}
+
+// append writes the batch built in w.b as one record and syncs it; it
+// returns the record's payload, segment and offset.
+func (w *wal) append() (payload []byte, seq uint64, off int64, err error) {
+	size := align(len(w.b.buf))
+	if size > maxRecord {
+		return nil, 0, 0, fmt.Errorf("storewal: a %d-byte Save exceeds the %d-byte record limit", size, maxRecord)
+	}
+	if w.sealed || w.curOff+int64(size)+sealSize > w.curSize {
+		if err := w.rollover(size); err != nil {
+			return nil, 0, 0, fmt.Errorf("%w: %w", ErrStoreFailed, err)
+		}
+	}
+	n := len(w.b.buf) - headerSize
+	rec := w.b.finish(w.curSeq)
+	if _, err := w.cur.WriteAt(rec, w.curOff); err != nil {
+		return nil, 0, 0, fmt.Errorf("%w: writing %s: %w", ErrStoreFailed, segmentName(w.curSeq), err)
+	}
+	if err := syncData(w.cur); err != nil {
+		return nil, 0, 0, fmt.Errorf("%w: syncing %s: %w", ErrStoreFailed, segmentName(w.curSeq), err)
+	}
+	seq, off = w.curSeq, w.curOff
+	w.curOff += int64(len(rec))
+	return rec[headerSize : headerSize+n], seq, off, nil
+}
+
+// rollover ends the current segment with a seal and starts the next, large
+// enough for a record of need bytes.
+func (w *wal) rollover(need int) error {
+	seq := w.curSeq + 1
+	switch {
+	case w.curOff == 0 && !w.sealed:
+		// Empty (a crash interrupted its making, or a Save outgrew it):
+		// replaced rather than sealed.
+		if err := w.dropSegment(w.curSeq, false); err != nil {
+			return err
+		}
+		seq = w.curSeq
+	case !w.sealed:
+		if _, err := w.cur.WriteAt(sealBytes(w.curSeq), w.curOff); err != nil {
+			return err
+		}
+		// Durable before any record of the next segment: a segment
+		// without its seal reads as damaged unless it is the last.
+		if err := syncData(w.cur); err != nil {
+			return err
+		}
+		w.curOff += sealSize
+		w.sealed = true
+	}
+	return w.startSegment(seq, max(w.segSize, int64(need)+sealSize))
+}
+
+// startSegment makes segment seq, of at least size bytes, the current one:
+// a spare renamed, or a new zero-filled file.
+func (w *wal) startSegment(seq uint64, size int64) error {
+	name := filepath.Join(w.dir, segmentName(seq))
+	var f *os.File
+	for len(w.spares) > 0 && f == nil {
+		spare := filepath.Join(w.dir, w.spares[len(w.spares)-1])
+		w.spares = w.spares[:len(w.spares)-1]
+		info, err := os.Stat(spare)
+		if err != nil || info.Size() < size {
+			os.Remove(spare)
+			continue
+		}
+		if err := os.Rename(spare, name); err != nil {
+			return err
+		}
+		// The records written next must be found under the new name.
+		if err := syncFile(w.dir); err != nil {
+			return err
+		}
+		if f, err = os.OpenFile(name, os.O_RDWR, 0); err != nil {
+			return err
+		}
+		size = info.Size()
+	}
+	if f == nil {
+		var err error
+		if f, err = createZeroed(name, size); err != nil {
+			return err
+		}
+		if err := syncFile(w.dir); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	w.mu.Lock()
+	w.files[seq] = f
+	w.mu.Unlock()
+	w.seqs = append(w.seqs, seq)
+	w.cur, w.curSeq, w.curOff, w.curSize, w.sealed = f, seq, 0, size, false
+	return nil
+}
+
+// makeSpare zero-fills a spare segment, so that the next rollover does not
+// wait for one.
+func (w *wal) makeSpare() error {
+	n := w.curSeq
+	for _, name := range w.spares {
+		seq, _ := parseSegmentName(strings.TrimPrefix(name, "spare-"))
+		n = max(n, seq)
+	}
+	name := spareName(n + 1)
+	f, err := createZeroed(filepath.Join(w.dir, name), w.segSize)
+	if err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	w.spares = append(w.spares, name)
+	return nil
+}
+
+// createZeroed creates name filled with size zero bytes, synced: later
+// writes overwrite allocated blocks, whose fdatasync is the cheapest.
+func createZeroed(name string, size int64) (*os.File, error) {
+	f, err := os.OpenFile(name, os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	zeros := make([]byte, min(size, 1<<20))
+	for off := int64(0); off < size && err == nil; off += int64(len(zeros)) {
+		_, err = f.WriteAt(zeros[:min(int64(len(zeros)), size-off)], off)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if err != nil {
+		f.Close()
+		os.Remove(name)
+		return nil, fmt.Errorf("storewal: creating %s: %w", filepath.Base(name), err)
+	}
+	return f, nil
+}
+
+// recycle turns the segments that hold no entry of the log any more (all
+// older than the one holding the first entry, never the current one) into
+// spares, or deletes them beyond maxSpares.
+func (w *wal) recycle() error {
+	keep := w.curSeq
+	for _, l := range w.idx.locs {
+		if l.n != 0 {
+			keep = min(keep, l.seq)
+			break
+		}
+	}
+	var errs []error
+	for len(w.seqs) > 0 && w.seqs[0] < keep {
+		errs = append(errs, w.dropSegment(w.seqs[0], true))
+	}
+	return errors.Join(errs...)
+}
+
+// dropSegment closes segment seq and removes it, keeping it as a spare if
+// reuse is set and there is room.
+func (w *wal) dropSegment(seq uint64, reuse bool) error {
+	w.mu.Lock()
+	f := w.files[seq]
+	delete(w.files, seq)
+	w.mu.Unlock()
+	for i, s := range w.seqs {
+		if s == seq {
+			w.seqs = append(w.seqs[:i], w.seqs[i+1:]...)
+			break
+		}
+	}
+	err := f.Close()
+	name := filepath.Join(w.dir, segmentName(seq))
+	if reuse && len(w.spares) < maxSpares {
+		spare := spareName(seq)
+		if err := os.Rename(name, filepath.Join(w.dir, spare)); err != nil {
+			return fmt.Errorf("storewal: recycling %s: %w", segmentName(seq), err)
+		}
+		w.spares = append(w.spares, spare)
+		return err
+	}
+	if rmErr := os.Remove(name); rmErr != nil && err == nil {
+		err = fmt.Errorf("storewal: removing %s: %w", segmentName(seq), rmErr)
+	}
+	return err
+}
+
+// read returns a copy of the record at l. The caller holds mu.
+func (w *wal) read(l loc) ([]byte, error) {
+	f := w.files[l.seq]
+	if f == nil {
+		return nil, fmt.Errorf("%w: storewal: segment %d is gone", raftcore.ErrCorrupt, l.seq)
+	}
+	buf := make([]byte, l.n)
+	if _, err := f.ReadAt(buf, int64(l.off)); err != nil {
+		return nil, fmt.Errorf("storewal: reading %s at %d: %w", segmentName(l.seq), l.off, err)
+	}
+	return buf, nil
+}
+
+func (w *wal) close() error {
+	var errs []error
+	for _, f := range w.files {
+		errs = append(errs, f.Close())
+	}
+	w.files = nil
+	return errors.Join(errs...)
+}
+
+// entryKey is the key of entry i, in a buffer the writer reuses.
+func (w *wal) entryKey(i uint64) []byte {
+	w.key = logkv.AppendEntryKey(w.key[:0], i)
+	return w.key
+}
