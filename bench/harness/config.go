@@ -111,8 +111,8 @@ func (c Config) WithDefaults() Config {
 	c.TargetRounds = max(c.TargetRounds, c.Rounds)
 	if c.Quick && len(c.Systems) == 0 {
 		// The in-memory pairs and the ceilings say where the transport's
-		// share of the headline goes.
-		c.Systems = []string{"headline", FsyncFloorSystem, "jangada/quic+memory", "jangada/mem+memory", FamilyCeiling}
+		// share of the headline goes, store-wal the store's.
+		c.Systems = []string{"headline", FsyncFloorSystem, WALSystem, "jangada/quic+memory", "jangada/mem+memory", FamilyCeiling}
 	}
 	if len(c.Clients) == 0 {
 		c.Clients = []int{1, 16, 64, 256}

@@ -101,6 +101,10 @@ type System struct {
 // can give the engine on this disk (see fsyncFloorStore).
 const FsyncFloorSystem = "jangada/mem+fsync-floor"
 
+// WALSystem is jangada over QUIC with store-wal, the log store written for
+// the raft log alone.
+const WALSystem = "jangada/quic+wal"
+
 // Families, in report order.
 const (
 	FamilyJangada   = "jangada"

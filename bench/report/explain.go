@@ -57,6 +57,11 @@ func (r *Report) Explanations() []string {
 				"quic+pebble reaches %.0f%% of this floor.%s",
 				c, f.OpsPerSec, ratio, c, qp.OpsPerSec/f.OpsPerSec*100, verdict))
 		}
+		if wal, h := w(harness.WALSystem, c), w(harness.HeadlineHashicorp, c); wal != nil && h != nil && qp != nil {
+			out = append(out, fmt.Sprintf("Log store, %d clients: with store-wal (one record and one fdatasync per Save, in segments "+
+				"that are overwritten, never grown) instead of pebble, QUIC makes %.0f ops/s = %.2f× hashicorp, %.2f× quic+pebble.",
+				c, wal.OpsPerSec, wal.OpsPerSec/h.OpsPerSec, wal.OpsPerSec/qp.OpsPerSec))
+		}
 		if e, h := w(harness.HeadlineEtcd, c), w(harness.HeadlineHashicorp, c); e != nil && h != nil && qp != nil {
 			out = append(out, fmt.Sprintf("Bare core, %d clients: the minimal etcd-raft loop (memory log, one plain WAL file with fdatasync, channels for a network) "+
 				"makes %.0f ops/s = %.2f× hashicorp; quic+pebble makes %.0f%% of that.",

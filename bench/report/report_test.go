@@ -133,11 +133,13 @@ func TestExplanationsDecomposeAMissedTarget(t *testing.T) {
 	add("jangada/mem+pebble", 64, 2000)
 	add(harness.FsyncFloorSystem, 64, 2000) // 2.5× hashicorp: the goal is out of reach
 	add(harness.HeadlineEtcd, 64, 1600)
+	add(harness.WALSystem, 64, 1200)
 	r := &Report{Results: rs}
 	ex := strings.Join(r.Explanations(), "\n")
 	for _, want := range []string{"Transport, 64 clients", "takes 50% of that away", "CPU, 64 clients", "2.50× hashicorp",
 		"That is itself below the 3× goal in this run.",
-		"makes 1600 ops/s = 2.00× hashicorp; quic+pebble makes 62% of that"} {
+		"makes 1600 ops/s = 2.00× hashicorp; quic+pebble makes 62% of that",
+		"QUIC makes 1200 ops/s = 1.50× hashicorp, 1.20× quic+pebble"} {
 		if !strings.Contains(ex, want) {
 			t.Errorf("explanations lack %q:\n%s", want, ex)
 		}
