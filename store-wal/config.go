@@ -12,7 +12,8 @@ type Config struct {
 	Dir string
 	// SegmentSize is the size of one segment file in bytes. A Save larger
 	// than a segment gets a segment of its own. The zero value means 64 MiB;
-	// it must be between 1 MiB and 1 GiB.
+	// it must be between 1 MiB and 1 GiB. Segments are zero-filled when
+	// made: a new store writes two (the first and a spare) when it opens.
 	SegmentSize int64
 }
 

@@ -115,7 +115,7 @@ func syncFile(name string) error {
 	return err
 }
 
-// sortedSegments returns the sequence numbers of dir's segments, oldest
+// listSegments returns the sequence numbers of dir's segments, oldest
 // first, and the names of its spare segments.
 func listSegments(dir string) (seqs []uint64, spares []string, err error) {
 	entries, err := os.ReadDir(dir)
