@@ -36,7 +36,7 @@ func TestParseFlags(t *testing.T) {
 			name: "quick narrows to the headline writes",
 			args: []string{"-quick"},
 			check: func(t *testing.T, c harness.Config) {
-				if !slices.Equal(c.Systems, []string{"headline", harness.FsyncFloorSystem, "jangada/quic+memory", "jangada/mem+memory", harness.FamilyCeiling}) || !slices.Equal(c.Clients, []int{1, 64, 256}) || !slices.Equal(c.Sizes, []int{64}) {
+				if !slices.Equal(c.Systems, []string{"headline", harness.FsyncFloorSystem, harness.WALSystem, "jangada/quic+memory", "jangada/mem+memory", harness.FamilyCeiling}) || !slices.Equal(c.Clients, []int{1, 64, 256}) || !slices.Equal(c.Sizes, []int{64}) {
 					t.Errorf("systems %v clients %v sizes %v", c.Systems, c.Clients, c.Sizes)
 				}
 				for _, g := range []string{"read", "lease", "failover", "catchup", "scaling", "api", "profile"} {
@@ -122,8 +122,8 @@ func TestSelectSystems(t *testing.T) {
 			t.Errorf("%v selects %v, want %v", tt.patterns, names, tt.want)
 		}
 	}
-	if all, _ := harness.SelectSystems(adapters.Systems(), nil); len(all) != 14 {
-		t.Errorf("no pattern selects %d systems, want all 14", len(all))
+	if all, _ := harness.SelectSystems(adapters.Systems(), nil); len(all) != 15 {
+		t.Errorf("no pattern selects %d systems, want all 15", len(all))
 	}
 }
 

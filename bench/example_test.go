@@ -13,5 +13,5 @@ func ExampleParseFlags() {
 		return
 	}
 	fmt.Println(cfg.Systems, cfg.Clients, cfg.Sizes, cfg.Rounds)
-	// Output: [headline jangada/mem+fsync-floor jangada/quic+memory jangada/mem+memory ceiling] [1 64 256] [64] 2
+	// Output: [headline jangada/mem+fsync-floor jangada/quic+wal jangada/quic+memory jangada/mem+memory ceiling] [1 64 256] [64] 2
 }
