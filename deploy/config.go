@@ -38,7 +38,7 @@ type Config struct {
 	// first Replicas entries); the other entries are slots that scaling up
 	// uses, in order. Default: every node.
 	Replicas int `json:"replicas,omitempty"`
-	// Store is the app's --store: pebble or badger. Default: pebble.
+	// Store is the app's --store: pebble, badger or wal. Default: pebble.
 	Store string `json:"store,omitempty"`
 	// RaftPreset is the app's --preset: production, development or
 	// testing. Default: the environment's.
@@ -402,8 +402,8 @@ func (c *Config) Validate() error {
 	if !ok {
 		bad("environment", fmt.Sprintf("unknown environment %q", c.Environment), "development, testing, staging or production")
 	}
-	if !slices.Contains([]string{"pebble", "badger"}, c.Store) {
-		bad("store", fmt.Sprintf("unknown store %q", c.Store), "pebble or badger (memory loses data on every restart)")
+	if !slices.Contains([]string{"pebble", "badger", "wal"}, c.Store) {
+		bad("store", fmt.Sprintf("unknown store %q", c.Store), "pebble, badger or wal (memory loses data on every restart)")
 	}
 	if !slices.Contains([]string{"production", "development", "testing"}, c.RaftPreset) {
 		bad("raft_preset", fmt.Sprintf("unknown preset %q", c.RaftPreset), "production, development or testing")

@@ -84,7 +84,7 @@ func TestInvalidConfigsNameTheFieldAndTheFix(t *testing.T) {
 		{"backup location", minimalConfig + "backup: {enabled: true, schedule: \"0 2 * * *\"}\n", []string{"backup.storage_location: missing with backups enabled"}},
 		{"secret on the command line", minimalConfig + "extra_args: [--cluster-secret, x]\n", []string{"extra_args[0]: a cluster secret on the command line is visible to every user in ps; want cluster_secret_file"}},
 		{"owned flag", minimalConfig + "extra_args: [--id=4]\n", []string{"extra_args[0]: --id is set by the deploy tool"}},
-		{"store", minimalConfig + "store: memory\n", []string{`store: unknown store "memory"; want pebble or badger`}},
+		{"store", minimalConfig + "store: memory\n", []string{`store: unknown store "memory"; want pebble, badger or wal`}},
 		{"no nodes", "cluster_name: demo\n", []string{"nodes: no nodes; want at least one entry"}},
 	}
 	for _, tt := range tests {

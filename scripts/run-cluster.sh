@@ -10,7 +10,7 @@
 # (a leader hands leadership away first). Running it again reuses the data:
 # the stored cluster state wins over --peers.
 #
-# Environment: DATA_DIR, STORE (pebble, badger or memory; default pebble),
+# Environment: DATA_DIR, STORE (pebble, badger, wal or memory; default pebble),
 # PRESET (default development).
 #
 # The HTTP API listens on loopback only and has no authentication (see the

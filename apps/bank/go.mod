@@ -59,6 +59,7 @@ require (
 	github.com/jangada-io/jangada/store-badger v0.1.0 // indirect
 	github.com/jangada-io/jangada/store-pebble v0.1.0 // indirect
 	github.com/jangada-io/jangada/store-snapfile v0.1.0 // indirect
+	github.com/jangada-io/jangada/store-wal v0.1.0 // indirect
 	github.com/jangada-io/jangada/transport-mem v0.1.0 // indirect
 	github.com/jangada-io/jangada/transport-quic v0.1.0 // indirect
 	github.com/klauspost/compress v1.20.4 // indirect
@@ -114,3 +115,5 @@ require (
 replace github.com/jangada-io/jangada/backup => ../../backup
 
 replace github.com/jangada-io/jangada/discovery => ../../discovery
+
+replace github.com/jangada-io/jangada/store-wal => ../../store-wal

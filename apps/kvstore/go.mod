@@ -9,6 +9,7 @@ replace (
 	github.com/jangada-io/jangada/raft-core => ../../raft-core
 	github.com/jangada-io/jangada/store-badger => ../../store-badger
 	github.com/jangada-io/jangada/store-pebble => ../../store-pebble
+	github.com/jangada-io/jangada/store-wal => ../../store-wal
 	github.com/jangada-io/jangada/transport-mem => ../../transport-mem
 	github.com/jangada-io/jangada/transport-quic => ../../transport-quic
 )
@@ -22,6 +23,8 @@ require (
 	github.com/jangada-io/jangada/raft-core v0.1.0
 	github.com/jangada-io/jangada/store-badger v0.1.0
 	github.com/jangada-io/jangada/store-pebble v0.1.0
+	github.com/jangada-io/jangada/store-snapfile v0.1.0
+	github.com/jangada-io/jangada/store-wal v0.1.0
 	github.com/jangada-io/jangada/transport-mem v0.1.0
 	github.com/jangada-io/jangada/transport-quic v0.1.0
 	github.com/spf13/cobra v1.10.2
@@ -83,7 +86,6 @@ require (
 	github.com/jangada-io/jangada/backup v0.1.0
 	github.com/jangada-io/jangada/codec v0.1.0 // indirect
 	github.com/jangada-io/jangada/discovery v0.1.0
-	github.com/jangada-io/jangada/store-snapfile v0.1.0 // indirect
 	github.com/johannesboyne/gofakes3 v1.2.0
 	github.com/klauspost/compress v1.20.4 // indirect
 	github.com/kr/pretty v0.3.1 // indirect

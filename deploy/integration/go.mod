@@ -89,3 +89,5 @@ replace (
 	github.com/jangada-io/jangada/transport-mem => ../../transport-mem
 	github.com/jangada-io/jangada/transport-quic => ../../transport-quic
 )
+
+replace github.com/jangada-io/jangada/store-wal => ../../store-wal

@@ -526,7 +526,7 @@ func soak(short time.Duration) time.Duration {
 }
 
 // TestBankConservesMoneyAndAppliesEachTransferOnce is the bank test, with
-// every fault, on pebble and on badger.
+// every fault, on each durable store.
 func TestBankConservesMoneyAndAppliesEachTransferOnce(t *testing.T) {
 	for _, tt := range []struct {
 		store  string
@@ -535,6 +535,7 @@ func TestBankConservesMoneyAndAppliesEachTransferOnce(t *testing.T) {
 	}{
 		{"pebble", 14 * time.Second, []fault{pauseNode(false), partitionNode(true), killNode(true), transferLeadership, addAndRemoveMember, pauseNode(true), partitionNode(false), killNode(false)}},
 		{"badger", 10 * time.Second, []fault{killNode(false), partitionNode(true), pauseNode(true), transferLeadership}},
+		{"wal", 10 * time.Second, []fault{killNode(true), pauseNode(false), addAndRemoveMember, partitionNode(false), killNode(false)}},
 	} {
 		t.Run(tt.store, func(t *testing.T) {
 			rep := runBank(t, run{store: tt.store, duration: soak(tt.short), faults: tt.faults, keys: true})

@@ -75,6 +75,7 @@ func TestEveryBackendServesTheAPI(t *testing.T) {
 		{TransportQUIC, StoreMemory},
 		{TransportQUIC, StorePebble},
 		{TransportQUIC, StoreBadger},
+		{TransportQUIC, StoreWAL},
 	}
 	for _, tt := range tests {
 		t.Run(tt.transport+"+"+tt.store, func(t *testing.T) {
@@ -139,7 +140,7 @@ func httpGet(t *testing.T, base, path string) string {
 }
 
 func TestDurableStateSurvivesARestart(t *testing.T) {
-	for _, store := range []string{StorePebble, StoreBadger} {
+	for _, store := range []string{StorePebble, StoreBadger, StoreWAL} {
 		t.Run(store, func(t *testing.T) { testStateSurvivesARestart(t, store) })
 	}
 }

@@ -27,6 +27,7 @@ const (
 
 	StorePebble = "pebble"
 	StoreBadger = "badger"
+	StoreWAL    = "wal"
 	StoreMemory = "memory"
 )
 
@@ -62,7 +63,8 @@ type Config struct {
 	// Transport is "quic" (the default) or "mem" (a single-process demo:
 	// one node, no network).
 	Transport string
-	// Store is "pebble" (the default), "badger" or "memory" (nothing
+	// Store is "pebble" (the default), "badger", "wal" (store-wal's
+	// segmented log; the fastest on large values) or "memory" (nothing
 	// survives a restart).
 	Store string
 	// Preset chooses the raft timing defaults. Default: production.

@@ -11,10 +11,12 @@ import (
 	raftcore "github.com/jangada-io/jangada/raft-core"
 	storebadger "github.com/jangada-io/jangada/store-badger"
 	storepebble "github.com/jangada-io/jangada/store-pebble"
+	storesnapfile "github.com/jangada-io/jangada/store-snapfile"
+	storewal "github.com/jangada-io/jangada/store-wal"
 )
 
 // Stores lists the store backends this build can use.
-func Stores() []string { return []string{StorePebble, StoreBadger, StoreMemory} }
+func Stores() []string { return []string{StorePebble, StoreBadger, StoreWAL, StoreMemory} }
 
 // StoreResult is what a store backend provides to the graph.
 type StoreResult struct {
@@ -42,6 +44,8 @@ func storeOption(cfg Config) fx.Option {
 		return fx.Provide(NewMemoryStores)
 	case StoreBadger:
 		return fx.Provide(NewBadgerStores)
+	case StoreWAL:
+		return fx.Provide(NewWALStores)
 	default:
 		return fx.Provide(NewPebbleStores)
 	}
@@ -56,25 +60,35 @@ func NewMemoryStores() StoreResult {
 // NewPebbleStores opens the pebble LogStore in DataDir/raft and the snapshot
 // files in DataDir/snapshots.
 func NewPebbleStores(p StoreParams) (StoreResult, error) {
-	logs, err := storepebble.Open(storepebble.Config{Dir: filepath.Join(string(p.DataDir), "raft")})
-	if err != nil {
-		return StoreResult{}, fmt.Errorf("open pebble log store: %w", err)
-	}
-	snaps, err := storepebble.OpenSnapshotStore(storepebble.SnapshotConfig{Dir: filepath.Join(string(p.DataDir), "snapshots"), Logger: p.Logger})
-	if err != nil {
-		return StoreResult{}, errors.Join(fmt.Errorf("open snapshot store: %w", err), logs.Close())
-	}
-	return StoreResult{LogStore: logs, SnapshotStore: snaps}, nil
+	return openDurableStores(p, "pebble", func(dir string) (raftcore.LogStore, error) {
+		return storepebble.Open(storepebble.Config{Dir: dir})
+	})
 }
 
 // NewBadgerStores opens the badger LogStore in DataDir/raft and the
 // snapshot files in DataDir/snapshots.
 func NewBadgerStores(p StoreParams) (StoreResult, error) {
-	logs, err := storebadger.Open(storebadger.Config{Dir: filepath.Join(string(p.DataDir), "raft")})
+	return openDurableStores(p, "badger", func(dir string) (raftcore.LogStore, error) {
+		return storebadger.Open(storebadger.Config{Dir: dir})
+	})
+}
+
+// NewWALStores opens store-wal's segmented LogStore in DataDir/raft and the
+// snapshot files in DataDir/snapshots.
+func NewWALStores(p StoreParams) (StoreResult, error) {
+	return openDurableStores(p, "wal", func(dir string) (raftcore.LogStore, error) {
+		return storewal.Open(storewal.Config{Dir: dir})
+	})
+}
+
+// openDurableStores opens a LogStore with openLog in DataDir/raft and the
+// file snapshot store all durable backends share in DataDir/snapshots.
+func openDurableStores(p StoreParams, name string, openLog func(dir string) (raftcore.LogStore, error)) (StoreResult, error) {
+	logs, err := openLog(filepath.Join(string(p.DataDir), "raft"))
 	if err != nil {
-		return StoreResult{}, fmt.Errorf("open badger log store: %w", err)
+		return StoreResult{}, fmt.Errorf("open %s log store: %w", name, err)
 	}
-	snaps, err := storebadger.OpenSnapshotStore(storebadger.SnapshotConfig{Dir: filepath.Join(string(p.DataDir), "snapshots"), Logger: p.Logger})
+	snaps, err := storesnapfile.OpenSnapshotStore(storesnapfile.SnapshotConfig{Dir: filepath.Join(string(p.DataDir), "snapshots"), Logger: p.Logger})
 	if err != nil {
 		return StoreResult{}, errors.Join(fmt.Errorf("open snapshot store: %w", err), logs.Close())
 	}

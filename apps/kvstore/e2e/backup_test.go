@@ -165,29 +165,33 @@ func TestRestoreDrill(t *testing.T) {
 			if _, err := backup.Verify(context.Background(), target, b.manifest.Name, backup.VerifyOptions{StateMachine: app.StateMachineName, Scratch: scratch}); err != nil {
 				t.Fatal(err)
 			}
-			ids := []uint64{uint64(10*(i+1) + 1), uint64(10*(i+1) + 2), uint64(10*(i+1) + 3)}
-			// Each backup is restored for another log store.
-			store := map[string]string{"directory": "pebble", "s3": "badger"}[b.kind]
-			rc := restoredCluster(t, jc, c, b, ids, store)
-			leader := rc.WaitLeader(30 * time.Second)
-			checkRestored(t, rc, leader, b, acked, scratch.Len())
+			// Each backup is restored for other log stores.
+			for j, store := range map[string][]string{"directory": {"pebble", "wal"}, "s3": {"badger"}}[b.kind] {
+				t.Run(store, func(t *testing.T) {
+					first := uint64(10 * (2*i + j + 1))
+					ids := []uint64{first + 1, first + 2, first + 3}
+					rc := restoredCluster(t, jc, c, b, ids, store)
+					leader := rc.WaitLeader(30 * time.Second)
+					checkRestored(t, rc, leader, b, acked, scratch.Len())
 
-			// The restored cluster's state is the backup's, byte for byte.
-			rjc := newCtl(t, jc.Bin, rc)
-			out := rjc.Must("--json", "backup", "create", "--to", filepath.Join(t.TempDir(), "again"))
-			var again backup.Manifest
-			if err := json.Unmarshal([]byte(out), &again); err != nil {
-				t.Fatal(err)
+					// The restored cluster's state is the backup's, byte for byte.
+					rjc := newCtl(t, jc.Bin, rc)
+					out := rjc.Must("--json", "backup", "create", "--to", filepath.Join(t.TempDir(), "again"))
+					var again backup.Manifest
+					if err := json.Unmarshal([]byte(out), &again); err != nil {
+						t.Fatal(err)
+					}
+					if again.StateSHA256 != b.manifest.StateSHA256 || again.Index < b.manifest.Index {
+						t.Fatalf("restored cluster's state hash %s at index %d, the backup's %s at index %d",
+							again.StateSHA256, again.Index, b.manifest.StateSHA256, b.manifest.Index)
+					}
+					// And it takes writes.
+					if _, err := rc.Node(ids[1]).Client.Put(context.Background(), "after-restore", []byte("yes"), kvstore.WriteOptions{}); err != nil {
+						t.Fatal(err)
+					}
+					rc.Shutdown()
+				})
 			}
-			if again.StateSHA256 != b.manifest.StateSHA256 || again.Index < b.manifest.Index {
-				t.Fatalf("restored cluster's state hash %s at index %d, the backup's %s at index %d",
-					again.StateSHA256, again.Index, b.manifest.StateSHA256, b.manifest.Index)
-			}
-			// And it takes writes.
-			if _, err := rc.Node(ids[1]).Client.Put(context.Background(), "after-restore", []byte("yes"), kvstore.WriteOptions{}); err != nil {
-				t.Fatal(err)
-			}
-			rc.Shutdown()
 		})
 	}
 }

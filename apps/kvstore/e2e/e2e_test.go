@@ -41,7 +41,7 @@ func TestWritesThroughEveryNodeAreReadLinearizably(t *testing.T) {
 }
 
 func TestLeaderKillLosesNoAcknowledgedWrite(t *testing.T) {
-	for _, store := range []string{"pebble", "badger"} {
+	for _, store := range []string{"pebble", "badger", "wal"} {
 		t.Run(store, func(t *testing.T) {
 			c := newCluster(t, 3, store)
 			leader := c.WaitLeader(20 * time.Second)
@@ -78,21 +78,25 @@ func TestLeaderKillLosesNoAcknowledgedWrite(t *testing.T) {
 }
 
 func TestFullClusterKillKeepsEveryAcknowledgedWrite(t *testing.T) {
-	c := newCluster(t, 3, "pebble")
-	c.WaitLeader(20 * time.Second)
-	w := startWriters(t, c, 4)
-	w.waitAcked(t, 150, 30*time.Second)
-	for _, nd := range c.Nodes() {
-		c.Kill(nd.ID) // mid-write: requests are in flight
+	for _, store := range []string{"pebble", "wal"} {
+		t.Run(store, func(t *testing.T) {
+			c := newCluster(t, 3, store)
+			c.WaitLeader(20 * time.Second)
+			w := startWriters(t, c, 4)
+			w.waitAcked(t, 150, 30*time.Second)
+			for _, nd := range c.Nodes() {
+				c.Kill(nd.ID) // mid-write: requests are in flight
+			}
+			w.stop()
+			acked := w.snapshot()
+			for _, nd := range c.Nodes() {
+				c.Start(nd.ID)
+			}
+			leader := c.WaitLeader(20 * time.Second)
+			verifyAcked(t, c, leader, acked, false)
+			t.Logf("%s: %d acknowledged writes survived SIGKILL of the whole cluster", store, len(acked))
+		})
 	}
-	w.stop()
-	acked := w.snapshot()
-	for _, nd := range c.Nodes() {
-		c.Start(nd.ID)
-	}
-	leader := c.WaitLeader(20 * time.Second)
-	verifyAcked(t, c, leader, acked, false)
-	t.Logf("%d acknowledged writes survived SIGKILL of the whole cluster", len(acked))
 }
 
 func TestGracefulStopHandsLeadershipAway(t *testing.T) {

@@ -42,7 +42,13 @@ func (h *history) add(op porcupine.Operation) {
 // get that failed observed nothing and is left out.
 func TestConcurrentHistoryIsLinearizable(t *testing.T) {
 	seed := testseed.Get(t)
-	c := newCluster(t, 3, "pebble")
+	for _, store := range []string{"pebble", "wal"} {
+		t.Run(store, func(t *testing.T) { testHistoryIsLinearizable(t, store, seed) })
+	}
+}
+
+func testHistoryIsLinearizable(t *testing.T, store string, seed uint64) {
+	c := newCluster(t, 3, store)
 	c.WaitLeader(20 * time.Second)
 	h := &history{start: time.Now()}
 	stop := make(chan struct{})

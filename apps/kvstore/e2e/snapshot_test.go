@@ -37,7 +37,13 @@ func snapshotIndex(t *testing.T, c *cluster, id uint64) uint64 {
 // snapshots every 1,000 entries), so that the follower can only catch up by
 // receiving a snapshot over QUIC and restoring the key-value state from it.
 func TestRestartedNodeCatchesUpFromASnapshot(t *testing.T) {
-	c := newCluster(t, 3, "pebble")
+	for _, store := range []string{"pebble", "wal"} {
+		t.Run(store, func(t *testing.T) { testCatchUpFromASnapshot(t, store) })
+	}
+}
+
+func testCatchUpFromASnapshot(t *testing.T, store string) {
+	c := newCluster(t, 3, store)
 	leader := c.WaitLeader(20 * time.Second)
 	down := leader%3 + 1
 	c.Kill(down)

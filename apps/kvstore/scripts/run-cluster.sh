@@ -5,7 +5,7 @@
 # (the leader hands leadership away first). Running it again reuses the
 # data: the stored cluster state wins over --peers.
 #
-# Environment: DATA_DIR (default ./data), STORE (pebble, badger or memory;
+# Environment: DATA_DIR (default ./data), STORE (pebble, badger, wal or memory;
 # default pebble), PRESET (default development).
 set -euo pipefail
 

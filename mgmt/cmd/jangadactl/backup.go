@@ -20,6 +20,8 @@ import (
 	raftcore "github.com/jangada-io/jangada/raft-core"
 	storebadger "github.com/jangada-io/jangada/store-badger"
 	storepebble "github.com/jangada-io/jangada/store-pebble"
+	storesnapfile "github.com/jangada-io/jangada/store-snapfile"
+	storewal "github.com/jangada-io/jangada/store-wal"
 )
 
 // backupCmd groups the backup verbs. Their transfers are bounded by
@@ -227,7 +229,7 @@ func backupRestoreCmd(g *globals) *cobra.Command {
 		Short: "Prepare a new node's data directory from a backup (offline, before its first start)",
 		Long: `restore writes a backup (the newest unless --backup) into the empty data
 directory of one node of a brand-new cluster whose members are --peers, in the
-layout the kvstore app reads with --store (pebble or badger). Run it for every
+layout the kvstore app reads with --store (pebble, badger or wal). Run it for every
 node of the new cluster, then start them with the same --peers. It refuses a
 backup of another state machine than --state-machine, a damaged one, and a data
 directory that already holds a log.`,
@@ -277,7 +279,7 @@ directory that already holds a log.`,
 	f.StringVar(&dataDir, "data-dir", "", "the new node's data directory (required; created with mode 0700)")
 	f.Uint64Var(&id, "id", 0, "the new node's raft id (required; one of --peers)")
 	f.StringVar(&peers, "peers", "", "the new cluster's members, ID=HOST:PORT or ID=KEY@HOST:PORT, comma-separated (required)")
-	f.StringVar(&store, "store", "pebble", "the log store the node will run with: pebble or badger")
+	f.StringVar(&store, "store", "pebble", "the log store the node will run with: pebble, badger or wal")
 	f.StringVar(&stateMachine, "state-machine", "kvstore", "the application's state machine; a backup of another is refused")
 	return cmd
 }
@@ -320,8 +322,12 @@ func openStores(store, dataDir string) (raftcore.LogStore, raftcore.SnapshotStor
 		if ls, err = storebadger.Open(storebadger.Config{Dir: raftDir}); err == nil {
 			ss, err = storebadger.OpenSnapshotStore(storebadger.SnapshotConfig{Dir: snapDir})
 		}
+	case "wal":
+		if ls, err = storewal.Open(storewal.Config{Dir: raftDir}); err == nil {
+			ss, err = storesnapfile.OpenSnapshotStore(storesnapfile.SnapshotConfig{Dir: snapDir})
+		}
 	default:
-		return nil, nil, usageError{fmt.Errorf("--store %q: want pebble or badger", store)}
+		return nil, nil, usageError{fmt.Errorf("--store %q: want pebble, badger or wal", store)}
 	}
 	if err != nil {
 		if ls != nil {

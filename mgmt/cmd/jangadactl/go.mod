@@ -55,7 +55,6 @@ require (
 	github.com/google/flatbuffers v25.2.10+incompatible // indirect
 	github.com/google/gnostic-models v0.7.0 // indirect
 	github.com/google/uuid v1.6.0 // indirect
-	github.com/jangada-io/jangada/store-snapfile v0.1.0 // indirect
 	github.com/json-iterator/go v1.1.12 // indirect
 	github.com/klauspost/cpuid/v2 v2.4.0 // indirect
 	github.com/klauspost/crc32 v1.3.0 // indirect
@@ -116,6 +115,8 @@ require (
 	github.com/jangada-io/jangada/discovery v0.1.0
 	github.com/jangada-io/jangada/store-badger v0.1.0
 	github.com/jangada-io/jangada/store-pebble v0.1.0
+	github.com/jangada-io/jangada/store-snapfile v0.1.0
+	github.com/jangada-io/jangada/store-wal v0.1.0
 	github.com/klauspost/compress v1.20.4 // indirect
 	github.com/quic-go/quic-go v0.65.0 // indirect
 	github.com/schollz/progressbar/v3 v3.19.1
@@ -142,6 +143,8 @@ replace github.com/jangada-io/jangada/store-pebble => ../../../store-pebble
 replace github.com/jangada-io/jangada/store-badger => ../../../store-badger
 
 replace github.com/jangada-io/jangada/store-snapfile => ../../../store-snapfile
+
+replace github.com/jangada-io/jangada/store-wal => ../../../store-wal
 
 replace github.com/jangada-io/jangada/discovery => ../../../discovery
 
