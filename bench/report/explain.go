@@ -84,6 +84,10 @@ func (r *Report) Explanations() []string {
 			"the disk's fsync floor here is p50 %s / p99 %s, and p50 write latency is %s for jangada (%.1f× the floor) and %s for hashicorp (%.1f×); "+
 			"the rest is the follower round trip, the apply, and scheduling on this machine.",
 			harness.FormatDuration(r.Fsync.P50), harness.FormatDuration(r.Fsync.P99), harness.FormatDuration(j.P50), float64(j.P50)/floor, harness.FormatDuration(h.P50), float64(h.P50)/floor))
+		if wal := w(harness.WALSystem, 1); wal != nil && h.P50 > 0 {
+			out[len(out)-1] += fmt.Sprintf(" With store-wal instead of pebble, p50 is %s (%.2f× hashicorp's, %.1f× the floor).",
+				harness.FormatDuration(wal.P50), float64(wal.P50)/float64(h.P50), float64(wal.P50)/floor)
+		}
 	}
 	for _, pr := range r.Profiles {
 		if len(pr.ByArea) == 0 {

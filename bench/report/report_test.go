@@ -134,12 +134,16 @@ func TestExplanationsDecomposeAMissedTarget(t *testing.T) {
 	add(harness.FsyncFloorSystem, 64, 2000) // 2.5× hashicorp: the goal is out of reach
 	add(harness.HeadlineEtcd, 64, 1600)
 	add(harness.WALSystem, 64, 1200)
+	add(harness.HeadlineJangada, 1, 100)
+	add(harness.HeadlineHashicorp, 1, 100)
+	add(harness.WALSystem, 1, 100)
 	r := &Report{Results: rs}
 	ex := strings.Join(r.Explanations(), "\n")
 	for _, want := range []string{"Transport, 64 clients", "takes 50% of that away", "CPU, 64 clients", "2.50× hashicorp",
 		"That is itself below the 3× goal in this run.",
 		"makes 1600 ops/s = 2.00× hashicorp; quic+pebble makes 62% of that",
-		"QUIC makes 1200 ops/s = 1.50× hashicorp, 1.20× quic+pebble"} {
+		"QUIC makes 1200 ops/s = 1.50× hashicorp, 1.20× quic+pebble",
+		"With store-wal instead of pebble, p50 is 1.00ms (1.00× hashicorp's"} {
 		if !strings.Contains(ex, want) {
 			t.Errorf("explanations lack %q:\n%s", want, ex)
 		}
