@@ -26,6 +26,16 @@
 // with an error wrapping raftcore.ErrCorrupt, as is an entry record that
 // fails its own checksum when it is read.
 //
+// What a crash relies on: a record is fdatasynced before its Save returns;
+// a seal is fdatasynced before the next segment gets a record; a segment's
+// name (a spare renamed, or a new file) is made durable with a sync of the
+// directory before a record is written into it; and a data directory that
+// Open creates is synced into its parent. A test cuts the power at random
+// moments on a simulated disk that keeps any subset of unsynced writes,
+// tears them at sector granularity and keeps any prefix of unsynced
+// directory changes, and checks that every image opens to an acknowledged
+// state (crash_test.go).
+//
 // The entries' records stay in the segment files and are read with pread:
 // the store keeps 16 bytes per entry of the log in memory (where each record
 // is), and the engine's entry cache serves recent entries. Compact deletes

@@ -1,8 +1,6 @@
 package storewal
 
 import (
-	"os"
-
 	"github.com/jangada-io/jangada/raft-core/logkv"
 	"github.com/jangada-io/jangada/raft-core/storetest"
 )
@@ -11,14 +9,14 @@ import (
 // record with change's operations, durably: the raw access that
 // storetest.RunCorruption damages stores through.
 func Tamper(dir string, change func(storetest.RawKV) error) error {
-	lock, err := lockDir(dir)
+	lock, err := lockDir(osFS{}, dir)
 	if err != nil {
 		return err
 	}
 	defer lock.Close()
-	w := &wal{dir: dir, segSize: minSegmentSize, files: map[uint64]*os.File{}, state: logkv.NewState()}
+	w := newWAL(osFS{}, dir, minSegmentSize)
 	defer w.close()
-	seqs, spares, err := listSegments(dir)
+	seqs, spares, err := listSegments(osFS{}, dir)
 	if err != nil {
 		return err
 	}
@@ -61,5 +59,5 @@ func (kv rawKV) Delete(key []byte) error {
 
 // SegmentFiles returns the names of the store's segment and spare files.
 func SegmentFiles(dir string) (segments []uint64, spares []string, err error) {
-	return listSegments(dir)
+	return listSegments(osFS{}, dir)
 }

@@ -2,7 +2,7 @@ package storewal
 
 import (
 	"errors"
-	"os"
+	"io"
 
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
@@ -29,7 +29,7 @@ type LogStore struct {
 	log     *logkv.Log // state, term cache and locking
 
 	w    *wal
-	lock *os.File
+	lock io.Closer
 }
 
 // storage is embedded under this name so that only raft.Storage's methods
@@ -43,19 +43,24 @@ var _ raftcore.LogStore = (*LogStore)(nil)
 // directory, ErrIncompatibleFormat if the directory holds something else, and
 // raftcore.ErrCorrupt if the stored log fails its checks.
 func Open(cfg Config) (*LogStore, error) {
+	return open(cfg, osFS{})
+}
+
+// open is Open on the file system fs.
+func open(cfg Config, fs fileSystem) (*LogStore, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	lock, err := lockDir(cfg.Dir)
+	lock, err := lockDir(fs, cfg.Dir)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkMarker(cfg.Dir); err != nil {
+	if err := checkMarker(fs, cfg.Dir); err != nil {
 		lock.Close()
 		return nil, err
 	}
-	w, err := openWAL(cfg.Dir, cfg.SegmentSize)
+	w, err := openWAL(fs, cfg.Dir, cfg.SegmentSize)
 	if err != nil {
 		lock.Close()
 		return nil, err

@@ -3,6 +3,7 @@ package storewal
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,18 +20,19 @@ const maxSpares = 2
 // writer (the LogStore's, holding logkv.Log.WriteMu) appends; readers pread
 // entry records under mu.
 type wal struct {
+	fs      fileSystem
 	dir     string
 	segSize int64
 
 	mu    sync.RWMutex // files and idx, against readers
-	files map[uint64]*os.File
+	files map[uint64]file
 	idx   index
 	// stateAt is where the state's record lies (for tests that damage it).
 	stateAt loc
 
 	seqs    []uint64 // open segments, oldest first
 	state   logkv.State
-	cur     *os.File
+	cur     file
 	curSeq  uint64
 	curOff  int64
 	curSize int64
@@ -42,14 +44,14 @@ type wal struct {
 
 // openWAL replays the segments in dir, creating the first one in a new
 // directory, and makes sure a spare segment is ready.
-func openWAL(dir string, segSize int64) (_ *wal, err error) {
-	w := &wal{dir: dir, segSize: segSize, files: map[uint64]*os.File{}, state: logkv.NewState()}
+func openWAL(fs fileSystem, dir string, segSize int64) (_ *wal, err error) {
+	w := newWAL(fs, dir, segSize)
 	defer func() {
 		if err != nil {
 			w.close()
 		}
 	}()
-	seqs, spares, err := listSegments(dir)
+	seqs, spares, err := listSegments(fs, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -76,26 +78,30 @@ func openWAL(dir string, segSize int64) (_ *wal, err error) {
 	return w, nil
 }
 
+func newWAL(fs fileSystem, dir string, segSize int64) *wal {
+	return &wal{fs: fs, dir: dir, segSize: segSize, files: map[uint64]file{}, state: logkv.NewState()}
+}
+
 // replay reads segment seq and applies its records. Every segment but the
 // last must end with a seal; in the last, the first record that fails its
 // checks ends the log, unless an intact record follows it, which only
 // damage can explain.
 func (w *wal) replay(seq uint64, last bool) error {
 	name := filepath.Join(w.dir, segmentName(seq))
-	data, err := os.ReadFile(name)
-	if err != nil {
-		return fmt.Errorf("storewal: reading %s: %w", name, err)
-	}
 	flags := os.O_RDONLY
 	if last {
 		flags = os.O_RDWR
 	}
-	f, err := os.OpenFile(name, flags, 0)
+	f, err := w.fs.OpenFile(name, flags, 0)
 	if err != nil {
 		return fmt.Errorf("storewal: opening %s: %w", name, err)
 	}
 	w.files[seq] = f
 	w.seqs = append(w.seqs, seq)
+	data, err := readAll(f, math.MaxInt64)
+	if err != nil {
+		return fmt.Errorf("storewal: reading %s: %w", name, err)
+	}
 	off, sealed := 0, false
 	for !sealed {
 		payload, next, ok := parseRecord(data, off, seq)
@@ -198,7 +204,7 @@ func (w *wal) append() (payload []byte, seq uint64, off int64, err error) {
 	if _, err := w.cur.WriteAt(rec, w.curOff); err != nil {
 		return nil, 0, 0, fmt.Errorf("%w: writing %s: %w", ErrStoreFailed, segmentName(w.curSeq), err)
 	}
-	if err := syncData(w.cur); err != nil {
+	if err := w.cur.SyncData(); err != nil {
 		return nil, 0, 0, fmt.Errorf("%w: syncing %s: %w", ErrStoreFailed, segmentName(w.curSeq), err)
 	}
 	seq, off = w.curSeq, w.curOff
@@ -224,7 +230,7 @@ func (w *wal) rollover(need int) error {
 		}
 		// Durable before any record of the next segment: a segment
 		// without its seal reads as damaged unless it is the last.
-		if err := syncData(w.cur); err != nil {
+		if err := w.cur.SyncData(); err != nil {
 			return err
 		}
 		w.curOff += sealSize
@@ -237,33 +243,21 @@ func (w *wal) rollover(need int) error {
 // a spare renamed, or a new zero-filled file.
 func (w *wal) startSegment(seq uint64, size int64) error {
 	name := filepath.Join(w.dir, segmentName(seq))
-	var f *os.File
+	var f file
 	for len(w.spares) > 0 && f == nil {
 		spare := filepath.Join(w.dir, w.spares[len(w.spares)-1])
 		w.spares = w.spares[:len(w.spares)-1]
-		info, err := os.Stat(spare)
-		if err != nil || info.Size() < size {
-			os.Remove(spare)
-			continue
-		}
-		if err := os.Rename(spare, name); err != nil {
+		var err error
+		if f, size, err = w.openSpare(spare, name, size); err != nil {
 			return err
 		}
-		// The records written next must be found under the new name.
-		if err := syncFile(w.dir); err != nil {
-			return err
-		}
-		if f, err = os.OpenFile(name, os.O_RDWR, 0); err != nil {
-			return err
-		}
-		size = info.Size()
 	}
 	if f == nil {
 		var err error
-		if f, err = createZeroed(name, size); err != nil {
+		if f, err = createZeroed(w.fs, name, size); err != nil {
 			return err
 		}
-		if err := syncFile(w.dir); err != nil {
+		if err := w.fs.SyncDir(w.dir); err != nil {
 			f.Close()
 			return err
 		}
@@ -276,6 +270,33 @@ func (w *wal) startSegment(seq uint64, size int64) error {
 	return nil
 }
 
+// openSpare renames spare to segment name if it holds at least size bytes
+// and returns it open and its size. A spare too small, or that cannot be
+// opened, is removed: it returns a nil file then.
+func (w *wal) openSpare(spare, name string, size int64) (file, int64, error) {
+	f, err := w.fs.OpenFile(spare, os.O_RDWR, 0)
+	var have int64
+	if err == nil {
+		if have, err = f.Size(); err != nil || have < size {
+			f.Close()
+		}
+	}
+	if err != nil || have < size {
+		w.fs.Remove(spare)
+		return nil, size, nil
+	}
+	if err := w.fs.Rename(spare, name); err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	// The records written next must be found under the new name.
+	if err := w.fs.SyncDir(w.dir); err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	return f, have, nil
+}
+
 // makeSpare zero-fills a spare segment, so that the next rollover does not
 // wait for one.
 func (w *wal) makeSpare() error {
@@ -285,7 +306,7 @@ func (w *wal) makeSpare() error {
 		n = max(n, seq)
 	}
 	name := spareName(n + 1)
-	f, err := createZeroed(filepath.Join(w.dir, name), w.segSize)
+	f, err := createZeroed(w.fs, filepath.Join(w.dir, name), w.segSize)
 	if err != nil {
 		return err
 	}
@@ -298,8 +319,8 @@ func (w *wal) makeSpare() error {
 
 // createZeroed creates name filled with size zero bytes, synced: later
 // writes overwrite allocated blocks, whose fdatasync is the cheapest.
-func createZeroed(name string, size int64) (*os.File, error) {
-	f, err := os.OpenFile(name, os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o644)
+func createZeroed(fs fileSystem, name string, size int64) (file, error) {
+	f, err := fs.OpenFile(name, os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, err
 	}
@@ -312,7 +333,7 @@ func createZeroed(name string, size int64) (*os.File, error) {
 	}
 	if err != nil {
 		f.Close()
-		os.Remove(name)
+		fs.Remove(name)
 		return nil, fmt.Errorf("storewal: creating %s: %w", filepath.Base(name), err)
 	}
 	return f, nil
@@ -353,13 +374,13 @@ func (w *wal) dropSegment(seq uint64, reuse bool) error {
 	name := filepath.Join(w.dir, segmentName(seq))
 	if reuse && len(w.spares) < maxSpares {
 		spare := spareName(seq)
-		if err := os.Rename(name, filepath.Join(w.dir, spare)); err != nil {
+		if err := w.fs.Rename(name, filepath.Join(w.dir, spare)); err != nil {
 			return fmt.Errorf("storewal: recycling %s: %w", segmentName(seq), err)
 		}
 		w.spares = append(w.spares, spare)
 		return err
 	}
-	if rmErr := os.Remove(name); rmErr != nil && err == nil {
+	if rmErr := w.fs.Remove(name); rmErr != nil && err == nil {
 		err = fmt.Errorf("storewal: removing %s: %w", segmentName(seq), rmErr)
 	}
 	return err

@@ -116,7 +116,11 @@ func TestRandomWorkloadSurvivesReopenAcrossSegments(t *testing.T) {
 
 // padForTest appends a record of about 1 KiB that changes nothing: the
 // current state, and deletions of entry 0, which no log holds.
-func (w *wal) padForTest() error {
+func (w *wal) padForTest() error { return w.pad(80) }
+
+// pad appends a record that changes nothing, the current state and
+// deletions of entry 0, about 12 bytes for each of deletions.
+func (w *wal) pad(deletions int) error {
 	state, err := w.state.Encode()
 	if err != nil {
 		return err
@@ -125,7 +129,7 @@ func (w *wal) padForTest() error {
 	if err := w.b.set([]byte(logkv.StateKey), func(dst []byte) ([]byte, error) { return append(dst, state...), nil }); err != nil {
 		return err
 	}
-	for range 80 {
+	for range deletions {
 		w.b.delete(logkv.EntryKey(0))
 	}
 	return w.commit()
