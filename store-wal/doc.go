@@ -9,6 +9,9 @@
 // compaction empties them, so a Save overwrites blocks the filesystem has
 // already allocated and its fdatasync does not have to journal the file's
 // size or extents: on ext4 that halves the cost of a small synced write.
+// When no emptied segment is left to reuse, a goroutine zero-fills a spare
+// ahead of the rollover that will take it, so neither Open nor a Save waits
+// for a segment to be filled (64 MiB by default).
 //
 // Layout of the data directory: the JANGADA_FORMAT marker, the
 // JANGADA_LOCK file, segments named by their sequence number

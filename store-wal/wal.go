@@ -6,7 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"strings"
+	"slices"
 	"sync"
 
 	raftcore "github.com/jangada-io/jangada/raft-core"
@@ -38,12 +38,15 @@ type wal struct {
 	curSize int64
 	sealed  bool     // the current segment is full and sealed
 	spares  []string // spare segments, reused before new ones are made
-	b       recordBuilder
-	key     []byte
+	// making receives the outcome of the spare segment (madeSpare) that a
+	// goroutine is zero-filling, nil when none is.
+	making chan error
+	b      recordBuilder
+	key    []byte
 }
 
 // openWAL replays the segments in dir, creating the first one in a new
-// directory, and makes sure a spare segment is ready.
+// directory, and starts making a spare segment if there is none.
 func openWAL(fs fileSystem, dir string, segSize int64) (_ *wal, err error) {
 	w := newWAL(fs, dir, segSize)
 	defer func() {
@@ -70,11 +73,7 @@ func openWAL(fs fileSystem, dir string, segSize int64) (_ *wal, err error) {
 			return nil, err
 		}
 	}
-	if len(w.spares) == 0 {
-		if err := w.makeSpare(); err != nil {
-			return nil, err
-		}
-	}
+	w.startMakingSpare()
 	return w, nil
 }
 
@@ -242,6 +241,8 @@ func (w *wal) rollover(need int) error {
 // startSegment makes segment seq, of at least size bytes, the current one:
 // a spare renamed, or a new zero-filled file.
 func (w *wal) startSegment(seq uint64, size int64) error {
+	w.collectSpare(len(w.spares) == 0)
+	defer w.startMakingSpare()
 	name := filepath.Join(w.dir, segmentName(seq))
 	var f file
 	for len(w.spares) > 0 && f == nil {
@@ -297,24 +298,54 @@ func (w *wal) openSpare(spare, name string, size int64) (file, int64, error) {
 	return f, have, nil
 }
 
-// makeSpare zero-fills a spare segment, so that the next rollover does not
-// wait for one.
-func (w *wal) makeSpare() error {
-	n := w.curSeq
-	for _, name := range w.spares {
-		seq, _ := parseSegmentName(strings.TrimPrefix(name, "spare-"))
-		n = max(n, seq)
+// madeSpare names the spare that startMakingSpare makes: its number is
+// above every segment's sequence number, so that it never meets the name of
+// a recycled segment (spareName of the segment's own number).
+var madeSpare = spareName(1 << 63)
+
+// startMakingSpare starts zero-filling a spare segment in a goroutine when
+// there is no spare and none is being made, so that the next rollover
+// renames one instead of filling a new segment while a Save waits.
+func (w *wal) startMakingSpare() {
+	if w.making != nil || len(w.spares) > 0 {
+		return
 	}
-	name := spareName(n + 1)
-	f, err := createZeroed(w.fs, filepath.Join(w.dir, name), w.segSize)
-	if err != nil {
-		return err
+	done := make(chan error, 1)
+	w.making = done
+	fs, path, size := w.fs, filepath.Join(w.dir, madeSpare), w.segSize
+	go func() {
+		f, err := createZeroed(fs, path, size)
+		if err == nil {
+			if err = f.Close(); err != nil {
+				fs.Remove(path)
+			}
+		}
+		done <- err
+	}()
+}
+
+// collectSpare adds the spare being made, if it is made, to the spares;
+// with wait, it waits for it. A spare that could not be made is dropped:
+// the next rollover then makes its segment itself, and reports the error if
+// that fails too.
+func (w *wal) collectSpare(wait bool) {
+	if w.making == nil {
+		return
 	}
-	if err := f.Close(); err != nil {
-		return err
+	var err error
+	if wait {
+		err = <-w.making
+	} else {
+		select {
+		case err = <-w.making:
+		default:
+			return
+		}
 	}
-	w.spares = append(w.spares, name)
-	return nil
+	if err == nil {
+		w.spares = append(w.spares, madeSpare)
+	}
+	w.making = nil
 }
 
 // createZeroed creates name filled with size zero bytes, synced: later
@@ -372,8 +403,12 @@ func (w *wal) dropSegment(seq uint64, reuse bool) error {
 	}
 	err := f.Close()
 	name := filepath.Join(w.dir, segmentName(seq))
-	if reuse && len(w.spares) < maxSpares {
-		spare := spareName(seq)
+	spare := spareName(seq)
+	spares := len(w.spares)
+	if w.making != nil {
+		spares++
+	}
+	if reuse && spares < maxSpares && !slices.Contains(w.spares, spare) {
 		if err := w.fs.Rename(name, filepath.Join(w.dir, spare)); err != nil {
 			return fmt.Errorf("storewal: recycling %s: %w", segmentName(seq), err)
 		}
@@ -400,6 +435,7 @@ func (w *wal) read(l loc) ([]byte, error) {
 }
 
 func (w *wal) close() error {
+	w.collectSpare(true)
 	var errs []error
 	for _, f := range w.files {
 		errs = append(errs, f.Close())
