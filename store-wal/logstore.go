@@ -108,7 +108,7 @@ func (s *LogStore) Save(hs *raftpb.HardState, entries []*raftpb.Entry, snap *raf
 		}
 	})
 	if err == nil && installs {
-		err = s.w.recycle()
+		s.w.recycle()
 	}
 	return err
 }
@@ -149,7 +149,10 @@ func (s *LogStore) SetSnapshot(meta *raftpb.SnapshotMetadata) error {
 // Compact implements raftcore.LogStore. It returns raft.ErrCompacted for an
 // index at or below FirstIndex-1 and an error wrapping
 // ErrCompactBeyondSnapshot for one the latest snapshot does not cover.
-// Segments left without entries of the log are reused or deleted.
+// Segments left without entries of the log are then reused or deleted; once
+// the compaction is durable, a failure to rename or delete one is not
+// reported: the segment stays, holding only compacted entries, and the next
+// Compact (or a Save of a snapshot) tries again.
 func (s *LogStore) Compact(index uint64) error {
 	s.log.WriteMu.Lock()
 	defer s.log.WriteMu.Unlock()
@@ -170,7 +173,8 @@ func (s *LogStore) Compact(index uint64) error {
 	if err != nil {
 		return err
 	}
-	return s.w.recycle()
+	s.w.recycle()
+	return nil
 }
 
 // Close implements raftcore.LogStore. It waits for a Save in progress.

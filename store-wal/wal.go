@@ -372,8 +372,12 @@ func createZeroed(fs fileSystem, name string, size int64) (file, error) {
 
 // recycle turns the segments that hold no entry of the log any more (all
 // older than the one holding the first entry, never the current one) into
-// spares, or deletes them beyond maxSpares.
-func (w *wal) recycle() error {
+// spares, or deletes them beyond maxSpares. It runs once the state that
+// compacted them is durable, so a failure changes nothing the log holds: a
+// segment that cannot be renamed or removed stays open and listed, and the
+// next recycle tries again (Open replays it and skips its compacted
+// entries). The errors are therefore not the caller's.
+func (w *wal) recycle() {
 	keep := w.curSeq
 	for _, l := range w.idx.locs {
 		if l.n != 0 {
@@ -381,27 +385,18 @@ func (w *wal) recycle() error {
 			break
 		}
 	}
-	var errs []error
-	for len(w.seqs) > 0 && w.seqs[0] < keep {
-		errs = append(errs, w.dropSegment(w.seqs[0], true))
-	}
-	return errors.Join(errs...)
-}
-
-// dropSegment closes segment seq and removes it, keeping it as a spare if
-// reuse is set and there is room.
-func (w *wal) dropSegment(seq uint64, reuse bool) error {
-	w.mu.Lock()
-	f := w.files[seq]
-	delete(w.files, seq)
-	w.mu.Unlock()
-	for i, s := range w.seqs {
-		if s == seq {
-			w.seqs = append(w.seqs[:i], w.seqs[i+1:]...)
+	for _, seq := range slices.Clone(w.seqs) {
+		if seq >= keep {
 			break
 		}
+		w.dropSegment(seq, true)
 	}
-	err := f.Close()
+}
+
+// dropSegment removes segment seq, keeping it as a spare if reuse is set and
+// there is room, then closes it. If the rename or the removal fails, the
+// segment stays open and listed.
+func (w *wal) dropSegment(seq uint64, reuse bool) error {
 	name := filepath.Join(w.dir, segmentName(seq))
 	spare := spareName(seq)
 	spares := len(w.spares)
@@ -413,12 +408,17 @@ func (w *wal) dropSegment(seq uint64, reuse bool) error {
 			return fmt.Errorf("storewal: recycling %s: %w", segmentName(seq), err)
 		}
 		w.spares = append(w.spares, spare)
-		return err
+	} else if err := w.fs.Remove(name); err != nil {
+		return fmt.Errorf("storewal: removing %s: %w", segmentName(seq), err)
 	}
-	if rmErr := w.fs.Remove(name); rmErr != nil && err == nil {
-		err = fmt.Errorf("storewal: removing %s: %w", segmentName(seq), rmErr)
-	}
-	return err
+	w.mu.Lock()
+	f := w.files[seq]
+	delete(w.files, seq)
+	w.mu.Unlock()
+	w.seqs = slices.DeleteFunc(w.seqs, func(s uint64) bool { return s == seq })
+	// Nothing is written through f any more: a failed close loses nothing.
+	f.Close()
+	return nil
 }
 
 // read returns a copy of the record at l. The caller holds mu.
