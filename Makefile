@@ -97,7 +97,7 @@ download:
 	@set -e; for m in $(MODULES); do (cd $$m && GOWORK=off go mod download); done
 
 ## bench: the comparative harness (jangada backends, hashicorp/raft, bare etcd-raft, transport ceilings), every scenario including
-## the 512 MiB snapshot catch-up (about 16 minutes, each cluster in a process of its own); writes bench/RESULTS.md and bench/results/
+## the 512 MiB snapshot catch-up (about 20 minutes, each cluster in a process of its own); writes bench/RESULTS.md and bench/results/
 bench:
 	go run ./bench/cmd/bench -large-snapshot -results-md bench/RESULTS.md
 
