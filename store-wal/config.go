@@ -2,6 +2,7 @@ package storewal
 
 import (
 	"fmt"
+	"log/slog"
 
 	raftcore "github.com/jangada-io/jangada/raft-core"
 )
@@ -15,6 +16,12 @@ type Config struct {
 	// it must be between 1 MiB and 1 GiB. Segments are zero-filled when
 	// made: a new store writes two (the first and a spare) when it opens.
 	SegmentSize int64
+	// Logger receives a warning for each failure the store gets over by
+	// itself: an emptied segment it could not recycle or delete (the next
+	// compaction tries again) and a spare segment it could not make (the
+	// next rollover makes its segment itself). Either repeating means the
+	// disk needs attention. The zero value discards them.
+	Logger *slog.Logger
 }
 
 // DefaultSegmentSize is the SegmentSize of the zero Config.
@@ -28,6 +35,9 @@ const (
 func (c Config) withDefaults() Config {
 	if c.SegmentSize == 0 {
 		c.SegmentSize = DefaultSegmentSize
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return c
 }

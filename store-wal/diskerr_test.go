@@ -1,13 +1,16 @@
 package storewal
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -306,7 +309,8 @@ func recoversOneOfOn(fs fileSystem, cfg Config, candidates []storetest.LogState)
 func TestSpareThatCannotBeMadeIsNotFatal(t *testing.T) {
 	seed := testseed.Get(t)
 	rng := rand.New(rand.NewPCG(seed, 100))
-	cfg := Config{Dir: t.TempDir(), SegmentSize: minSegmentSize}
+	warnings := &warningLog{}
+	cfg := Config{Dir: t.TempDir(), SegmentSize: minSegmentSize, Logger: warnings.logger()}
 	fs := &faultFS{fileSystem: osFS{}, err: syscall.ENOSPC, always: creatingSpare}
 	store, err := open(cfg, fs)
 	if err != nil {
@@ -326,6 +330,9 @@ func TestSpareThatCannotBeMadeIsNotFatal(t *testing.T) {
 	if fs.firedAlways.Load() == 0 {
 		t.Fatal("no spare was attempted")
 	}
+	if !warnings.has("a spare segment could not be made", "no space left on device") {
+		t.Fatalf("the failed spares were not logged: %q", warnings.lines())
+	}
 	mustClose(t, store)
 	if _, err := recoversOneOfOn(osFS{}, cfg, []storetest.LogState{state}); err != nil {
 		t.Fatal(err)
@@ -340,7 +347,8 @@ func TestSpareThatCannotBeMadeIsNotFatal(t *testing.T) {
 func TestFailedRecyclingLeavesTheStoreUsable(t *testing.T) {
 	seed := testseed.Get(t)
 	rng := rand.New(rand.NewPCG(seed, 101))
-	cfg := Config{Dir: t.TempDir(), SegmentSize: minSegmentSize}
+	warnings := &warningLog{}
+	cfg := Config{Dir: t.TempDir(), SegmentSize: minSegmentSize, Logger: warnings.logger()}
 	fs := &faultFS{fileSystem: osFS{}, err: syscall.EIO, fails: func(op diskOp) bool {
 		return (op.kind == "rename" || op.kind == "remove") && isSegment(op.name)
 	}}
@@ -394,6 +402,9 @@ func TestFailedRecyclingLeavesTheStoreUsable(t *testing.T) {
 	if seqs := onDisk(store); seqs[0] >= keptFrom(store) {
 		t.Fatalf("no segment was left by the failed recycling: %v", seqs)
 	}
+	if !warnings.has("an emptied segment stays until the next compaction", "input/output error") {
+		t.Fatalf("the failed recycling was not logged: %q", warnings.lines())
+	}
 	mustClose(t, store)
 
 	// Leftover segments (with gaps between them) reopen to the same log,
@@ -427,4 +438,39 @@ func keptFrom(s *LogStore) uint64 {
 		}
 	}
 	return s.w.curSeq
+}
+
+// warningLog collects what a store logs, as text lines.
+type warningLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *warningLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *warningLog) logger() *slog.Logger { return slog.New(slog.NewTextHandler(l, nil)) }
+
+func (l *warningLog) lines() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Split(strings.TrimSpace(l.buf.String()), "\n")
+}
+
+// has reports whether a warning line holds every one of parts.
+func (l *warningLog) has(parts ...string) bool {
+	return slices.ContainsFunc(l.lines(), func(line string) bool {
+		if !strings.Contains(line, "level=WARN") {
+			return false
+		}
+		for _, p := range parts {
+			if !strings.Contains(line, p) {
+				return false
+			}
+		}
+		return true
+	})
 }

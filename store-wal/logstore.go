@@ -60,7 +60,7 @@ func open(cfg Config, fs fileSystem) (*LogStore, error) {
 		lock.Close()
 		return nil, err
 	}
-	w, err := openWAL(fs, cfg.Dir, cfg.SegmentSize)
+	w, err := openWAL(fs, cfg.Dir, cfg.SegmentSize, cfg.Logger)
 	if err != nil {
 		lock.Close()
 		return nil, err

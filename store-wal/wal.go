@@ -3,6 +3,7 @@ package storewal
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -23,6 +24,7 @@ type wal struct {
 	fs      fileSystem
 	dir     string
 	segSize int64
+	log     *slog.Logger // never nil
 
 	mu    sync.RWMutex // files and idx, against readers
 	files map[uint64]file
@@ -47,8 +49,9 @@ type wal struct {
 
 // openWAL replays the segments in dir, creating the first one in a new
 // directory, and starts making a spare segment if there is none.
-func openWAL(fs fileSystem, dir string, segSize int64) (_ *wal, err error) {
+func openWAL(fs fileSystem, dir string, segSize int64, log *slog.Logger) (_ *wal, err error) {
 	w := newWAL(fs, dir, segSize)
+	w.log = log
 	defer func() {
 		if err != nil {
 			w.close()
@@ -78,7 +81,7 @@ func openWAL(fs fileSystem, dir string, segSize int64) (_ *wal, err error) {
 }
 
 func newWAL(fs fileSystem, dir string, segSize int64) *wal {
-	return &wal{fs: fs, dir: dir, segSize: segSize, files: map[uint64]file{}, state: logkv.NewState()}
+	return &wal{fs: fs, dir: dir, segSize: segSize, log: slog.New(slog.DiscardHandler), files: map[uint64]file{}, state: logkv.NewState()}
 }
 
 // replay reads segment seq and applies its records. Every segment but the
@@ -344,6 +347,8 @@ func (w *wal) collectSpare(wait bool) {
 	}
 	if err == nil {
 		w.spares = append(w.spares, madeSpare)
+	} else {
+		w.log.Warn("storewal: a spare segment could not be made; the next rollover makes its segment itself", "dir", w.dir, "error", err)
 	}
 	w.making = nil
 }
@@ -389,7 +394,9 @@ func (w *wal) recycle() {
 		if seq >= keep {
 			break
 		}
-		w.dropSegment(seq, true)
+		if err := w.dropSegment(seq, true); err != nil {
+			w.log.Warn("storewal: an emptied segment stays until the next compaction", "dir", w.dir, "error", err)
+		}
 	}
 }
 

@@ -77,7 +77,7 @@ func NewBadgerStores(p StoreParams) (StoreResult, error) {
 // snapshot files in DataDir/snapshots.
 func NewWALStores(p StoreParams) (StoreResult, error) {
 	return openDurableStores(p, "wal", func(dir string) (raftcore.LogStore, error) {
-		return storewal.Open(storewal.Config{Dir: dir})
+		return storewal.Open(storewal.Config{Dir: dir, Logger: p.Logger.With("component", "storewal")})
 	})
 }
 
