@@ -18,6 +18,7 @@ import (
 	"github.com/jangada-io/jangada/apps/kvstore"
 	raftcore "github.com/jangada-io/jangada/raft-core"
 	"github.com/jangada-io/jangada/raft-core/clustertest"
+	storewal "github.com/jangada-io/jangada/store-wal"
 	transportquic "github.com/jangada-io/jangada/transport-quic"
 )
 
@@ -261,5 +262,24 @@ func TestParsePeers(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A data directory made by one store and opened with another is refused
+// with the store's own error, not fx's chain of the functions it was
+// building.
+func TestAnotherStoresDirectoryIsRefusedPlainly(t *testing.T) {
+	cfg := testConfig(t, TransportMem, StorePebble)
+	a, _, _ := startApp(t, cfg)
+	a.RequireStop()
+
+	cfg.Store = StoreWAL
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	_, err := New(cfg)
+	if !errors.Is(err, storewal.ErrIncompatibleFormat) {
+		t.Fatalf("New on pebble's directory with --store wal: %v, want storewal.ErrIncompatibleFormat", err)
+	}
+	if msg := err.Error(); !strings.HasPrefix(msg, "open wal log store: ") || strings.Contains(msg, "could not build") {
+		t.Fatalf("error %q: want the store's error alone", msg)
 	}
 }

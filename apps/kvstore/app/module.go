@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"os"
 
+	"go.uber.org/dig"
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxevent"
 
@@ -42,7 +43,9 @@ func Options(cfg Config) fx.Option {
 }
 
 // New returns the application of one kvstore node, ready for Start. It
-// returns an error wrapping ErrInvalidConfig for a bad cfg.
+// returns an error wrapping ErrInvalidConfig for a bad cfg, and the error of
+// the part that could not be built (a store that refuses its directory, say)
+// as that part returned it.
 func New(cfg Config, extra ...fx.Option) (*fx.App, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -58,7 +61,18 @@ func New(cfg Config, extra ...fx.Option) (*fx.App, error) {
 		}),
 	}
 	app := fx.New(append(opts, extra...)...)
-	return app, app.Err()
+	return app, buildError(app.Err())
+}
+
+// buildError is the error of the constructor that failed to build the
+// graph, without the chain of fx's and dig's "could not build arguments for
+// function …" around it: that chain names internals and buries the cause at
+// the end of a long line. The fx logger still records the whole chain.
+func buildError(err error) error {
+	if err == nil {
+		return nil
+	}
+	return dig.RootCause(err)
 }
 
 func loggerOf(cfg Config) *slog.Logger {

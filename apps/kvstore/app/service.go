@@ -108,7 +108,7 @@ func NewService[C, R any](cfg Config, svc Service[C, R], extra ...fx.Option) (*f
 		}),
 	}
 	app := fx.New(append(opts, extra...)...)
-	return app, app.Err()
+	return app, buildError(app.Err())
 }
 
 // ServiceNode is a service's raft node as the graph sees it, as Replica is
