@@ -267,9 +267,11 @@ func TestParsePeers(t *testing.T) {
 
 // A data directory made by one store and opened with another is refused
 // with the store's own error, not fx's chain of the functions it was
-// building.
+// building, and what New opened until then is closed.
 func TestAnotherStoresDirectoryIsRefusedPlainly(t *testing.T) {
-	cfg := testConfig(t, TransportMem, StorePebble)
+	// Over QUIC: the transport that New opened before the store refused
+	// its directory must be closed again (goleak in TestMain).
+	cfg := testConfig(t, TransportQUIC, StorePebble)
 	a, _, _ := startApp(t, cfg)
 	a.RequireStop()
 

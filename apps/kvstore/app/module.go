@@ -1,6 +1,7 @@
 package app
 
 import (
+	"errors"
 	"log/slog"
 	"os"
 
@@ -20,7 +21,7 @@ import (
 func Options(cfg Config) fx.Option {
 	cfg = cfg.withDefaults()
 	return fx.Options(
-		fx.Supply(cfg),
+		fx.Supply(cfg, &openedParts{}),
 		fx.Provide(func() *slog.Logger { return loggerOf(cfg) }),
 		fx.Provide(NewDataDir),
 		transportOption(cfg),
@@ -60,8 +61,18 @@ func New(cfg Config, extra ...fx.Option) (*fx.App, error) {
 			return fl
 		}),
 	}
-	app := fx.New(append(opts, extra...)...)
-	return app, buildError(app.Err())
+	return newApp(opts, extra)
+}
+
+// newApp builds the application of opts and extra. If a part fails to
+// build, what the parts built before it opened is closed again.
+func newApp(opts, extra []fx.Option) (*fx.App, error) {
+	opened := &openedParts{}
+	app := fx.New(append(append(opts, fx.Replace(opened)), extra...)...)
+	if err := app.Err(); err != nil {
+		return app, errors.Join(buildError(err), opened.closeAll())
+	}
+	return app, nil
 }
 
 // buildError is the error of the constructor that failed to build the

@@ -43,7 +43,7 @@ func ServiceOptions[C, R any](cfg Config, svc Service[C, R]) fx.Option {
 	cfg = cfg.withDefaults()
 	return fx.Options(
 		fx.Supply(fx.Annotate(svc.Name, fx.ResultTags(`name:"app_name"`))),
-		fx.Supply(cfg),
+		fx.Supply(cfg, &openedParts{}),
 		fx.Provide(func() *slog.Logger { return loggerOf(cfg) }),
 		fx.Provide(NewDataDir),
 		transportOption(cfg),
@@ -107,8 +107,7 @@ func NewService[C, R any](cfg Config, svc Service[C, R], extra ...fx.Option) (*f
 			return fl
 		}),
 	}
-	app := fx.New(append(opts, extra...)...)
-	return app, buildError(app.Err())
+	return newApp(opts, extra)
 }
 
 // ServiceNode is a service's raft node as the graph sees it, as Replica is

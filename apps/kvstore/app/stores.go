@@ -34,6 +34,8 @@ type StoreParams struct {
 	// DataDir is checked private before a store opens in it.
 	DataDir DataDir
 	Logger  *slog.Logger
+	// Opened, under New, closes the stores if the node is not built.
+	Opened *openedParts `optional:"true"`
 }
 
 // storeOption provides the LogStore and SnapshotStore of the backend
@@ -92,5 +94,6 @@ func openDurableStores(p StoreParams, name string, openLog func(dir string) (raf
 	if err != nil {
 		return StoreResult{}, errors.Join(fmt.Errorf("open snapshot store: %w", err), logs.Close())
 	}
+	p.Opened.add(logs)
 	return StoreResult{LogStore: logs, SnapshotStore: snaps}, nil
 }

@@ -59,6 +59,8 @@ type QUICParams struct {
 	Logger    *slog.Logger
 	// KeyBindings records the keys of keyless members (cluster secret).
 	KeyBindings *KeyBindings
+	// Opened, under New, closes the transport if the node is not built.
+	Opened *openedParts `optional:"true"`
 }
 
 // NewQUICTransport opens the QUIC endpoint on ListenAddr.
@@ -83,6 +85,7 @@ func NewQUICTransport(p QUICParams) (*transportquic.Transport, error) {
 	if path := p.Config.FaultControlFile; path != "" {
 		ctx, stop := context.WithCancel(context.Background())
 		p.Lifecycle.Append(fx.StopHook(stop))
+		p.Opened.add(closerFunc(stop))
 		conn, err := faultConn(ctx, p.Config.ListenAddr, path, p.Logger)
 		if err != nil {
 			stop()
@@ -94,6 +97,7 @@ func NewQUICTransport(p QUICParams) (*transportquic.Transport, error) {
 	if err != nil {
 		return nil, fmt.Errorf("quic transport: %w", err)
 	}
+	p.Opened.add(tr)
 	return tr, nil
 }
 
@@ -102,6 +106,8 @@ type MemParams struct {
 	fx.In
 
 	Config Config
+	// Opened, under New, closes the transport if the node is not built.
+	Opened *openedParts `optional:"true"`
 }
 
 // NewMemTransport returns the node's endpoint on a private in-process
@@ -111,5 +117,10 @@ func NewMemTransport(p MemParams) (*transportmem.Transport, error) {
 	if err != nil {
 		return nil, err
 	}
-	return network.Transport(raftcore.Peer{ID: p.Config.NodeID, Addr: p.Config.ListenAddr})
+	tr, err := network.Transport(raftcore.Peer{ID: p.Config.NodeID, Addr: p.Config.ListenAddr})
+	if err != nil {
+		return nil, err
+	}
+	p.Opened.add(tr)
+	return tr, nil
 }
