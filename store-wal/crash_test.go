@@ -131,7 +131,7 @@ func padStore(rng *rand.Rand, s *LogStore) error {
 
 // recoversOneOf opens the store in fs and returns which of candidates it
 // holds; an error describes how it differs from each.
-func recoversOneOf(fs *crashFS, cfg Config, candidates []storetest.LogState) (int, error) {
+func recoversOneOf(fs fileSystem, cfg Config, candidates []storetest.LogState) (int, error) {
 	recovered, err := open(cfg, fs)
 	if err != nil {
 		return 0, fmt.Errorf("Open: %w", err)

@@ -3,7 +3,6 @@ package storewal
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -228,7 +227,7 @@ func TestDiskErrorsFailTheStoreLoudly(t *testing.T) {
 			within(t, 10*time.Second, "Close of the failed store", store.Close)
 
 			fs.armed.Store(false)
-			if _, err := recoversOneOfOn(fs, cfg, candidates); err != nil {
+			if _, err := recoversOneOf(fs, cfg, candidates); err != nil {
 				t.Fatalf("after %s failed: reopened on a healthy disk: %v", failed, err)
 			}
 		})
@@ -280,30 +279,6 @@ func padLatching(rng *rand.Rand, s *LogStore) error {
 	return s.log.Commit(s.log.State(), false, ErrStoreFailed, func([]byte) error { return s.w.pad(deletions) }, nil)
 }
 
-// recoversOneOfOn opens the store in fs and returns which of candidates it
-// holds; an error describes how it differs from each.
-func recoversOneOfOn(fs fileSystem, cfg Config, candidates []storetest.LogState) (int, error) {
-	recovered, err := open(cfg, fs)
-	if err != nil {
-		return 0, fmt.Errorf("Open: %w", err)
-	}
-	var diffs []string
-	match := -1
-	for i, want := range candidates {
-		diff := storetest.DiffState(recovered, want)
-		if diff == "" {
-			match = i
-			break
-		}
-		diffs = append(diffs, diff)
-	}
-	err = recovered.Close()
-	if match < 0 {
-		return 0, fmt.Errorf("the store matches none of the states it may hold: %v", diffs)
-	}
-	return match, err
-}
-
 // TestSpareThatCannotBeMadeIsNotFatal makes the creation of every spare
 // fail: each rollover makes its segment itself, and no Save fails.
 func TestSpareThatCannotBeMadeIsNotFatal(t *testing.T) {
@@ -334,7 +309,7 @@ func TestSpareThatCannotBeMadeIsNotFatal(t *testing.T) {
 		t.Fatalf("the failed spares were not logged: %q", warnings.lines())
 	}
 	mustClose(t, store)
-	if _, err := recoversOneOfOn(osFS{}, cfg, []storetest.LogState{state}); err != nil {
+	if _, err := recoversOneOf(osFS{}, cfg, []storetest.LogState{state}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -424,7 +399,7 @@ func TestFailedRecyclingLeavesTheStoreUsable(t *testing.T) {
 		t.Fatalf("segments %v left before %d, the oldest the log needs", seqs, keptFrom(store))
 	}
 	mustClose(t, store)
-	if _, err := recoversOneOfOn(osFS{}, cfg, []storetest.LogState{state}); err != nil {
+	if _, err := recoversOneOf(osFS{}, cfg, []storetest.LogState{state}); err != nil {
 		t.Fatal(err)
 	}
 }
