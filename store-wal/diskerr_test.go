@@ -3,6 +3,7 @@ package storewal
 import (
 	"bytes"
 	"errors"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -24,9 +25,12 @@ import (
 // diskOp is one operation of the store on its data directory, as faultFS
 // sees it.
 type diskOp struct {
-	kind string // "write", "syncdata", "create", "rename", "remove", "syncdir"
+	// kind is "write", "syncdata", "sync", "read", "create", "open" (of an
+	// existing file), "rename", "remove", "syncdir", "readdir" or "lock".
+	kind string
 	name string // the file's base name; for rename, the old one
 	to   string // rename's new base name
+	off  int64  // where a read starts
 	// record is the kind of the record a write carries, or that the
 	// file's last write carried for a syncdata: kindBatch, kindSeal, or 0
 	// for zeros (a segment being filled).
@@ -46,9 +50,16 @@ type faultFS struct {
 	fired  atomic.Int64 // failures injected while armed
 	// firedAlways counts the failures always selected.
 	firedAlways atomic.Int64
+	// ended, once set, makes every operation count in late: nothing may
+	// reach the disk after a failed Open has returned.
+	ended atomic.Bool
+	late  atomic.Int64
 }
 
 func (fs *faultFS) inject(op diskOp) error {
+	if fs.ended.Load() {
+		fs.late.Add(1)
+	}
 	switch {
 	case fs.armed.Load() && fs.fails(op):
 		fs.fired.Add(1)
@@ -61,10 +72,12 @@ func (fs *faultFS) inject(op diskOp) error {
 }
 
 func (fs *faultFS) OpenFile(name string, flag int, perm os.FileMode) (file, error) {
+	kind := "open"
 	if flag&os.O_CREATE != 0 {
-		if err := fs.inject(diskOp{kind: "create", name: filepath.Base(name)}); err != nil {
-			return nil, err
-		}
+		kind = "create"
+	}
+	if err := fs.inject(diskOp{kind: kind, name: filepath.Base(name)}); err != nil {
+		return nil, err
 	}
 	f, err := fs.fileSystem.OpenFile(name, flag, perm)
 	if err != nil {
@@ -85,6 +98,20 @@ func (fs *faultFS) Remove(name string) error {
 		return err
 	}
 	return fs.fileSystem.Remove(name)
+}
+
+func (fs *faultFS) ReadDir(name string) ([]string, error) {
+	if err := fs.inject(diskOp{kind: "readdir", name: filepath.Base(name)}); err != nil {
+		return nil, err
+	}
+	return fs.fileSystem.ReadDir(name)
+}
+
+func (fs *faultFS) Lock(name string) (io.Closer, error) {
+	if err := fs.inject(diskOp{kind: "lock", name: filepath.Base(name)}); err != nil {
+		return nil, err
+	}
+	return fs.fileSystem.Lock(name)
 }
 
 func (fs *faultFS) SyncDir(name string) error {
@@ -113,6 +140,20 @@ func (f *faultFile) WriteAt(p []byte, off int64) (int, error) {
 		return 0, err
 	}
 	return f.file.WriteAt(p, off)
+}
+
+func (f *faultFile) ReadAt(p []byte, off int64) (int, error) {
+	if err := f.fs.inject(diskOp{kind: "read", name: f.name, off: off}); err != nil {
+		return 0, err
+	}
+	return f.file.ReadAt(p, off)
+}
+
+func (f *faultFile) Sync() error {
+	if err := f.fs.inject(diskOp{kind: "sync", name: f.name, record: f.lastRecord}); err != nil {
+		return err
+	}
+	return f.file.Sync()
 }
 
 func (f *faultFile) SyncData() error {
@@ -169,6 +210,9 @@ func TestDiskErrorsFailTheStoreLoudly(t *testing.T) {
 		}, true},
 		{"zero-filling a segment fails with ENOSPC, no spare made", syscall.ENOSPC, func(op diskOp) bool {
 			return op.kind == "write" && op.record == 0 && isSegment(op.name)
+		}, true},
+		{"a new segment's fsync fails with EIO, no spare made", syscall.EIO, func(op diskOp) bool {
+			return op.kind == "sync" && isSegment(op.name)
 		}, true},
 	}
 	seed := testseed.Get(t)
@@ -279,38 +323,57 @@ func padLatching(rng *rand.Rand, s *LogStore) error {
 	return s.log.Commit(s.log.State(), false, ErrStoreFailed, func([]byte) error { return s.w.pad(deletions) }, nil)
 }
 
-// TestSpareThatCannotBeMadeIsNotFatal makes the creation of every spare
-// fail: each rollover makes its segment itself, and no Save fails.
+// TestSpareThatCannotBeMadeIsNotFatal makes the making of every spare
+// fail, at its creation or at its fsync: each rollover makes its segment
+// itself, and no Save fails.
 func TestSpareThatCannotBeMadeIsNotFatal(t *testing.T) {
+	cases := []struct {
+		name   string
+		err    error
+		always func(diskOp) bool
+	}{
+		{"creating a spare fails with ENOSPC", syscall.ENOSPC, creatingSpare},
+		{"a spare's fsync fails with EIO", syscall.EIO, func(op diskOp) bool {
+			return op.kind == "sync" && isSpareName(op.name)
+		}},
+	}
 	seed := testseed.Get(t)
-	rng := rand.New(rand.NewPCG(seed, 100))
-	warnings := &warningLog{}
-	cfg := Config{Dir: t.TempDir(), SegmentSize: minSegmentSize, Logger: warnings.logger()}
-	fs := &faultFS{fileSystem: osFS{}, err: syscall.ENOSPC, always: creatingSpare}
-	store, err := open(cfg, fs)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	var state storetest.LogState
-	for store.w.curSeq < 4 {
-		op := storetest.NextOp(rng, state)
-		if err := op.Apply(store); err != nil {
-			t.Fatalf("%s: %v", op.Name, err)
-		}
-		state = op.Next
-		if err := padLatching(rng, store); err != nil {
-			t.Fatalf("padding: %v", err)
-		}
-	}
-	if fs.firedAlways.Load() == 0 {
-		t.Fatal("no spare was attempted")
-	}
-	if !warnings.has("a spare segment could not be made", "no space left on device") {
-		t.Fatalf("the failed spares were not logged: %q", warnings.lines())
-	}
-	mustClose(t, store)
-	if _, err := recoversOneOf(osFS{}, cfg, []storetest.LogState{state}); err != nil {
-		t.Fatal(err)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 100))
+			warnings := &warningLog{}
+			cfg := Config{Dir: t.TempDir(), SegmentSize: minSegmentSize, Logger: warnings.logger()}
+			fs := &faultFS{fileSystem: osFS{}, err: c.err, always: c.always}
+			store, err := open(cfg, fs)
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			var state storetest.LogState
+			for store.w.curSeq < 4 {
+				op := storetest.NextOp(rng, state)
+				if err := op.Apply(store); err != nil {
+					t.Fatalf("%s: %v", op.Name, err)
+				}
+				state = op.Next
+				if err := padLatching(rng, store); err != nil {
+					t.Fatalf("padding: %v", err)
+				}
+			}
+			if fs.firedAlways.Load() == 0 {
+				t.Fatal("no spare was attempted")
+			}
+			if !warnings.has("a spare segment could not be made", c.err.Error()) {
+				t.Fatalf("the failed spares were not logged: %q", warnings.lines())
+			}
+			mustClose(t, store)
+			// A spare that failed is removed (those of recycled segments may stay).
+			if _, spares, err := listSegments(osFS{}, cfg.Dir); err != nil || slices.Contains(spares, madeSpare) {
+				t.Fatalf("%s left after its making failed: spares %v (listing: %v)", madeSpare, spares, err)
+			}
+			if _, err := recoversOneOf(osFS{}, cfg, []storetest.LogState{state}); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
 

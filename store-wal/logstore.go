@@ -16,7 +16,9 @@ import (
 // it returns. The state and every entry carry CRC-32C checksums (the
 // records of raft-core/logkv) inside records that carry their own; damage
 // is reported with an error wrapping raftcore.ErrCorrupt and a damaged
-// record is never returned.
+// record is never returned. A read that fails (EIO) returns an error
+// wrapping the file system's and does not fail the store: the disk still
+// holds what it held, and the next read tries it again.
 //
 // It answers raft.Storage's reads (InitialState, Entries, Term, FirstIndex,
 // LastIndex, Snapshot) through the logkv.Log it embeds: FirstIndex,
