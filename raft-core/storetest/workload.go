@@ -76,7 +76,7 @@ func NextOp(rng *rand.Rand, s LogState) WorkloadOp {
 			// index (and above the snapshot, which only covers committed
 			// entries).
 			floor := max(s.HardState[2], s.SnapIndex, s.DummyIndex) + 1
-			lo = max(floor, lo-uint64(rng.IntN(4)))
+			lo = max(floor, lo-min(lo, uint64(rng.IntN(4))))
 			term++
 		}
 		term = max(term, 1)

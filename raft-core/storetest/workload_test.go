@@ -33,6 +33,28 @@ func TestWorkloadPredictsTheMemoryStore(t *testing.T) {
 	}
 }
 
+// TestWorkloadStartsFromShortLogs draws the first operations of many seeds:
+// a short log (one or two entries) is where an overwrite reaching below the
+// first index would underflow.
+func TestWorkloadStartsFromShortLogs(t *testing.T) {
+	base := testseed.Get(t)
+	for i := range uint64(3000) {
+		rng := rand.New(rand.NewPCG(base+i, 4))
+		var state LogState
+		for j := range 6 {
+			op := func() (op WorkloadOp) {
+				defer func() {
+					if p := recover(); p != nil {
+						t.Fatalf("seed %d (stream %d), operation %d from %+v: panic %v", base, i, j, state, p)
+					}
+				}()
+				return NextOp(rng, state)
+			}()
+			state = op.Next
+		}
+	}
+}
+
 func TestDiffStateReportsEachDifference(t *testing.T) {
 	store := raftcore.NewMemoryLogStore()
 	defer store.Close()
