@@ -48,7 +48,10 @@ type engine struct {
 
 	raftMu sync.Mutex
 	rn     *raft.RawNode
-	ticks  uint64
+	// readFailed is the last read of the log that failed unexpectedly
+	// (raftStorage.noteRead). raftMu guards it.
+	readFailed error
+	ticks      uint64
 	// leaderHeard is ticks when this node last stepped a message only a
 	// leader sends (append, heartbeat, snapshot) of its current term.
 	leaderHeard uint64
@@ -332,7 +335,7 @@ func newEngine(cfg Config, sm machine, epoch uint64) (*engine, error) {
 		Logger:            raftLogger{cfg.Logger},
 		StepDownOnRemoval: true,
 	}
-	rn, err := raft.NewRawNode(rc)
+	rn, err := e.newRawNode(rc)
 	if err != nil {
 		return nil, fmt.Errorf("raftcore: start raft: %w", err)
 	}
@@ -402,7 +405,62 @@ func (s raftStorage) Entries(lo, hi, maxSize uint64) ([]*raftpb.Entry, error) {
 	if ents, ok := s.e.entries.get(lo, hi, maxSize); ok {
 		return ents, nil
 	}
-	return s.LogStore.Entries(lo, hi, maxSize)
+	ents, err := s.LogStore.Entries(lo, hi, maxSize)
+	return ents, s.noteRead(err)
+}
+
+func (s raftStorage) Term(i uint64) (uint64, error) {
+	term, err := s.LogStore.Term(i)
+	return term, s.noteRead(err)
+}
+
+func (s raftStorage) FirstIndex() (uint64, error) {
+	i, err := s.LogStore.FirstIndex()
+	return i, s.noteRead(err)
+}
+
+func (s raftStorage) LastIndex() (uint64, error) {
+	i, err := s.LogStore.LastIndex()
+	return i, s.noteRead(err)
+}
+
+// noteRead records a read of the log that failed other than in a way raft
+// expects (ErrCompacted, ErrUnavailable). Raft panics on such an error
+// wherever it reads its log, sometimes with the error only as text; the
+// panic is recovered (raftFailure) and stops the node with the recorded
+// error, as a failed Save does, instead of taking the process down.
+func (s raftStorage) noteRead(err error) error {
+	if err != nil && err != raft.ErrCompacted && err != raft.ErrUnavailable {
+		s.e.readFailed = err
+	}
+	return err
+}
+
+// raftFailure is the error that stops the node for p, a panic recovered
+// from raft under raftMu, if p follows a failed read of the log or is one
+// raft raises for a broken invariant; nil for any other panic, a bug to
+// crash on.
+func (e *engine) raftFailure(p any) error {
+	if e.readFailed != nil {
+		return fmt.Errorf("raftcore: reading the log store: %w", e.readFailed)
+	}
+	if msg, ok := p.(raftPanic); ok {
+		return fmt.Errorf("raft invariant violated: %s", string(msg))
+	}
+	return nil
+}
+
+// newRawNode is raft.NewRawNode, whose reads of the log may panic like
+// any other (see raftFailure).
+func (e *engine) newRawNode(rc *raft.Config) (rn *raft.RawNode, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			if err = e.raftFailure(p); err == nil {
+				panic(p)
+			}
+		}
+	}()
+	return raft.NewRawNode(rc)
 }
 
 func (s raftStorage) Snapshot() (*raftpb.Snapshot, error) {

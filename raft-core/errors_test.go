@@ -3,6 +3,7 @@ package raftcore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -183,5 +184,82 @@ func TestLogStoreErrorStopsTheNodeCleanly(t *testing.T) {
 	}
 	if err := n.Close(ctx); err != nil {
 		t.Fatalf("close after the failure: %v", err)
+	}
+}
+
+// failingReads fails every read of entries and terms once armed, like a
+// disk that returns EIO. Close leaves the store as it is, so that a node can
+// restart on it.
+type failingReads struct {
+	raftcore.LogStore
+	entries, terms atomic.Bool
+}
+
+var errReadFailed = errors.New("input/output error")
+
+func (f *failingReads) Entries(lo, hi, maxSize uint64) ([]*raftpb.Entry, error) {
+	if f.entries.Load() {
+		return nil, errReadFailed
+	}
+	return f.LogStore.Entries(lo, hi, maxSize)
+}
+
+func (f *failingReads) Term(i uint64) (uint64, error) {
+	if f.terms.Load() {
+		return 0, errReadFailed
+	}
+	return f.LogStore.Term(i)
+}
+
+func (f *failingReads) Close() error { return nil }
+
+// A LogStore read that fails, when a node restarts on its log, fails Start
+// (raft reads terms as it starts) or stops the node (it reads the entries
+// to apply on its own goroutine) with the error, as a failed Save does.
+// Raft panics on such an error; that panic must not take the process down.
+func TestLogStoreReadErrorStopsTheNodeCleanly(t *testing.T) {
+	for _, tt := range []struct {
+		name          string
+		entries, term bool
+	}{
+		{"terms and entries fail", true, true},
+		{"entries fail", true, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ls := &failingReads{LogStore: raftcore.NewMemoryLogStore()}
+			ctx := clustertest.Context(t, 10*time.Second)
+			n := startOneNode(t, ctx, ls)
+			for i := range 3 {
+				if _, err := n.Propose(ctx, clustertest.KVCommand{Op: "put", Key: fmt.Sprint(i), Value: "1"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := n.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+
+			ls.entries.Store(tt.entries)
+			ls.terms.Store(tt.term)
+			network := clustertest.NewLoopback(t)
+			n, err := raftcore.Start(ctx, raftcore.Config{
+				NodeID: 1, Peers: []raftcore.Peer{network.Peer(1)}, Preset: raftcore.Testing,
+				Transport: network.Transport(t, 1), LogStore: ls, SnapshotStore: raftcore.NewMemorySnapshotStore(),
+			}, clustertest.NewKV(), clustertest.JSONCodec[clustertest.KVCommand]{})
+			if err == nil {
+				select {
+				case <-n.Done():
+					err = n.Err()
+				case <-ctx.Done():
+					t.Fatal("the node runs on a log it cannot read")
+				}
+				if cerr := n.Close(ctx); cerr != nil && !errors.Is(cerr, errReadFailed) {
+					t.Fatalf("close after the failure: %v", cerr)
+				}
+			}
+			if !errors.Is(err, errReadFailed) {
+				t.Fatalf("restart on an unreadable log: %v, want an error wrapping the read error", err)
+			}
+			t.Logf("restart on an unreadable log: %v", err)
+		})
 	}
 }

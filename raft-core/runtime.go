@@ -205,8 +205,8 @@ func (r *runtime) raftLoop() {
 	defer r.wg.Done()
 	defer func() {
 		if p := recover(); p != nil {
-			if msg, ok := p.(raftPanic); ok {
-				r.fail(fmt.Errorf("raft invariant violated: %s", string(msg)))
+			if err := r.e.raftFailure(p); err != nil {
+				r.fail(err)
 				return
 			}
 			panic(p)
@@ -446,11 +446,11 @@ func (r *runtime) stepInline(msgs []*raftpb.Message) (stepped bool) {
 	}
 	defer func() {
 		if p := recover(); p != nil {
-			msg, ok := p.(raftPanic)
-			if !ok {
+			err := r.e.raftFailure(p)
+			if err == nil {
 				panic(p)
 			}
-			r.fail(fmt.Errorf("raft invariant violated: %s", string(msg)))
+			r.fail(err)
 			stepped = true
 		}
 	}()
