@@ -52,38 +52,35 @@ func New(cfg Config, extra ...fx.Option) (*fx.App, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
+	return newApp(cfg, Options(cfg), extra)
+}
+
+// newApp builds the application of graph (the options of cfg, a withDefaults
+// Config) and extra, with cfg's stop timeout and fx's events logged at
+// debug level.
+//
+// If a part fails to build, what the parts built before it opened is closed
+// again, and the error is the failing constructor's own (dig.RootCause):
+// fx's chain of "could not build arguments for function …" around it names
+// internals and buries the cause at the end of a long line. The fx logger
+// still records the whole chain.
+func newApp(cfg Config, graph fx.Option, extra []fx.Option) (*fx.App, error) {
+	opened := &openedParts{}
 	opts := []fx.Option{
-		Options(cfg),
+		graph,
 		fx.StopTimeout(cfg.StopTimeout),
 		fx.WithLogger(func(l *slog.Logger) fxevent.Logger {
 			fl := &fxevent.SlogLogger{Logger: l.With("component", "fx")}
 			fl.UseLogLevel(slog.LevelDebug)
 			return fl
 		}),
+		fx.Replace(opened),
 	}
-	return newApp(opts, extra)
-}
-
-// newApp builds the application of opts and extra. If a part fails to
-// build, what the parts built before it opened is closed again.
-func newApp(opts, extra []fx.Option) (*fx.App, error) {
-	opened := &openedParts{}
-	app := fx.New(append(append(opts, fx.Replace(opened)), extra...)...)
+	app := fx.New(append(opts, extra...)...)
 	if err := app.Err(); err != nil {
-		return app, errors.Join(buildError(err), opened.closeAll())
+		return app, errors.Join(dig.RootCause(err), opened.closeAll())
 	}
 	return app, nil
-}
-
-// buildError is the error of the constructor that failed to build the
-// graph, without the chain of fx's and dig's "could not build arguments for
-// function …" around it: that chain names internals and buries the cause at
-// the end of a long line. The fx logger still records the whole chain.
-func buildError(err error) error {
-	if err == nil {
-		return nil
-	}
-	return dig.RootCause(err)
 }
 
 func loggerOf(cfg Config) *slog.Logger {

@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 
 	"go.uber.org/fx"
-	"go.uber.org/fx/fxevent"
 
 	"github.com/jangada-io/jangada/mgmt"
 	"github.com/jangada-io/jangada/observe"
@@ -98,16 +97,7 @@ func NewService[C, R any](cfg Config, svc Service[C, R], extra ...fx.Option) (*f
 		return nil, fmt.Errorf("%w: a service needs a name, a machine, a codec and routes", ErrInvalidConfig)
 	}
 	cfg = cfg.withDefaults()
-	opts := []fx.Option{
-		ServiceOptions(cfg, svc),
-		fx.StopTimeout(cfg.StopTimeout),
-		fx.WithLogger(func(l *slog.Logger) fxevent.Logger {
-			fl := &fxevent.SlogLogger{Logger: l.With("component", "fx")}
-			fl.UseLogLevel(slog.LevelDebug)
-			return fl
-		}),
-	}
-	return newApp(opts, extra)
+	return newApp(cfg, ServiceOptions(cfg, svc), extra)
 }
 
 // ServiceNode is a service's raft node as the graph sees it, as Replica is
