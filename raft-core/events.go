@@ -11,10 +11,14 @@ type EventType int
 
 const (
 	// EventLeaderElected: a leader became known for Term (Leader is its id).
+	// On the new leader it comes before the EventRoleChanged to RoleLeader,
+	// and IsLeader may still be false when it is received: start leader-only
+	// work on the role change.
 	EventLeaderElected EventType = iota + 1
 	// EventTermChanged: this node moved to a new Term.
 	EventTermChanged
-	// EventRoleChanged: this node's Role changed.
+	// EventRoleChanged: this node's Role changed. IsLeader and Status
+	// already report the new role when it is published.
 	EventRoleChanged
 	// EventMemberAdded: Member joined as Role (voter or learner), or a learner
 	// was promoted (Role voter).

@@ -74,7 +74,10 @@ func (k *KeyBindings) attach(node keyBinder) {
 	events := node.Subscribe(k.ctx)
 	k.wg.Go(func() {
 		for ev := range events {
-			if ev.Type == raftcore.EventLeaderElected && ev.Leader == node.ID() {
+			// The engine publishes EventLeaderElected before its role reads
+			// as leader, so the role change is what flush can act on; after
+			// lost events, look again.
+			if ev.Type == raftcore.EventRoleChanged && ev.Role == raftcore.RoleLeader || ev.Type == raftcore.EventsLost {
 				k.flush()
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -63,5 +64,51 @@ func TestAPostponedBindingIsRetried(t *testing.T) {
 	k.attach(node)
 	clustertest.WaitFor(t, "this node's own key bound after three refusals", 20*time.Second, func() bool {
 		return string(node.boundKey(1)) == string(pub)
+	})
+}
+
+// electedLeader is a node that becomes the leader after attach, announcing
+// it as the engine does: EventLeaderElected first, while IsLeader still
+// reports false, then EventRoleChanged once it reports true.
+type electedLeader struct {
+	flakyLeader
+	leading atomic.Bool
+	events  chan raftcore.Event
+}
+
+func (e *electedLeader) IsLeader() bool { return e.leading.Load() }
+func (e *electedLeader) Subscribe(ctx context.Context) <-chan raftcore.Event {
+	go func() { <-ctx.Done(); close(e.events) }()
+	return e.events
+}
+
+// TestBindingsAreRecordedWhenTheNodeBecomesLeader: keys learned while the
+// node follows are recorded once it leads, however its announcement of the
+// election and its role are interleaved with KeyBindings' work.
+func TestBindingsAreRecordedWhenTheNodeBecomesLeader(t *testing.T) {
+	lc := fxtest.NewLifecycle(t)
+	pub, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer, _, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := NewKeyBindings(lc, Config{NodeID: 1, ClusterSecret: "s"}, priv, slog.New(slog.DiscardHandler))
+	lc.RequireStart()
+	defer lc.RequireStop()
+	node := &electedLeader{flakyLeader: flakyLeader{bound: map[uint64][]byte{}}, events: make(chan raftcore.Event)}
+	k.attach(node)
+	k.Learned(2, peer)
+	// The channel is unbuffered: the second send returns only once the
+	// election has been handled, while IsLeader is still false, as the
+	// engine's order allows.
+	node.events <- raftcore.Event{Type: raftcore.EventLeaderElected, NodeID: 1, Leader: 1, Term: 2}
+	node.events <- raftcore.Event{Type: raftcore.EventTermChanged, NodeID: 1, Term: 2}
+	node.leading.Store(true)
+	node.events <- raftcore.Event{Type: raftcore.EventRoleChanged, NodeID: 1, Role: raftcore.RoleLeader, Term: 2}
+	clustertest.WaitFor(t, "both keys bound once the node leads", 20*time.Second, func() bool {
+		return string(node.boundKey(1)) == string(pub) && string(node.boundKey(2)) == string(peer)
 	})
 }

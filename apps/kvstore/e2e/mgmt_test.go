@@ -272,8 +272,15 @@ func TestKeylessMembersAreBoundToTheirKeys(t *testing.T) {
 		ID  uint64 `json:"id"`
 		Key string `json:"key"`
 	}
+	var last string
+	defer func() {
+		if t.Failed() {
+			t.Logf("last member list: %s", last)
+		}
+	}()
 	clustertest.WaitFor(t, "every member's key bound", 30*time.Second, func() bool {
 		out, err := jc.Run("member", "list", "--json")
+		last = fmt.Sprint(out, err)
 		if err != nil || json.Unmarshal([]byte(out), &members) != nil {
 			return false
 		}
