@@ -18,9 +18,11 @@ type Config struct {
 	SegmentSize int64
 	// Logger receives a warning for each failure the store gets over by
 	// itself: an emptied segment it could not recycle or delete (the next
-	// compaction tries again) and a spare segment it could not make (the
-	// next rollover makes its segment itself). Either repeating means the
-	// disk needs attention. The zero value discards them.
+	// compaction tries again), a spare segment it could not make (the next
+	// rollover makes its segment itself) and a spare it could not open,
+	// size or remove when it came to reuse it (another spare or a new
+	// segment takes its place). Any of them repeating means the disk needs
+	// attention. The zero value discards them.
 	Logger *slog.Logger
 }
 

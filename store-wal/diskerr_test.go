@@ -25,8 +25,9 @@ import (
 // diskOp is one operation of the store on its data directory, as faultFS
 // sees it.
 type diskOp struct {
-	// kind is "write", "syncdata", "sync", "read", "create", "open" (of an
-	// existing file), "rename", "remove", "syncdir", "readdir" or "lock".
+	// kind is "write", "syncdata", "sync", "read", "size", "create", "open"
+	// (of an existing file), "rename", "remove", "syncdir", "readdir" or
+	// "lock".
 	kind string
 	name string // the file's base name; for rename, the old one
 	to   string // rename's new base name
@@ -147,6 +148,13 @@ func (f *faultFile) ReadAt(p []byte, off int64) (int, error) {
 		return 0, err
 	}
 	return f.file.ReadAt(p, off)
+}
+
+func (f *faultFile) Size() (int64, error) {
+	if err := f.fs.inject(diskOp{kind: "size", name: f.name}); err != nil {
+		return 0, err
+	}
+	return f.file.Size()
 }
 
 func (f *faultFile) Sync() error {
@@ -369,6 +377,105 @@ func TestSpareThatCannotBeMadeIsNotFatal(t *testing.T) {
 			// A spare that failed is removed (those of recycled segments may stay).
 			if _, spares, err := listSegments(osFS{}, cfg.Dir); err != nil || slices.Contains(spares, madeSpare) {
 				t.Fatalf("%s left after its making failed: spares %v (listing: %v)", madeSpare, spares, err)
+			}
+			if _, err := recoversOneOf(osFS{}, cfg, []storetest.LogState{state}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestSpareThatCannotBeReusedIsReplaced makes the reuse of every spare
+// segment fail, at its opening or its sizing, at each rollover of a running
+// store, and at an Open that finds a spare but no segment. A spare holds
+// nothing of the log, so no Save fails: the spare is removed, the next one
+// or a new segment takes its place, and the failure is logged. A spare
+// whose removal fails too stays on disk, and the next Open lists it again.
+func TestSpareThatCannotBeReusedIsReplaced(t *testing.T) {
+	sizingSpare := func(op diskOp) bool { return op.kind == "size" && isSpareName(op.name) }
+	cases := []struct {
+		name   string
+		always func(diskOp) bool
+		// atOpen removes the only segment of a new store, closed, leaving
+		// its spare, as a crash does in a rollover that replaces an empty
+		// first segment (a first Save larger than a segment): Open makes
+		// the first segment from the spare.
+		atOpen bool
+		// removalFails is set when always also fails the spares' removal.
+		removalFails bool
+	}{
+		{"opening a spare fails with EIO", func(op diskOp) bool {
+			return op.kind == "open" && isSpareName(op.name)
+		}, false, false},
+		{"sizing a spare fails with EIO", sizingSpare, false, false},
+		{"sizing and removing a spare fail with EIO", func(op diskOp) bool {
+			return sizingSpare(op) || op.kind == "remove" && isSpareName(op.name)
+		}, false, true},
+		{"sizing the spare Open takes fails with EIO", sizingSpare, true, false},
+	}
+	seed := testseed.Get(t)
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 200+uint64(i)))
+			warnings := &warningLog{}
+			cfg := Config{Dir: t.TempDir(), SegmentSize: minSegmentSize, Logger: warnings.logger()}
+			if c.atOpen {
+				mustClose(t, mustOpen(t, cfg, osFS{}))
+				if err := os.Remove(filepath.Join(cfg.Dir, segmentName(1))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var (
+				mu   sync.Mutex
+				kept []string // spares whose removal failed
+			)
+			fs := &faultFS{fileSystem: osFS{}, err: syscall.EIO, always: func(op diskOp) bool {
+				fails := c.always(op)
+				if fails && op.kind == "remove" {
+					mu.Lock()
+					kept = append(kept, op.name)
+					mu.Unlock()
+				}
+				return fails
+			}}
+			store := mustOpen(t, cfg, fs)
+			if c.atOpen && fs.firedAlways.Load() == 0 {
+				t.Fatal("Open took no spare")
+			}
+			var state storetest.LogState
+			for store.w.curSeq < 4 {
+				op := storetest.NextOp(rng, state)
+				if err := op.Apply(store); err != nil {
+					t.Fatalf("%s: %v", op.Name, err)
+				}
+				state = op.Next
+				if err := padLatching(rng, store); err != nil {
+					t.Fatalf("padding: %v", err)
+				}
+			}
+			if fs.firedAlways.Load() == 0 {
+				t.Fatal("no spare was reused")
+			}
+			logged := []string{"a spare segment could not be reused", "reusing spare", "input/output error"}
+			if c.removalFails {
+				logged = append(logged, "removing spare")
+			}
+			if !warnings.has(logged...) {
+				t.Fatalf("the spares that could not be reused were not logged as %q: %q", logged, warnings.lines())
+			}
+			mustClose(t, store)
+			// On disk: the spares the store held, and those it dropped but
+			// could not remove (unless it made one of that name again).
+			_, spares, err := listSegments(osFS{}, cfg.Dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := slices.Concat(store.w.spares, kept)
+			slices.Sort(want)
+			want = slices.Compact(want)
+			slices.Sort(spares)
+			if !slices.Equal(spares, want) {
+				t.Fatalf("spares %v on disk, want %v: held %v, removal failed for %v", spares, want, store.w.spares, kept)
 			}
 			if _, err := recoversOneOf(osFS{}, cfg, []storetest.LogState{state}); err != nil {
 				t.Fatal(err)

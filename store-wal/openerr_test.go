@@ -47,6 +47,12 @@ func TestDiskErrorsDuringOpenFailOpenCleanly(t *testing.T) {
 		{"reading the format marker fails with EIO", syscall.EIO, func(op diskOp) bool {
 			return op.kind == "read" && op.name == markerFile
 		}, true, false},
+		{"sizing the format marker fails with EIO", syscall.EIO, func(op diskOp) bool {
+			return op.kind == "size" && op.name == markerFile
+		}, true, false},
+		{"sizing a segment to replay it fails with EIO", syscall.EIO, nth(2, func(op diskOp) bool {
+			return op.kind == "size" && isSegment(op.name)
+		}), true, false},
 		{"opening a segment to replay it fails with EIO", syscall.EIO, nth(2, func(op diskOp) bool {
 			return op.kind == "open" && isSegment(op.name)
 		}), true, false},

@@ -276,7 +276,11 @@ func (w *wal) startSegment(seq uint64, size int64) error {
 
 // openSpare renames spare to segment name if it holds at least size bytes
 // and returns it open and its size. A spare too small, or that cannot be
-// opened, is removed: it returns a nil file then.
+// opened or sized, is removed: it returns a nil file then, and the caller
+// takes another spare or makes the segment itself. A spare holds nothing of
+// the log, so a failure to open, size or remove one is logged rather than
+// returned; a spare that could not be removed is listed again by the next
+// Open.
 func (w *wal) openSpare(spare, name string, size int64) (file, int64, error) {
 	f, err := w.fs.OpenFile(spare, os.O_RDWR, 0)
 	var have int64
@@ -286,7 +290,15 @@ func (w *wal) openSpare(spare, name string, size int64) (file, int64, error) {
 		}
 	}
 	if err != nil || have < size {
-		w.fs.Remove(spare)
+		if err != nil {
+			err = fmt.Errorf("storewal: reusing spare %s: %w", filepath.Base(spare), err)
+		}
+		if rmErr := w.fs.Remove(spare); rmErr != nil {
+			err = errors.Join(err, fmt.Errorf("storewal: removing spare %s: %w", filepath.Base(spare), rmErr))
+		}
+		if err != nil {
+			w.log.Warn("storewal: a spare segment could not be reused; another spare or a new segment takes its place", "dir", w.dir, "error", err)
+		}
 		return nil, size, nil
 	}
 	if err := w.fs.Rename(spare, name); err != nil {

@@ -41,6 +41,15 @@ func mustSave(t *testing.T, s *LogStore, ents []*raftpb.Entry) {
 	}
 }
 
+func mustOpen(t *testing.T, cfg Config, fs fileSystem) *LogStore {
+	t.Helper()
+	s, err := open(cfg, fs)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return s
+}
+
 func mustClose(t *testing.T, s *LogStore) {
 	t.Helper()
 	if err := s.Close(); err != nil {
