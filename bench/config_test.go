@@ -200,3 +200,23 @@ func TestTargetRoundsMeasureOnlyTheTargetCells(t *testing.T) {
 		t.Fatalf("skipping writes still plans %d target jobs", len(jobs))
 	}
 }
+
+func TestStoreWALRunsTheFiveNodeWriteMatrix(t *testing.T) {
+	cfg := harness.Config{Skip: []string{"read", "lease", "failover", "catchup", "api", "profile"}, Clients: []int{64}, Sizes: []int{64, 4096}, ClusterSizes: []int{5}}.WithDefaults()
+	systems, _ := harness.SelectSystems(adapters.Systems(), []string{harness.WALSystem, "jangada/quic+badger"})
+	sizes := map[string][]int{}
+	for _, j := range plan(cfg, systems, 0) {
+		if j.spec.Nodes != 5 {
+			continue
+		}
+		for _, it := range j.items {
+			sizes[j.system.Name] = append(sizes[j.system.Name], it.size)
+		}
+	}
+	if got := sizes[harness.WALSystem]; !slices.Equal(got, []int{64, 4096}) {
+		t.Errorf("store-wal at 5 nodes writes sizes %v, want [64 4096]", got)
+	}
+	if got := sizes["jangada/quic+badger"]; !slices.Equal(got, []int{64}) {
+		t.Errorf("quic+badger at 5 nodes writes sizes %v, want the 64 B cell only", got)
+	}
+}

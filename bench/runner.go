@@ -137,8 +137,9 @@ func plan(cfg harness.Config, systems []harness.System, round int) []job {
 				}
 				j := job{kind: jobMeasure, system: s, spec: harness.ClusterSpec{Nodes: n},
 					items: []item{{scenario: harness.ScenarioWrite, size: 64, clients: harness.HeadlineClients}}}
-				if n == 5 && harness.IsHeadline(s) && !cfg.Skips("write") {
-					// The headline systems get the whole write matrix at 5 nodes.
+				if n == 5 && (harness.IsHeadline(s) || s.Name == harness.WALSystem) && !cfg.Skips("write") {
+					// The headline systems, and store-wal next to pebble, get
+					// the whole write matrix at 5 nodes.
 					j.items = nil
 					for _, size := range cfg.Sizes {
 						for _, c := range cfg.Clients {

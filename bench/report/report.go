@@ -267,9 +267,12 @@ func (r *Report) Targets() []Target {
 	five := func(system string) *harness.Row {
 		return r.row(harness.Key{Scenario: harness.ScenarioWrite, System: system, Nodes: 5, Size: 4096, Clients: harness.HeadlineClients})
 	}
-	out = append(out, throughputTarget("write throughput vs hashicorp, 5 nodes, 4 KiB, 64 clients", fiveNodeGoal,
-		five(harness.HeadlineJangada), five(harness.HeadlineHashicorp)))
-	return out
+	t = throughputTarget("write throughput vs hashicorp, 5 nodes, 4 KiB, 64 clients", fiveNodeGoal,
+		five(harness.HeadlineJangada), five(harness.HeadlineHashicorp))
+	if wal, h := five(harness.WALSystem), five(harness.HeadlineHashicorp); t.Known && wal != nil {
+		t.Detail += fmt.Sprintf("; with store-wal: %.0f ops/s = %.2f×", wal.OpsPerSec, wal.OpsPerSec/h.OpsPerSec)
+	}
+	return append(out, t)
 }
 
 // Write writes report.md, results.csv and the charts into the output

@@ -188,3 +188,27 @@ func TestTargetsShowTheSpreadOfSingleRounds(t *testing.T) {
 		t.Fatalf("detail %q, want %q", got.Detail, want)
 	}
 }
+
+func TestFiveNodeTargetNamesStoreWAL(t *testing.T) {
+	rs := harness.NewResults()
+	add := func(system string, ops int) {
+		rec := harness.NewRecorder()
+		for range ops {
+			rec.Record(time.Millisecond)
+		}
+		rs.AddMeasurement(harness.Key{Scenario: harness.ScenarioWrite, System: system, Nodes: 5, Size: 4096, Clients: 64}, harness.System{Name: system},
+			harness.Measurement{Summary: rec.Summarize(time.Second, 4096), Latencies: rec}, 0)
+	}
+	add(harness.HeadlineJangada, 300)
+	add(harness.HeadlineHashicorp, 100)
+	add(harness.WALSystem, 450)
+	r := &Report{Results: rs}
+	targets := r.Targets()
+	got := targets[len(targets)-1]
+	if !got.Known || math.Abs(got.Value-3) > 0.003 {
+		t.Fatalf("5-node target %+v: want quic+pebble's 3×", got)
+	}
+	if want := "300 vs 100 ops/s; with store-wal: 450 ops/s = 4.50×"; got.Detail != want {
+		t.Fatalf("detail %q, want %q", got.Detail, want)
+	}
+}
