@@ -65,11 +65,15 @@ type engine struct {
 	stateMu       sync.Mutex
 	leaderChanged chan struct{}
 
-	// read requests waiting for a ReadState, by request context (raft role).
-	// Contexts start at the incarnation's proposal base, so a late answer to
-	// a round of an earlier incarnation never matches a round of this one.
+	// read requests waiting for a ReadState, by the number of their round
+	// (raft role). A round's request context holds readEpoch, then that
+	// number, so a late answer to a round of an earlier incarnation never
+	// matches a round of this one: epochs differ in their random low bits
+	// even when the clock went back, where numbers counted up from the
+	// epoch could repeat an earlier incarnation's.
 	pendingReads map[uint64]*readBatch
 	nextReadCtx  uint64
+	readEpoch    uint64
 	// reads that arrived while a read index round was in flight; they go
 	// together in the next round
 	queuedReads []*readWaiter
@@ -290,7 +294,7 @@ func newEngine(cfg Config, sm machine, epoch uint64) (*engine, error) {
 		waiters:       &waiters{m: map[uint64]*proposal{}},
 		reads:         &readTracker{},
 		events:        newEventBus(),
-		nextReadCtx:   epoch,
+		readEpoch:     epoch,
 	}
 	e.epoch.Store(epoch)
 	e.role.Store(int64(RoleFollower))
@@ -813,7 +817,7 @@ func (e *engine) issueReadIndex(ws []*readWaiter) {
 		at = e.cfg.Now()
 	}
 	e.pendingReads[rctx] = &readBatch{waiters: ws, issued: e.ticks, at: at}
-	e.rn.ReadIndex(binary.BigEndian.AppendUint64(nil, rctx))
+	e.rn.ReadIndex(binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, e.readEpoch), rctx))
 }
 
 // issueQueuedReads starts the next round for the reads that waited, once no
@@ -945,10 +949,10 @@ func (e *engine) noteTermStart(msgs []*raftpb.Message) {
 }
 
 func (e *engine) readStateReady(rs raft.ReadState) {
-	if len(rs.RequestCtx) != 8 {
-		return
+	if len(rs.RequestCtx) != 16 || binary.BigEndian.Uint64(rs.RequestCtx) != e.readEpoch {
+		return // another incarnation's round
 	}
-	rctx := binary.BigEndian.Uint64(rs.RequestCtx)
+	rctx := binary.BigEndian.Uint64(rs.RequestCtx[8:])
 	b, ok := e.pendingReads[rctx]
 	if !ok {
 		return

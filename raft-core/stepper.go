@@ -334,7 +334,7 @@ func (s *Stepper[C, R]) InjectFault(f EngineFault) error {
 	case FaultReapplyMembership:
 		s.e.faults.reapplyMembership = true
 	case FaultReuseReadContexts:
-		s.e.nextReadCtx = 0
+		s.e.readEpoch = 0
 	case FaultLeaseDuringTransfer:
 		s.e.faults.leaseDuringTransfer = true
 	default:
