@@ -441,17 +441,26 @@ func (s raftStorage) noteRead(err error) error {
 }
 
 // raftFailure is the error that stops the node for p, a panic recovered
-// from raft under raftMu, if p follows a failed read of the log or is one
-// raft raises for a broken invariant; nil for any other panic, a bug to
-// crash on.
+// from raft under raftMu (or by a Stepper), if p follows a failed read of the
+// log or is one raft raises for a broken invariant; nil for any other panic,
+// a bug to crash on.
 func (e *engine) raftFailure(p any) error {
-	if e.readFailed != nil {
-		return fmt.Errorf("raftcore: reading the log store: %w", e.readFailed)
+	if err := e.readFailure(); err != nil {
+		return err
 	}
 	if msg, ok := p.(raftPanic); ok {
 		return fmt.Errorf("raft invariant violated: %s", string(msg))
 	}
 	return nil
+}
+
+// readFailure is the error that stops the node once a read of the log
+// failed (noteRead), or nil.
+func (e *engine) readFailure() error {
+	if e.readFailed == nil || e.faults.readPanic {
+		return nil
+	}
+	return fmt.Errorf("raftcore: reading the log store: %w", e.readFailed)
 }
 
 // newRawNode is raft.NewRawNode, whose reads of the log may panic like
@@ -1596,14 +1605,17 @@ func (e *engine) applyMemberUpdate(index uint64, cc *raftpb.ConfChange, origin u
 }
 
 // applyToRaft applies a conf change to the RawNode. raft panics on a change
-// it cannot apply; that becomes an error that stops this node instead of the
-// process.
+// it cannot apply, and on a read of the log that fails as it sends the new
+// configuration's messages; either becomes an error that stops this node
+// instead of the process, the read's wrapping the store's error.
 func (e *engine) applyToRaft(cc raftpb.ConfChangeI) (cs *raftpb.ConfState, err error) {
 	e.raftMu.Lock()
 	defer e.raftMu.Unlock()
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("raft refused conf change: %v", p)
+			if err = e.readFailure(); err == nil {
+				err = fmt.Errorf("raft refused conf change: %v", p)
+			}
 		}
 	}()
 	return e.rn.ApplyConfChange(cc), nil
