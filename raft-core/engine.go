@@ -65,11 +65,15 @@ type engine struct {
 	stateMu       sync.Mutex
 	leaderChanged chan struct{}
 
-	// read requests waiting for a ReadState, by request context (raft role).
-	// Contexts start at the incarnation's proposal base, so a late answer to
-	// a round of an earlier incarnation never matches a round of this one.
+	// read requests waiting for a ReadState, by the number of their round
+	// (raft role). A round's request context holds readEpoch, then that
+	// number, so a late answer to a round of an earlier incarnation never
+	// matches a round of this one: epochs differ in their random low bits
+	// even when the clock went back, where numbers counted up from the
+	// epoch could repeat an earlier incarnation's.
 	pendingReads map[uint64]*readBatch
 	nextReadCtx  uint64
+	readEpoch    uint64
 	// reads that arrived while a read index round was in flight; they go
 	// together in the next round
 	queuedReads []*readWaiter
@@ -290,7 +294,7 @@ func newEngine(cfg Config, sm machine, epoch uint64) (*engine, error) {
 		waiters:       &waiters{m: map[uint64]*proposal{}},
 		reads:         &readTracker{},
 		events:        newEventBus(),
-		nextReadCtx:   epoch,
+		readEpoch:     epoch,
 	}
 	e.epoch.Store(epoch)
 	e.role.Store(int64(RoleFollower))
@@ -437,17 +441,26 @@ func (s raftStorage) noteRead(err error) error {
 }
 
 // raftFailure is the error that stops the node for p, a panic recovered
-// from raft under raftMu, if p follows a failed read of the log or is one
-// raft raises for a broken invariant; nil for any other panic, a bug to
-// crash on.
+// from raft under raftMu (or by a Stepper), if p follows a failed read of the
+// log or is one raft raises for a broken invariant; nil for any other panic,
+// a bug to crash on.
 func (e *engine) raftFailure(p any) error {
-	if e.readFailed != nil {
-		return fmt.Errorf("raftcore: reading the log store: %w", e.readFailed)
+	if err := e.readFailure(); err != nil {
+		return err
 	}
 	if msg, ok := p.(raftPanic); ok {
 		return fmt.Errorf("raft invariant violated: %s", string(msg))
 	}
 	return nil
+}
+
+// readFailure is the error that stops the node once a read of the log
+// failed (noteRead), or nil.
+func (e *engine) readFailure() error {
+	if e.readFailed == nil || e.faults.readPanic {
+		return nil
+	}
+	return fmt.Errorf("raftcore: reading the log store: %w", e.readFailed)
 }
 
 // newRawNode is raft.NewRawNode, whose reads of the log may panic like
@@ -813,7 +826,7 @@ func (e *engine) issueReadIndex(ws []*readWaiter) {
 		at = e.cfg.Now()
 	}
 	e.pendingReads[rctx] = &readBatch{waiters: ws, issued: e.ticks, at: at}
-	e.rn.ReadIndex(binary.BigEndian.AppendUint64(nil, rctx))
+	e.rn.ReadIndex(binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, e.readEpoch), rctx))
 }
 
 // issueQueuedReads starts the next round for the reads that waited, once no
@@ -945,10 +958,10 @@ func (e *engine) noteTermStart(msgs []*raftpb.Message) {
 }
 
 func (e *engine) readStateReady(rs raft.ReadState) {
-	if len(rs.RequestCtx) != 8 {
-		return
+	if len(rs.RequestCtx) != 16 || binary.BigEndian.Uint64(rs.RequestCtx) != e.readEpoch {
+		return // another incarnation's round
 	}
-	rctx := binary.BigEndian.Uint64(rs.RequestCtx)
+	rctx := binary.BigEndian.Uint64(rs.RequestCtx[8:])
 	b, ok := e.pendingReads[rctx]
 	if !ok {
 		return
@@ -1592,14 +1605,17 @@ func (e *engine) applyMemberUpdate(index uint64, cc *raftpb.ConfChange, origin u
 }
 
 // applyToRaft applies a conf change to the RawNode. raft panics on a change
-// it cannot apply; that becomes an error that stops this node instead of the
-// process.
+// it cannot apply, and on a read of the log that fails as it sends the new
+// configuration's messages; either becomes an error that stops this node
+// instead of the process, the read's wrapping the store's error.
 func (e *engine) applyToRaft(cc raftpb.ConfChangeI) (cs *raftpb.ConfState, err error) {
 	e.raftMu.Lock()
 	defer e.raftMu.Unlock()
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("raft refused conf change: %v", p)
+			if err = e.readFailure(); err == nil {
+				err = fmt.Errorf("raft refused conf change: %v", p)
+			}
 		}
 	}()
 	return e.rn.ApplyConfChange(cc), nil

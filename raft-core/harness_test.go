@@ -30,7 +30,10 @@ type harness struct {
 	intercept func(m *raftpb.Message) bool
 	// onSnapshot, when set, runs before a snapshot stream reaches its node.
 	onSnapshot func(m *raftpb.Message)
-	now        time.Time
+	// epoch, when set, gives the epoch of a node's next incarnation
+	// instead of one above every earlier incarnation's (defaultEpoch).
+	epoch func(n *hnode) uint64
+	now   time.Time
 }
 
 type hnode struct {
@@ -84,7 +87,11 @@ func (h *harness) start(n *hnode, join bool) {
 	cfg := h.cfg(n.id)
 	cfg.Join, cfg.LogStore, cfg.SnapshotStore = join, n.ls, n.ss
 	n.kv = clustertest.NewKV()
-	s, err := raftcore.NewStepper(cfg, n.kv, clustertest.JSONCodec[clustertest.KVCommand]{}, n.id<<40|n.incarnation<<32)
+	epoch := defaultEpoch(n)
+	if h.epoch != nil {
+		epoch = h.epoch(n)
+	}
+	s, err := raftcore.NewStepper(cfg, n.kv, clustertest.JSONCodec[clustertest.KVCommand]{}, epoch)
 	if err != nil {
 		h.t.Fatalf("start node %d: %v", n.id, err)
 	}
@@ -96,6 +103,10 @@ func (h *harness) start(n *hnode, join bool) {
 	n.s = s
 	n.persistQ, n.applyQ = nil, nil
 }
+
+// defaultEpoch is the epoch of n's current incarnation, above its earlier
+// incarnations'.
+func defaultEpoch(n *hnode) uint64 { return n.id<<40 | n.incarnation<<32 }
 
 // restart stops node id, losing the work it had queued, and starts it again
 // on its stores.

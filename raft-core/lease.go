@@ -145,4 +145,5 @@ func (e *engine) refuseVoteInLease(m *raftpb.Message) bool {
 type engineFaults struct {
 	reapplyMembership   bool
 	leaseDuringTransfer bool
+	readPanic           bool
 }

@@ -136,6 +136,59 @@ func TestReadContextsDoNotRepeatAcrossRestarts(t *testing.T) {
 	}
 }
 
+// TestReadContextsDoNotRepeatWhenTheClockWentBack: as above, but the
+// restarted follower's epoch is one below its previous one, as when its
+// clock went back into the millisecond of its previous start (the low bits
+// of the two epochs differ). Its second round, numbered up from the epoch
+// as the engine did, would repeat the late answer's request context.
+func TestReadContextsDoNotRepeatWhenTheClockWentBack(t *testing.T) {
+	h := newHarness(t, []uint64{1, 2, 3}, "", nil)
+	h.elect(1)
+	h.put(1, "k", "old")
+	var late *raftpb.Message
+	h.intercept = func(m *raftpb.Message) bool {
+		if m.GetType() == raftpb.MsgReadIndexResp && m.GetTo() == 2 && late == nil {
+			late = m
+			return false
+		}
+		return true
+	}
+	h.readIndex(2) // the previous incarnation's first round
+	h.settle()
+	if late == nil {
+		t.Fatal("no read index answer captured")
+	}
+	h.intercept = nil
+	written := h.put(1, "k", "new")
+	previous := defaultEpoch(h.nodes[2])
+	h.epoch = func(*hnode) uint64 { return previous - 1 }
+	h.restart(2)
+	h.nodes[2].cut = true
+	read := h.readIndex(2)
+	// The round goes unanswered; after an election timeout (15 ticks) the
+	// follower asks again, in a second round.
+	for range 20 {
+		h.tick(2)
+	}
+	if err := h.nodes[2].s.Deliver(late); err != nil {
+		t.Fatal(err)
+	}
+	h.nodes[2].cut = false
+	for range 100 {
+		if _, done := read(); done {
+			break
+		}
+		h.tick()
+	}
+	index, done := read()
+	if !done {
+		t.Fatal("read never finished")
+	}
+	if index < written {
+		t.Fatalf("read index %d is below the write acknowledged at %d", index, written)
+	}
+}
+
 // TestLeaseReads checks that lease reads are served without a round while
 // the lease holds, and with one after a leadership transfer started or once
 // the wall clock passed the lease (a paused process loses ticks, not time).

@@ -18,6 +18,10 @@ import (
 // scheduler replays a cluster's history exactly; the raft-core/sim simulator
 // does that. Node runs the same engine with real goroutines.
 //
+// A Stepper stops, as a Node does, when raft panics after a read of the
+// log failed or on finding one of its invariants broken: see Err. Any other
+// panic propagates to the caller.
+//
 // A Stepper is not safe for concurrent use. Raft draws election timeouts from
 // crypto/rand.Reader; a deterministic simulation replaces that reader.
 type Stepper[C, R any] struct {
@@ -25,6 +29,7 @@ type Stepper[C, R any] struct {
 	codec   Codec[C]
 	out     StepperOutput
 	pending []pendingCall // in submission order, so callbacks run deterministically
+	err     error         // why the Stepper stopped (Err)
 }
 
 // pendingCall is a proposal or read whose callback runs once it resolves.
@@ -84,8 +89,44 @@ func NewStepper[C, R any](cfg Config, sm StateMachine[C, R], codec Codec[C], epo
 // ID returns the node's id.
 func (s *Stepper[C, R]) ID() uint64 { return s.e.id }
 
+// Err returns nil while the node runs, and the error that stopped it once it
+// stopped, wrapping ErrStopped and the cause, as Node.Err does. Raft panics
+// when a read of its log fails (LogStore.Entries, Term, FirstIndex or
+// LastIndex return an error other than ErrCompacted or ErrUnavailable): the
+// cause then wraps the store's error. It also panics when it finds one of its
+// invariants broken ("raft invariant violated: …"). The Stepper recovers
+// either panic, fails every waiting proposal and read with Err, and from
+// then on drives raft no more: Tick, Step, ReportSnapshot,
+// ReportUnreachable and TransferLeadership do nothing, Ready returns no
+// work, and Propose, ProposeConfChange, ReadIndex, Deliver,
+// ReceiveSnapshot, Persist, Apply and TakeSnapshot fail with Err. The
+// node's durable state is what its LogStore and SnapshotStore hold; start
+// it again with a new Stepper, as after a crash.
+func (s *Stepper[C, R]) Err() error { return s.err }
+
+// recoverRaft, deferred by every method that drives raft, stops the Stepper
+// on a panic that Node turns into a stopped node (engine.raftFailure) and
+// lets any other panic through.
+func (s *Stepper[C, R]) recoverRaft() {
+	p := recover()
+	if p == nil {
+		return
+	}
+	err := s.e.raftFailure(p)
+	if err == nil {
+		panic(p)
+	}
+	s.err = fmt.Errorf("%w: %w", ErrStopped, err)
+	s.out = StepperOutput{}
+	s.Fail(s.err)
+}
+
 // Tick advances the node's clock by one tick.
 func (s *Stepper[C, R]) Tick() {
+	if s.err != nil {
+		return
+	}
+	defer s.recoverRaft()
 	s.e.tick()
 	s.dispatch()
 }
@@ -93,14 +134,22 @@ func (s *Stepper[C, R]) Tick() {
 // Step delivers a response returned by Persist or Apply, or a message from
 // another node that the caller trusts (Deliver checks it first).
 func (s *Stepper[C, R]) Step(m *raftpb.Message) {
+	if s.err != nil {
+		return
+	}
+	defer s.recoverRaft()
 	s.e.step(m)
 	s.dispatch()
 }
 
 // Deliver delivers a message from another node as a transport's Handler
 // does: a message a peer may never send (a local type, a forged sender, a
-// shape raft would panic on) is refused with an error and not stepped.
+// shape raft would panic on) is refused with an error and not stepped. A
+// stopped node refuses every message with Err.
 func (s *Stepper[C, R]) Deliver(m *raftpb.Message) error {
+	if s.err != nil {
+		return s.err
+	}
 	if err := s.e.checkRemote(m); err != nil {
 		return err
 	}
@@ -110,6 +159,10 @@ func (s *Stepper[C, R]) Deliver(m *raftpb.Message) error {
 
 // Ready collects the work produced so far.
 func (s *Stepper[C, R]) Ready() StepperOutput {
+	if s.err != nil {
+		return StepperOutput{}
+	}
+	defer s.recoverRaft()
 	s.e.processReady(&s.out)
 	s.dispatch()
 	out := s.out
@@ -121,11 +174,15 @@ func (s *Stepper[C, R]) Ready() StepperOutput {
 // and index of its entry, or at once (or from Fail) with an error.
 func (s *Stepper[C, R]) Propose(cmd C, done func(result R, index uint64, err error)) {
 	payload, err := s.codec.Encode(cmd)
+	if err == nil {
+		err = s.err
+	}
 	if err != nil {
 		var zero R
 		done(zero, 0, err)
 		return
 	}
+	defer s.recoverRaft()
 	p := s.e.newCommand(payload)
 	s.e.waiters.add(p)
 	s.pending = append(s.pending, pendingCall{prop: p, onProp: func(r proposalResult) {
@@ -141,6 +198,11 @@ func (s *Stepper[C, R]) Propose(cmd C, done func(result R, index uint64, err err
 // fails with a *NotLeaderError on a non-leader and with an error if raft
 // refused it because another change is still being applied.
 func (s *Stepper[C, R]) ProposeConfChange(typ raftpb.ConfChangeType, p Peer, done func(index uint64, err error)) {
+	if s.err != nil {
+		done(0, s.err)
+		return
+	}
+	defer s.recoverRaft()
 	var peerBytes []byte
 	if typ != raftpb.ConfChangeRemoveNode {
 		peerBytes, _ = p.MarshalBinary()
@@ -188,6 +250,11 @@ func (s *Stepper[C, R]) Pending() int { return len(s.pending) }
 // ReadIndex asks for a linearizable read index; done runs (from a later
 // Step, Persist or Apply) once the state machine has applied it.
 func (s *Stepper[C, R]) ReadIndex(done func(index uint64, err error)) {
+	if s.err != nil {
+		done(0, s.err)
+		return
+	}
+	defer s.recoverRaft()
 	w := &readWaiter{done: make(chan readResult, 1)}
 	s.pending = append(s.pending, pendingCall{read: w, onRead: func(r readResult) { done(r.index, r.err) }})
 	s.e.readIndex([]*readWaiter{w})
@@ -205,6 +272,9 @@ func (s *Stepper[C, R]) ReadStale(fn func()) {
 // restore of a received snapshot) and returns the responses to deliver:
 // those addressed to this node go to Step, the others to the network.
 func (s *Stepper[C, R]) Persist(msgs []*raftpb.Message) ([]*raftpb.Message, error) {
+	if s.err != nil {
+		return nil, s.err
+	}
 	resps, err := s.e.persist(msgs)
 	s.dispatch()
 	return resps, err
@@ -212,13 +282,21 @@ func (s *Stepper[C, R]) Persist(msgs []*raftpb.Message) ([]*raftpb.Message, erro
 
 // Apply applies one MsgStorageApply and returns the responses to Step.
 func (s *Stepper[C, R]) Apply(m *raftpb.Message) ([]*raftpb.Message, error) {
+	if s.err != nil {
+		return nil, s.err
+	}
 	resps, err := s.e.applyCommitted(m)
 	s.dispatch()
 	return resps, err
 }
 
 // TakeSnapshot snapshots the state machine at its applied index.
-func (s *Stepper[C, R]) TakeSnapshot() (SnapshotMeta, error) { return s.e.takeSnapshot(SnapshotManual) }
+func (s *Stepper[C, R]) TakeSnapshot() (SnapshotMeta, error) {
+	if s.err != nil {
+		return SnapshotMeta{}, s.err
+	}
+	return s.e.takeSnapshot(SnapshotManual)
+}
 
 // OpenSnapshot opens the data of the snapshot a MsgSnap names.
 func (s *Stepper[C, R]) OpenSnapshot(m *raftpb.Message) (io.ReadCloser, error) {
@@ -229,6 +307,9 @@ func (s *Stepper[C, R]) OpenSnapshot(m *raftpb.Message) (io.ReadCloser, error) {
 // ReceiveSnapshot stores a streamed snapshot, then steps its MsgSnap, as
 // Node does for a snapshot its transport receives.
 func (s *Stepper[C, R]) ReceiveSnapshot(m *raftpb.Message, body io.Reader) error {
+	if s.err != nil {
+		return s.err
+	}
 	if err := s.e.receiveSnapshot(m, body); err != nil {
 		return err
 	}
@@ -238,6 +319,10 @@ func (s *Stepper[C, R]) ReceiveSnapshot(m *raftpb.Message, body io.Reader) error
 
 // ReportSnapshot tells raft whether streaming a snapshot to id succeeded.
 func (s *Stepper[C, R]) ReportSnapshot(id uint64, ok bool) {
+	if s.err != nil {
+		return
+	}
+	defer s.recoverRaft()
 	status := raft.SnapshotFinish
 	if !ok {
 		status = raft.SnapshotFailure
@@ -246,10 +331,22 @@ func (s *Stepper[C, R]) ReportSnapshot(id uint64, ok bool) {
 }
 
 // ReportUnreachable tells raft that messages to id were lost.
-func (s *Stepper[C, R]) ReportUnreachable(id uint64) { s.e.rn.ReportUnreachable(id) }
+func (s *Stepper[C, R]) ReportUnreachable(id uint64) {
+	if s.err != nil {
+		return
+	}
+	defer s.recoverRaft()
+	s.e.rn.ReportUnreachable(id)
+}
 
 // TransferLeadership asks raft to hand leadership to id.
-func (s *Stepper[C, R]) TransferLeadership(id uint64) { s.e.rn.TransferLeader(id) }
+func (s *Stepper[C, R]) TransferLeadership(id uint64) {
+	if s.err != nil {
+		return
+	}
+	defer s.recoverRaft()
+	s.e.rn.TransferLeader(id)
+}
 
 // Leader returns the leader this node knows of, or 0.
 func (s *Stepper[C, R]) Leader() uint64 { return s.e.leader.Load() }
@@ -322,10 +419,16 @@ const (
 	// FaultLeaseDuringTransfer keeps serving lease reads after the leader
 	// started a leadership transfer, whose votes the lease does not stop.
 	FaultLeaseDuringTransfer EngineFault = "lease-during-transfer"
+	// FaultReadPanic forgets, when raft panics, that a read of the log had
+	// failed, as the engine did before such a read stopped the node: raft's
+	// panic, which in most places carries the store's error itself, then
+	// escapes, and would crash a Node's process.
+	// It acts on a running node; a start still fails cleanly.
+	FaultReadPanic EngineFault = "read-panic"
 )
 
 // EngineFaults lists every fault InjectFault knows.
-var EngineFaults = []EngineFault{FaultReapplyMembership, FaultReuseReadContexts, FaultLeaseDuringTransfer}
+var EngineFaults = []EngineFault{FaultReapplyMembership, FaultReuseReadContexts, FaultLeaseDuringTransfer, FaultReadPanic}
 
 // InjectFault re-introduces f into this Stepper's engine. Call it right after
 // NewStepper.
@@ -334,9 +437,11 @@ func (s *Stepper[C, R]) InjectFault(f EngineFault) error {
 	case FaultReapplyMembership:
 		s.e.faults.reapplyMembership = true
 	case FaultReuseReadContexts:
-		s.e.nextReadCtx = 0
+		s.e.readEpoch = 0
 	case FaultLeaseDuringTransfer:
 		s.e.faults.leaseDuringTransfer = true
+	case FaultReadPanic:
+		s.e.faults.readPanic = true
 	default:
 		return fmt.Errorf("%w: unknown engine fault %q", ErrInvalidConfig, f)
 	}

@@ -2,6 +2,7 @@ package raftcore_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"testing"
 
@@ -163,4 +164,222 @@ func TestReadsArrivingDuringARoundShareTheNext(t *testing.T) {
 	if got := c.delivered[raftpb.MsgHeartbeat]; got != 4 {
 		t.Fatalf("%d heartbeats for 6 reads asked during one round; want 4 (two rounds)", got)
 	}
+}
+
+// unreadableLog fails every read of the log (Entries, Term, FirstIndex,
+// LastIndex) with err, or panics with panicValue, once either is set.
+type unreadableLog struct {
+	raftcore.LogStore
+	err        error
+	panicValue any
+}
+
+func (u *unreadableLog) read() error {
+	if u.panicValue != nil {
+		panic(u.panicValue)
+	}
+	return u.err
+}
+
+func (u *unreadableLog) Entries(lo, hi, maxSize uint64) ([]*raftpb.Entry, error) {
+	if err := u.read(); err != nil {
+		return nil, err
+	}
+	return u.LogStore.Entries(lo, hi, maxSize)
+}
+
+func (u *unreadableLog) Term(i uint64) (uint64, error) {
+	if err := u.read(); err != nil {
+		return 0, err
+	}
+	return u.LogStore.Term(i)
+}
+
+func (u *unreadableLog) FirstIndex() (uint64, error) {
+	if err := u.read(); err != nil {
+		return 0, err
+	}
+	return u.LogStore.FirstIndex()
+}
+
+func (u *unreadableLog) LastIndex() (uint64, error) {
+	if err := u.read(); err != nil {
+		return 0, err
+	}
+	return u.LogStore.LastIndex()
+}
+
+// settleAlone drives a single-node Stepper until it has nothing more to do.
+func settleAlone(t *testing.T, s *raftcore.Stepper[clustertest.KVCommand, clustertest.KVResult]) {
+	t.Helper()
+	for range 1000 {
+		out := s.Ready()
+		if len(out.Persist)+len(out.Apply) == 0 {
+			return
+		}
+		var resps []*raftpb.Message
+		if len(out.Persist) > 0 {
+			r, err := s.Persist(out.Persist)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resps = append(resps, r...)
+		}
+		for _, m := range out.Apply {
+			r, err := s.Apply(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resps = append(resps, r...)
+		}
+		for _, m := range resps {
+			s.Step(m)
+		}
+	}
+	t.Fatal("the node never settled")
+}
+
+// newLoneLeader starts a single-node cluster on log, with fault injected
+// unless it is empty, and waits for it to lead.
+func newLoneLeader(t *testing.T, log raftcore.LogStore, fault raftcore.EngineFault) *raftcore.Stepper[clustertest.KVCommand, clustertest.KVResult] {
+	t.Helper()
+	s, err := raftcore.NewStepper(raftcore.Config{
+		NodeID: 1, Peers: []raftcore.Peer{{ID: 1}}, Preset: raftcore.Testing, Transport: stepTransport{},
+		LogStore: log, SnapshotStore: raftcore.NewMemorySnapshotStore(),
+	}, clustertest.NewKV(), clustertest.JSONCodec[clustertest.KVCommand]{}, 1<<32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fault != "" {
+		if err := s.InjectFault(fault); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for tick := 0; s.Leader() == 0 && tick < 1000; tick++ {
+		s.Tick()
+		settleAlone(t, s)
+	}
+	if s.Leader() != 1 {
+		t.Fatal("the single node never led")
+	}
+	return s
+}
+
+// A Stepper whose LogStore fails a read stops as a Node does, instead of
+// letting raft's panic through: Err wraps ErrStopped and the store's error,
+// the waiting proposal fails with it, and the Stepper does nothing more.
+// With FaultReadPanic (the engine before it stopped on a failed read) the
+// panic escapes; a panic that is not raft's answer to a failed read always
+// does.
+func TestStepperStopsWhenALogReadFails(t *testing.T) {
+	tests := []struct {
+		name       string
+		fault      raftcore.EngineFault
+		panicValue any
+		wantPanic  any
+	}{
+		{name: "the read fails"},
+		{name: "the read fails with FaultReadPanic", fault: raftcore.FaultReadPanic, wantPanic: errReadFailed},
+		{name: "the store panics", panicValue: "store bug", wantPanic: "store bug"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			log := &unreadableLog{LogStore: raftcore.NewMemoryLogStore()}
+			s := newLoneLeader(t, log, tt.fault)
+			put := clustertest.KVCommand{Op: "put", Key: "k", Value: "v"}
+			s.Propose(put, func(_ clustertest.KVResult, _ uint64, err error) {
+				if err != nil {
+					t.Fatalf("first proposal: %v", err)
+				}
+			})
+			settleAlone(t, s)
+
+			log.err, log.panicValue = errReadFailed, tt.panicValue
+			var proposeErr error
+			panicked := func() (p any) {
+				defer func() { p = recover() }()
+				s.Propose(put, func(_ clustertest.KVResult, _ uint64, err error) { proposeErr = err })
+				settleAlone(t, s)
+				return nil
+			}()
+			if tt.wantPanic != nil {
+				if panicked != tt.wantPanic {
+					t.Fatalf("panicked with %v, want %v", panicked, tt.wantPanic)
+				}
+				return
+			}
+			if panicked != nil {
+				t.Fatalf("a failed read panicked: %v", panicked)
+			}
+			stopErr := s.Err()
+			if !errors.Is(stopErr, raftcore.ErrStopped) || !errors.Is(stopErr, errReadFailed) {
+				t.Fatalf("Err() = %v, want ErrStopped wrapping the read error", stopErr)
+			}
+			if proposeErr != stopErr {
+				t.Fatalf("the waiting proposal failed with %v, want %v", proposeErr, stopErr)
+			}
+
+			// Stopped: later calls neither drive raft nor panic.
+			log.err = nil
+			s.Tick()
+			if out := s.Ready(); len(out.Messages)+len(out.Persist)+len(out.Apply) > 0 {
+				t.Fatalf("a stopped Stepper produced work: %+v", out)
+			}
+			var again error
+			s.Propose(put, func(_ clustertest.KVResult, _ uint64, err error) { again = err })
+			if again != stopErr {
+				t.Fatalf("a proposal to a stopped Stepper: %v, want %v", again, stopErr)
+			}
+			if _, err := s.Persist(nil); err != stopErr {
+				t.Fatalf("Persist on a stopped Stepper: %v, want %v", err, stopErr)
+			}
+			if s.Pending() != 0 {
+				t.Fatalf("%d calls still wait on a stopped Stepper", s.Pending())
+			}
+		})
+	}
+}
+
+// A read of the log that fails while raft takes in a membership change
+// (raft then sends the new member its first append) fails Apply with an
+// error wrapping the store's, not as a change raft refused.
+func TestApplyingAMembershipChangeReportsALogReadFailure(t *testing.T) {
+	log := &unreadableLog{LogStore: raftcore.NewMemoryLogStore()}
+	s := newLoneLeader(t, log, "")
+	s.ProposeConfChange(raftpb.ConfChangeAddLearnerNode, raftcore.Peer{ID: 2}, func(uint64, error) {})
+	var applyErr error
+	for range 100 {
+		out := s.Ready()
+		if len(out.Persist) == 0 && len(out.Apply) == 0 {
+			break
+		}
+		resps, err := s.Persist(out.Persist)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range out.Apply {
+			for _, ent := range m.GetEntries() {
+				if ent.GetType() == raftpb.EntryConfChange {
+					log.err = errReadFailed
+				}
+			}
+			r, err := s.Apply(m)
+			if err != nil {
+				applyErr = err
+				break
+			}
+			resps = append(resps, r...)
+		}
+		if applyErr != nil {
+			break
+		}
+		for _, m := range resps {
+			s.Step(m)
+		}
+	}
+	var applyError *raftcore.ApplyError
+	if !errors.As(applyErr, &applyError) || !errors.Is(applyErr, errReadFailed) {
+		t.Fatalf("Apply of the membership change: %v, want an ApplyError wrapping the read error", applyErr)
+	}
+	t.Logf("Apply: %v", applyErr)
 }

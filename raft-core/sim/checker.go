@@ -88,8 +88,9 @@ func (c *checker) observe(n *simNode) {
 // leaderCompleteness: the leader of term must hold every entry committed in
 // an earlier term (those below its compaction point are in its snapshot).
 func (c *checker) leaderCompleteness(n *simNode, term uint64) {
-	first, _ := n.disk.FirstIndex()
-	last, _ := n.disk.LastIndex()
+	log := n.disk.MemoryLogStore // past any read fault
+	first, _ := log.FirstIndex()
+	last, _ := log.LastIndex()
 	for i := first; i < uint64(len(c.appliedAt)); i++ {
 		rec := c.appliedAt[i]
 		if !rec.known || rec.commitBound >= term {
@@ -99,7 +100,7 @@ func (c *checker) leaderCompleteness(n *simNode, term uint64) {
 			c.s.violationf("leader completeness: leader %d of term %d lacks committed entry %d (term %d); its log ends at %d", n.id, term, i, rec.term, last)
 			return
 		}
-		if t, err := n.disk.Term(i); err == nil && t != rec.term {
+		if t, err := log.Term(i); err == nil && t != rec.term {
 			c.s.violationf("leader completeness: leader %d of term %d has term %d at committed index %d, which holds term %d", n.id, term, t, i, rec.term)
 			return
 		}
@@ -189,12 +190,13 @@ func (c *checker) noAcknowledgedWriteLost(members []*simNode) {
 		}
 		rec := c.appliedAt[w.index]
 		for _, n := range members {
-			first, _ := n.disk.FirstIndex()
-			last, _ := n.disk.LastIndex()
+			log := n.disk.MemoryLogStore // past any read fault
+			first, _ := log.FirstIndex()
+			last, _ := log.LastIndex()
 			if w.index < first || w.index > last {
 				continue
 			}
-			ents, err := n.disk.Entries(w.index, w.index+1, math.MaxUint64)
+			ents, err := log.Entries(w.index, w.index+1, math.MaxUint64)
 			if err != nil || len(ents) != 1 || ents[0].GetTerm() != rec.term || entryHash(ents[0]) != rec.hash {
 				c.s.violationf("acknowledged write lost: node %d's log no longer holds operation %d at index %d", n.id, w.op, w.index)
 				return
@@ -209,7 +211,7 @@ func (c *checker) logMatching() {
 	nodes := c.s.runningNodes()
 	for i, a := range nodes {
 		for _, b := range nodes[i+1:] {
-			if err := logsMatch(a.disk, b.disk); err != nil {
+			if err := logsMatch(a.disk.MemoryLogStore, b.disk.MemoryLogStore); err != nil {
 				c.s.violationf("log matching: nodes %d and %d: %v", a.id, b.id, err)
 				return
 			}

@@ -67,6 +67,14 @@ const (
 	// NemesisHostile makes a member send crafted messages: shapes no honest
 	// node sends (which must be refused) and stale copies of real ones.
 	NemesisHostile Nemesis = "hostile"
+	// NemesisReadError makes a node's disk fail reads of the log for a
+	// while (entries; entries and terms; or every read), with what it holds
+	// intact. Raft panics on such a read; the node must stop cleanly
+	// (raftcore.Stepper.Err), and it restarts from its disk later, failing
+	// to start while the reads still fail. It runs on a schedule and a
+	// random stream of its own, so that adding it to a run leaves the
+	// other nemeses' schedule as it was.
+	NemesisReadError Nemesis = "read-error"
 
 	NemesisAll Nemesis = "all"
 )
@@ -76,7 +84,7 @@ var AllNemeses = []Nemesis{
 	NemesisPartition, NemesisLoss, NemesisDelay, NemesisDuplicate, NemesisReorder,
 	NemesisCrash, NemesisSlowDisk, NemesisTransfer, NemesisMembership, NemesisSnapshot, NemesisWipe,
 	NemesisRestart, NemesisApplyBacklog, NemesisPause, NemesisStaleSnapshot, NemesisHostile,
-	NemesisLongDelay,
+	NemesisLongDelay, NemesisReadError,
 }
 
 // Bug names a known bug the simulator injects into the engine under test, to
@@ -106,10 +114,14 @@ const (
 	// BugLeaseDuringTransfer serves lease reads after a transfer started
 	// (raftcore.FaultLeaseDuringTransfer); it turns lease reads on.
 	BugLeaseDuringTransfer Bug = Bug(raftcore.FaultLeaseDuringTransfer)
+	// BugReadPanic lets raft's panic after a failed read of the log escape
+	// a running node (raftcore.FaultReadPanic): a process would crash.
+	// NemesisReadError exposes it.
+	BugReadPanic Bug = Bug(raftcore.FaultReadPanic)
 )
 
 // AllBugs lists every injectable bug.
-var AllBugs = []Bug{BugStaleRead, BugAckBeforeFsync, BugMembershipReapply, BugReadCtxReuse, BugLeaseDuringTransfer, BugNoSessions}
+var AllBugs = []Bug{BugStaleRead, BugAckBeforeFsync, BugMembershipReapply, BugReadCtxReuse, BugLeaseDuringTransfer, BugNoSessions, BugReadPanic}
 
 // Config configures one simulation run. Zero values take the documented
 // defaults.

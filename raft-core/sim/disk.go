@@ -17,12 +17,42 @@ import (
 // requires. With deferSync (the ack-before-fsync bug) changes only become
 // durable when sync runs, later: what a crash loses in between had already
 // been acknowledged.
+//
+// While failReads is set (NemesisReadError) the engine's reads of the log
+// fail with errDiskRead; what the disk holds is intact, and the simulator's
+// checks read it through MemoryLogStore.
 type diskStore struct {
 	*raftcore.MemoryLogStore
 	durable   *raftcore.MemoryLogStore
 	deferSync bool
 	unsynced  []diskOp
+	failReads readFault
 }
+
+// readFault says which reads of the log a diskStore fails.
+type readFault int
+
+const (
+	readsOK readFault = iota
+	// failEntries fails Entries. Raft reads entries from the store only
+	// past the engine's cache of recent ones: after a restart (to apply
+	// them), or to send them to a follower far behind.
+	failEntries
+	// failEntriesAndTerms fails Term as well. Raft reads a term for almost
+	// every append it sends or receives, and as it starts.
+	failEntriesAndTerms
+	// failAllReads fails FirstIndex and LastIndex as well, which raft reads
+	// whenever it hands out committed entries; the engine reads LastIndex
+	// as it starts.
+	failAllReads
+)
+
+func (f readFault) String() string {
+	return [...]string{"none", "entry reads", "entry and term reads", "every read"}[f]
+}
+
+// errDiskRead is what a read of the log returns while the disk fails reads.
+var errDiskRead = errors.New("sim: read of the log: input/output error")
 
 var _ raftcore.LogStore = (*diskStore)(nil)
 
@@ -37,6 +67,38 @@ type diskOp struct {
 
 func newDiskStore(deferSync bool) *diskStore {
 	return &diskStore{MemoryLogStore: raftcore.NewMemoryLogStore(), durable: raftcore.NewMemoryLogStore(), deferSync: deferSync}
+}
+
+// Entries implements raftcore.LogStore.
+func (d *diskStore) Entries(lo, hi, maxSize uint64) ([]*raftpb.Entry, error) {
+	if d.failReads >= failEntries {
+		return nil, errDiskRead
+	}
+	return d.MemoryLogStore.Entries(lo, hi, maxSize)
+}
+
+// Term implements raftcore.LogStore.
+func (d *diskStore) Term(i uint64) (uint64, error) {
+	if d.failReads >= failEntriesAndTerms {
+		return 0, errDiskRead
+	}
+	return d.MemoryLogStore.Term(i)
+}
+
+// FirstIndex implements raftcore.LogStore.
+func (d *diskStore) FirstIndex() (uint64, error) {
+	if d.failReads >= failAllReads {
+		return 0, errDiskRead
+	}
+	return d.MemoryLogStore.FirstIndex()
+}
+
+// LastIndex implements raftcore.LogStore.
+func (d *diskStore) LastIndex() (uint64, error) {
+	if d.failReads >= failAllReads {
+		return 0, errDiskRead
+	}
+	return d.MemoryLogStore.LastIndex()
 }
 
 // Save implements raftcore.LogStore.
@@ -112,13 +174,13 @@ func (op diskOp) apply(s *raftcore.MemoryLogStore) error {
 }
 
 // crash returns the store as a restarted node finds it: the durable side
-// only. Unsynced changes are gone.
+// only. Unsynced changes are gone; failing reads still fail.
 func (d *diskStore) crash() (*diskStore, error) {
 	live, err := cloneLog(d.durable)
 	if err != nil {
 		return nil, err
 	}
-	return &diskStore{MemoryLogStore: live, durable: d.durable, deferSync: d.deferSync}, nil
+	return &diskStore{MemoryLogStore: live, durable: d.durable, deferSync: d.deferSync, failReads: d.failReads}, nil
 }
 
 // cloneLog copies a MemoryLogStore through its public methods: the

@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"errors"
+	"math"
 	"testing"
 
 	"go.etcd.io/raft/v3/raftpb"
@@ -94,5 +96,57 @@ func TestCrashKeepsCompactionPointAndSnapshot(t *testing.T) {
 	}
 	if err := logsMatch(d, after); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A disk that fails reads (NemesisReadError) fails the reads of its fault
+// and no others, keeps failing them after a crash, and loses nothing: once
+// its reads succeed again, the log is all there.
+func TestFailingReadsLeaveTheLogIntact(t *testing.T) {
+	tests := []struct {
+		fault                      readFault
+		entries, term, first, last bool // which reads fail
+	}{
+		{fault: failEntries, entries: true},
+		{fault: failEntriesAndTerms, entries: true, term: true},
+		{fault: failAllReads, entries: true, term: true, first: true, last: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.fault.String(), func(t *testing.T) {
+			d := newDiskStore(false)
+			if err := d.Save(&raftpb.HardState{Term: new(uint64(1))}, entries(1, 5, 1), nil); err != nil {
+				t.Fatal(err)
+			}
+			d.failReads = tt.fault
+			if err := d.Save(nil, entries(6, 7, 1), nil); err != nil {
+				t.Fatalf("a write while reads fail: %v", err)
+			}
+			after, err := d.crash()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, disk := range []*diskStore{d, after} {
+				_, errEntries := disk.Entries(1, 8, math.MaxUint64)
+				_, errTerm := disk.Term(3)
+				_, errFirst := disk.FirstIndex()
+				_, errLast := disk.LastIndex()
+				for _, read := range []struct {
+					name  string
+					err   error
+					fails bool
+				}{{"Entries", errEntries, tt.entries}, {"Term", errTerm, tt.term}, {"FirstIndex", errFirst, tt.first}, {"LastIndex", errLast, tt.last}} {
+					if read.fails != errors.Is(read.err, errDiskRead) || (!read.fails && read.err != nil) {
+						t.Errorf("%s: %v, want failing=%v", read.name, read.err, read.fails)
+					}
+				}
+			}
+			after.failReads = readsOK
+			if lastIndex(t, after) != 7 {
+				t.Fatalf("once readable, the log ends at %d, want 7", lastIndex(t, after))
+			}
+			if err := logsMatch(d.MemoryLogStore, after); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }

@@ -12,10 +12,13 @@
 // answers to their previous incarnation are in flight, stall a node's
 // applier so that it catches up by a snapshot over unapplied membership
 // changes, freeze processes (lost ticks, a jumping clock), replay stale
-// snapshots, and play a hostile member sending messages no honest node
-// sends. Clients write in client sessions (raftcore.Sessions) and retry a
-// write through another node when an attempt fails or goes unanswered; the
-// store must apply each write at most once however many copies commit.
+// snapshots, play a hostile member sending messages no honest node
+// sends, and make a node's disk fail reads of its log for a while (the node
+// must stop cleanly, raftcore.Stepper.Err, and restart from its disk once
+// it can read it again). Clients write in client sessions
+// (raftcore.Sessions) and retry a write through another node when an
+// attempt fails or goes unanswered; the store must apply each write at most
+// once however many copies commit.
 // Lease reads are on in every other seed (Config.Lease). Faults heal
 // at the end of the run's Duration; the cluster must then commit a write and
 // converge. Throughout, it checks election safety, log matching, leader
@@ -39,8 +42,10 @@
 // BugStaleRead, BugAckBeforeFsync and BugNoSessions (retries without a
 // session) in the simulated clients and disks, and
 // bugs the engine once had (BugMembershipReapply, BugReadCtxReuse,
-// BugLeaseDuringTransfer) through raftcore.Stepper.InjectFault. The command raft-core/sim/cmd/simulate runs
-// ranges of seeds.
+// BugLeaseDuringTransfer, BugReadPanic) through raftcore.Stepper.InjectFault.
+// A panic that escapes a node's engine, which would crash a real node's
+// process, is reported as a violation of that seed. The command
+// raft-core/sim/cmd/simulate runs ranges of seeds.
 //
 // etcd raft draws election timeouts from crypto/rand.Reader; a run replaces
 // that process-wide reader with a seeded one while it simulates, so runs in

@@ -24,15 +24,26 @@ type nemesis struct {
 	// confIndex is the index of the latest membership change known to have
 	// applied (the bootstrap's, then each change the nemesis made).
 	confIndex uint64
+	// readErrors is NemesisReadError, when the run has it; it keeps a
+	// schedule of its own.
+	readErrors *readErrors
 }
 
 func newNemesis(s *simulation) *nemesis {
 	// The bootstrap writes one conf change per initial member, at indexes
 	// 1 to Nodes.
-	return &nemesis{s: s, kinds: slices.Clone(s.cfg.Nemeses), confIndex: uint64(s.cfg.Nodes)}
+	ns := &nemesis{s: s, confIndex: uint64(s.cfg.Nodes)}
+	ns.kinds = slices.DeleteFunc(slices.Clone(s.cfg.Nemeses), func(k Nemesis) bool { return k == NemesisReadError })
+	if s.cfg.has(NemesisReadError) {
+		ns.readErrors = newReadErrors(s)
+	}
+	return ns
 }
 
 func (ns *nemesis) start() {
+	if ns.readErrors != nil {
+		ns.readErrors.start()
+	}
 	if len(ns.kinds) == 0 {
 		return
 	}

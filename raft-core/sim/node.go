@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"math"
@@ -110,6 +111,15 @@ func (n *simNode) start() {
 	}
 	n.s.active = n
 	st, err := raftcore.NewStepper(n.config(), newSessionMachine(n.kv), sessionCodec, n.proposalEpoch())
+	if errors.Is(err, errDiskRead) {
+		// Its disk fails reads (NemesisReadError): the node stays down and
+		// tries again later, as a supervisor would restart it.
+		n.s.readErrorStartFailures++
+		n.s.trace.record("start-failed", n.id)
+		n.s.trace.logf("node %d failed to start: %v", n.id, err)
+		n.s.nemesis.readErrors.restartLater(n, 10*time.Millisecond, 500*time.Millisecond)
+		return
+	}
 	if err != nil {
 		n.s.violationf("node %d: restart failed: %v", n.id, err)
 		n.retired = true
@@ -168,6 +178,36 @@ func (n *simNode) crash(reason string) {
 	n.disk = disk
 }
 
+// stopped reports whether n is down, taking it down first if its engine
+// stopped itself (raftcore.Stepper.Err). An engine stopped by a read of the
+// log its disk failed (NemesisReadError) goes down as in a crash, and
+// starts again later from its disk; one stopped for any other reason (raft
+// found an invariant broken) is a violation, and the node stays down.
+func (n *simNode) stopped() bool {
+	if !n.up {
+		return true
+	}
+	err := n.stepper.Err()
+	if err == nil {
+		return false
+	}
+	if !errors.Is(err, errDiskRead) {
+		n.s.stopForGood(n, "node %d: %v", n.id, err)
+		return true
+	}
+	n.stopOnReadError(err)
+	return true
+}
+
+// stopOnReadError takes n down after its engine stopped on a read of the
+// log its disk failed: as in a crash, to start again later from its disk.
+func (n *simNode) stopOnReadError(err error) {
+	n.s.readErrorStops++
+	n.s.trace.record("read-error-stop", n.id)
+	n.crash(err.Error())
+	n.s.nemesis.readErrors.restartLater(n, 10*time.Millisecond, 500*time.Millisecond)
+}
+
 // step delivers a message from the network, as a transport would: through
 // the engine's checks of what a peer may send. An honest message refused is
 // a violation.
@@ -192,9 +232,11 @@ func (n *simNode) whenAwake(fn func()) {
 }
 
 // pump routes everything the engine produced until it has nothing more.
+// Every call that drives a node's engine is followed by one: it takes down
+// a node whose engine stopped.
 func (n *simNode) pump() {
 	n.s.active = n
-	for n.up {
+	for !n.stopped() {
 		out := n.stepper.Ready()
 		if len(out.Messages)+len(out.Snapshots)+len(out.Persist)+len(out.Apply) == 0 && !out.SnapshotWanted {
 			break
@@ -219,7 +261,7 @@ func (n *simNode) pump() {
 		}
 		n.scheduleApply()
 	}
-	if n.up {
+	if !n.stopped() {
 		n.s.check.observe(n)
 		n.s.check.membership(n)
 	}
@@ -326,6 +368,11 @@ func (n *simNode) scheduleApply() {
 				}
 			}
 			resps, err := n.stepper.Apply(job.msg)
+			if errors.Is(err, errDiskRead) {
+				// Raft read the log as it applied a membership change.
+				n.stopOnReadError(err)
+				return
+			}
 			if err != nil {
 				n.s.violationf("node %d: apply: %v", n.id, err)
 				n.crash("apply failed")

@@ -87,11 +87,14 @@ func (s *scheduler) run(fn func()) {
 }
 
 // between returns a uniformly random duration in [lo, hi].
-func (s *scheduler) between(lo, hi time.Duration) time.Duration {
+func (s *scheduler) between(lo, hi time.Duration) time.Duration { return randomDuration(s.rng, lo, hi) }
+
+// randomDuration returns a uniformly random duration in [lo, hi] drawn from rng.
+func randomDuration(rng *rand.Rand, lo, hi time.Duration) time.Duration {
 	if hi <= lo {
 		return lo
 	}
-	return lo + time.Duration(s.rng.Int64N(int64(hi-lo)+1))
+	return lo + time.Duration(rng.Int64N(int64(hi-lo)+1))
 }
 
 // chance reports true with probability p.

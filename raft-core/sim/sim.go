@@ -27,6 +27,11 @@ type Result struct {
 	// Trace is the hex hash of the run's event trace: equal for every run of
 	// one seed and config.
 	Trace string
+	// ReadErrorStops counts the times a running node stopped because its
+	// disk failed a read of the log (NemesisReadError), and
+	// ReadErrorStartFailures the starts that failed so; each such node
+	// started again later.
+	ReadErrorStops, ReadErrorStartFailures int
 	// Violations lists every invariant found broken, in the order found.
 	Violations []string
 	// VisualizationFile and TraceFile name the files written for a failing
@@ -103,6 +108,9 @@ type simulation struct {
 	healed       bool
 	violations   []string
 	events       int
+	// readErrorStops and readErrorStartFailures count for
+	// Result.ReadErrorStops and Result.ReadErrorStartFailures.
+	readErrorStops, readErrorStartFailures int
 	// active is the node whose engine the current event drives, blamed
 	// when the engine panics.
 	active *simNode
@@ -133,7 +141,10 @@ func simulate(ctx context.Context, cfg Config, verbose bool) (outcome, error) {
 	if err != nil {
 		return outcome{}, err
 	}
-	res := Result{Seed: cfg.Seed, Ops: s.work.ops, Faults: s.faults, FaultsByKind: s.faultsByKind, Trace: s.trace.sum()}
+	res := Result{
+		Seed: cfg.Seed, Ops: s.work.ops, Faults: s.faults, FaultsByKind: s.faultsByKind, Trace: s.trace.sum(),
+		ReadErrorStops: s.readErrorStops, ReadErrorStartFailures: s.readErrorStartFailures,
+	}
 	history := s.work.history
 	var check porcupine.CheckResult
 	var info porcupine.LinearizationInfo
@@ -249,7 +260,7 @@ func (s *simulation) runUntil(end time.Duration, done func() bool) error {
 }
 
 // heal ends every fault: the network is whole, crashed nodes restart and
-// disks are fast again. Membership tasks under way go on.
+// disks are fast and readable again. Membership tasks under way go on.
 func (s *simulation) heal() {
 	s.healed = true
 	s.trace.record("heal")
@@ -258,6 +269,7 @@ func (s *simulation) heal() {
 	for _, id := range s.ids {
 		n := s.nodes[id]
 		n.slowDisk = false
+		n.disk.failReads = readsOK
 		n.pausedUntil, n.applyStalledUntil = 0, 0
 		if !n.up && !n.retired {
 			s.sched.after(0, func() {
@@ -369,18 +381,25 @@ func (s *simulation) clock() time.Time { return simEpoch.Add(s.sched.now) }
 
 var simEpoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// enginePanicked handles a panic out of an engine: raft panics when it
-// finds its invariants broken (a log that lost committed entries, say). The
-// node is stopped for good and the run goes on, so the other checks can tell
-// what else went wrong.
+// enginePanicked handles a panic out of an engine. The Stepper stops the
+// node on the panics a Node survives (raft's after a failed read of the
+// log, or on a broken invariant); any other would crash a real node's
+// process. The node is stopped for good and the run goes on, so the other
+// checks can tell what else went wrong.
 func (s *simulation) enginePanicked(p any) {
 	n := s.active
 	if n == nil {
 		s.violationf("panic outside any node: %v", p)
 		return
 	}
-	s.violationf("node %d panicked: %v", n.id, p)
 	s.active = nil
+	s.stopForGood(n, "node %d panicked (its process would crash): %v", n.id, p)
+}
+
+// stopForGood records a violation for node n, whose engine failed, and
+// stops the node for good.
+func (s *simulation) stopForGood(n *simNode, format string, args ...any) {
+	s.violationf(format, args...)
 	if n.up {
 		n.up = false // its engine is in no state to fail its calls
 		n.incarnation++

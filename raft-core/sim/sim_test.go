@@ -98,12 +98,14 @@ func reportFailure(t *testing.T, cfg Config, res Result) {
 // linearizable, and recover once the faults heal.
 func TestClusterSurvivesEveryNemesis(t *testing.T) {
 	faults := map[Nemesis]int{}
+	var reads readErrorTally
 	for seed := uint64(1); seed <= sweepSeeds(); seed++ {
 		cfg := Config{Seed: seed, Duration: 3 * time.Second, Nemeses: AllNemeses}
 		res := runSeed(t, cfg)
 		for kind, n := range res.FaultsByKind {
 			faults[kind] += n
 		}
+		reads.add(res)
 		checkSeed(t, cfg, res)
 	}
 	for _, kind := range AllNemeses {
@@ -111,7 +113,50 @@ func TestClusterSurvivesEveryNemesis(t *testing.T) {
 			t.Errorf("the sweep never injected %s", kind)
 		}
 	}
+	if reads.stops == 0 {
+		t.Errorf("no node stopped on a failed read of its log: %s", reads)
+	}
 	t.Logf("faults injected: %v", faults)
+	t.Logf("read errors: %s", reads)
+}
+
+// readErrorTally sums what NemesisReadError did over a sweep.
+type readErrorTally struct{ seeds, seedsHit, stops, startFailures int }
+
+func (r *readErrorTally) add(res Result) {
+	r.seeds++
+	r.stops += res.ReadErrorStops
+	r.startFailures += res.ReadErrorStartFailures
+	if res.ReadErrorStops+res.ReadErrorStartFailures > 0 {
+		r.seedsHit++
+	}
+}
+
+func (r readErrorTally) String() string {
+	return fmt.Sprintf("%d of %d seeds; %d running nodes stopped, %d starts failed", r.seedsHit, r.seeds, r.stops, r.startFailures)
+}
+
+// TestReadErrorsStopNodesCleanly runs NemesisReadError alone: a node whose
+// disk fails reads of its log stops, or fails to start, with the disk's
+// error instead of a panic, and starts again from its disk once the reads
+// succeed; the cluster keeps every invariant and heals. The sweep must see
+// both a running node stop and a start fail.
+func TestReadErrorsStopNodesCleanly(t *testing.T) {
+	seeds := uint64(50)
+	if raceEnabled {
+		seeds = 10
+	}
+	var reads readErrorTally
+	for seed := uint64(1); seed <= seeds; seed++ {
+		cfg := Config{Seed: seed, Duration: 3 * time.Second, Nemeses: []Nemesis{NemesisReadError}}
+		res := runSeed(t, cfg)
+		reads.add(res)
+		checkSeed(t, cfg, res)
+	}
+	if reads.stops == 0 || reads.startFailures == 0 {
+		t.Errorf("read errors: %s; want both stops and failed starts", reads)
+	}
+	t.Logf("read errors: %s", reads)
 }
 
 // TestFiveNodeClusterSurvivesEveryNemesis runs a few seeds on five nodes,
@@ -163,13 +208,13 @@ func TestSameSeedGivesSameTrace(t *testing.T) {
 }
 
 // TestInjectedBugIsCaught shows the checks can fail: each known bug is
-// caught by the simulator's own checks (not only by raft panicking on a log
-// it finds corrupt) within a bound of seeds, and the failing seed leaves a
-// trace and a visualisation behind.
+// caught by the simulator's own checks (not only by raft stopping a node on
+// a log it finds corrupt) within a bound of seeds, and the failing seed
+// leaves a trace and a visualisation behind.
 func TestInjectedBugIsCaught(t *testing.T) {
 	checkerFound := func(res Result) bool {
 		for _, v := range res.Violations {
-			if !strings.Contains(v, "panicked") {
+			if !strings.Contains(v, "raft invariant violated") && !strings.Contains(v, "panicked") {
 				return true
 			}
 		}
@@ -177,13 +222,19 @@ func TestInjectedBugIsCaught(t *testing.T) {
 	}
 	// seeds bounds the search. Raft itself notices lost acknowledged
 	// entries in many ack-before-fsync runs (it panics: "tocommit out of
-	// range"); the checkers must find it in others, first at seed 208.
+	// range", and the node stops); the checkers must find it in others.
 	membershipFound := func(res Result) bool {
 		return slices.ContainsFunc(res.Violations, func(v string) bool { return strings.Contains(v, "membership: ") })
 	}
 	notLinearizable := func(res Result) bool { return !res.Linearizable }
 	appliedTwice := func(res Result) bool {
 		return slices.ContainsFunc(res.Violations, func(v string) bool { return strings.Contains(v, "exactly once: ") })
+	}
+	// A read of the log that fails must stop the node, not crash its process.
+	crashedOnRead := func(res Result) bool {
+		return slices.ContainsFunc(res.Violations, func(v string) bool {
+			return strings.Contains(v, "panicked (its process would crash): "+errDiskRead.Error())
+		})
 	}
 	// The engine bugs need their nemeses: with every nemesis on, the one
 	// that exposes a bug runs too rarely to find it within the bound.
@@ -202,10 +253,11 @@ func TestInjectedBugIsCaught(t *testing.T) {
 	}{
 		{bug: BugStaleRead, found: notLinearizable, seeds: 200, caughtAt: 1},
 		{bug: BugAckBeforeFsync, found: checkerFound, seeds: 400, caughtAt: 6},
-		{bug: BugMembershipReapply, found: membershipFound, seeds: 500, caughtAt: 10, nemeses: []Nemesis{NemesisApplyBacklog, NemesisMembership, NemesisSnapshot}},
+		{bug: BugMembershipReapply, found: membershipFound, seeds: 500, caughtAt: 2, nemeses: []Nemesis{NemesisApplyBacklog, NemesisMembership, NemesisSnapshot}},
 		{bug: BugReadCtxReuse, found: notLinearizable, seeds: 500, caughtAt: 36, nemeses: []Nemesis{NemesisRestart}},
 		{bug: BugLeaseDuringTransfer, found: notLinearizable, seeds: 500, caughtAt: 2, nemeses: []Nemesis{NemesisTransfer}},
 		{bug: BugNoSessions, found: appliedTwice, seeds: 100, caughtAt: 1},
+		{bug: BugReadPanic, found: crashedOnRead, seeds: 100, caughtAt: 1, nemeses: []Nemesis{NemesisReadError}},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.bug), func(t *testing.T) {
