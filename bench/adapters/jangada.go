@@ -24,7 +24,7 @@ func (bytesCodec) Encode(b []byte) ([]byte, error) { return b, nil }
 func (bytesCodec) Decode(b []byte) ([]byte, error) { return b, nil }
 
 const jangadaTuning = "Production preset (100ms tick and heartbeat, 1s election timeout, " +
-	"snapshot every 10,000 entries), MaxSizePerMsg 1 MiB, MaxInflightMsgs 4 (the default), proposal queue 4096; " +
+	"snapshot every 10,000 entries), MaxSizePerMsg 1 MiB, MaxInflightMsgs 2 (the default), proposal queue 4096; " +
 	"transport and store defaults (pebble: 8 MiB cache, 4 MiB memtable; badger: 64 MiB memtable; wal: 64 MiB segments; " +
 	"quic: mutual TLS with pinned ed25519 keys on 127.0.0.1)"
 

@@ -252,10 +252,10 @@ func TestInjectedBugIsCaught(t *testing.T) {
 		nemeses  []Nemesis
 	}{
 		{bug: BugStaleRead, found: notLinearizable, seeds: 200, caughtAt: 1},
-		{bug: BugAckBeforeFsync, found: checkerFound, seeds: 400, caughtAt: 6},
+		{bug: BugAckBeforeFsync, found: checkerFound, seeds: 400, caughtAt: 10},
 		{bug: BugMembershipReapply, found: membershipFound, seeds: 500, caughtAt: 2, nemeses: []Nemesis{NemesisApplyBacklog, NemesisMembership, NemesisSnapshot}},
-		{bug: BugReadCtxReuse, found: notLinearizable, seeds: 500, caughtAt: 36, nemeses: []Nemesis{NemesisRestart}},
-		{bug: BugLeaseDuringTransfer, found: notLinearizable, seeds: 500, caughtAt: 2, nemeses: []Nemesis{NemesisTransfer}},
+		{bug: BugReadCtxReuse, found: notLinearizable, seeds: 500, caughtAt: 25, nemeses: []Nemesis{NemesisRestart}},
+		{bug: BugLeaseDuringTransfer, found: notLinearizable, seeds: 500, caughtAt: 1, nemeses: []Nemesis{NemesisTransfer}},
 		{bug: BugNoSessions, found: appliedTwice, seeds: 100, caughtAt: 1},
 		{bug: BugReadPanic, found: crashedOnRead, seeds: 100, caughtAt: 1, nemeses: []Nemesis{NemesisReadError}},
 	}
