@@ -5,7 +5,6 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -136,23 +135,59 @@ func (r *Report) HeadlineRatio() (float64, bool) {
 	return j.OpsPerSec / h.OpsPerSec, true
 }
 
-// roundSpread describes the range of a's throughput over b's across the
-// rounds they were both measured in (round i of a against round i of b, which
-// ran next to each other), or "" with fewer than two rounds.
-func roundSpread(a, b *harness.Row) string {
+// roundRatios are a's throughput over b's in the rounds they were both
+// measured in (round i of a against round i of b, which ran next to each
+// other), sorted; nil with fewer than two rounds.
+func roundRatios(a, b *harness.Row) []float64 {
 	n := min(len(a.RoundRates), len(b.RoundRates))
 	if n < 2 {
-		return ""
+		return nil
 	}
-	lo, hi := math.Inf(1), math.Inf(-1)
+	ratios := make([]float64, n)
 	for i := range n {
 		if b.RoundRates[i] <= 0 {
-			return ""
+			return nil
 		}
-		ratio := a.RoundRates[i] / b.RoundRates[i]
-		lo, hi = min(lo, ratio), max(hi, ratio)
+		ratios[i] = a.RoundRates[i] / b.RoundRates[i]
 	}
-	return fmt.Sprintf("; one round: %.2f–%.2f× (%d rounds)", lo, hi, n)
+	slices.Sort(ratios)
+	return ratios
+}
+
+// median is the middle of sorted values (the mean of the two middle ones
+// for an even count).
+func median(sorted []float64) float64 {
+	n := len(sorted)
+	if n%2 == 1 {
+		return sorted[n/2]
+	}
+	return (sorted[n/2-1] + sorted[n/2]) / 2
+}
+
+// roundSpread describes the range and the median of a's throughput over
+// b's across single rounds, or "" with fewer than two rounds. The merged
+// ratio (all operations over all time) weighs a slow round of either side
+// fully; the median says what a typical round gave.
+func roundSpread(a, b *harness.Row) string {
+	ratios := roundRatios(a, b)
+	if ratios == nil {
+		return ""
+	}
+	return fmt.Sprintf("; one round: %.2f–%.2f×, median %.2f× (%d rounds)", ratios[0], ratios[len(ratios)-1], median(ratios), len(ratios))
+}
+
+// HeadlineRoundMedian is the median over single rounds of the headline
+// ratio, and false when fewer than two rounds measured both systems.
+func (r *Report) HeadlineRoundMedian() (float64, bool) {
+	j, h := r.writeRow(harness.HeadlineJangada, harness.HeadlineClients), r.writeRow(harness.HeadlineHashicorp, harness.HeadlineClients)
+	if j == nil || h == nil {
+		return 0, false
+	}
+	ratios := roundRatios(j, h)
+	if ratios == nil {
+		return 0, false
+	}
+	return median(ratios), true
 }
 
 // displayName names a row in a table: the system, and for the API

@@ -73,7 +73,11 @@ func run(args []string) error {
 			}
 		}
 		if ratio, ok := report.HeadlineRatio(); ok {
-			fmt.Printf("headline: jangada/hashicorp write throughput ratio=%.2f (64 clients, 3 nodes, durable, 64 B)\n", ratio)
+			rounds := ""
+			if m, ok := report.HeadlineRoundMedian(); ok {
+				rounds = fmt.Sprintf("; median single round %.2f", m)
+			}
+			fmt.Printf("headline: jangada/hashicorp write throughput ratio=%.2f (64 clients, 3 nodes, durable, 64 B%s)\n", ratio, rounds)
 		} else {
 			fmt.Println("headline: jangada/hashicorp write throughput ratio=not measured (64 clients, 3 nodes, durable, 64 B)")
 		}
