@@ -307,3 +307,20 @@ func (h *harness) readIndex(id uint64) func() (uint64, bool) {
 	})
 	return func() (uint64, bool) { return index, done }
 }
+
+// awaitRead ticks the cluster until read (from readIndex) is answered, for
+// at most 100 ticks, and returns its index.
+func (h *harness) awaitRead(read func() (uint64, bool)) uint64 {
+	h.t.Helper()
+	for range 100 {
+		if _, done := read(); done {
+			break
+		}
+		h.tick()
+	}
+	index, done := read()
+	if !done {
+		h.t.Fatal("read never finished")
+	}
+	return index
+}

@@ -115,16 +115,7 @@ func TestReadContextsDoNotRepeatAcrossRestarts(t *testing.T) {
 				t.Fatal(err)
 			}
 			h.nodes[2].cut = false
-			for range 100 {
-				if _, done := read(); done {
-					break
-				}
-				h.tick()
-			}
-			index, done := read()
-			if !done {
-				t.Fatal("read never finished")
-			}
+			index := h.awaitRead(read)
 			stale := index < written
 			if fault == "" && stale {
 				t.Fatalf("read index %d is below the write acknowledged at %d", index, written)
@@ -174,16 +165,7 @@ func TestReadContextsDoNotRepeatWhenTheClockWentBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.nodes[2].cut = false
-	for range 100 {
-		if _, done := read(); done {
-			break
-		}
-		h.tick()
-	}
-	index, done := read()
-	if !done {
-		t.Fatal("read never finished")
-	}
+	index := h.awaitRead(read)
 	if index < written {
 		t.Fatalf("read index %d is below the write acknowledged at %d", index, written)
 	}

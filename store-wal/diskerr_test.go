@@ -356,17 +356,7 @@ func TestSpareThatCannotBeMadeIsNotFatal(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Open: %v", err)
 			}
-			var state storetest.LogState
-			for store.w.curSeq < 4 {
-				op := storetest.NextOp(rng, state)
-				if err := op.Apply(store); err != nil {
-					t.Fatalf("%s: %v", op.Name, err)
-				}
-				state = op.Next
-				if err := padLatching(rng, store); err != nil {
-					t.Fatalf("padding: %v", err)
-				}
-			}
+			state := workUntilSegment(t, rng, store, 4)
 			if fs.firedAlways.Load() == 0 {
 				t.Fatal("no spare was attempted")
 			}
@@ -442,17 +432,7 @@ func TestSpareThatCannotBeReusedIsReplaced(t *testing.T) {
 			if c.atOpen && fs.firedAlways.Load() == 0 {
 				t.Fatal("Open took no spare")
 			}
-			var state storetest.LogState
-			for store.w.curSeq < 4 {
-				op := storetest.NextOp(rng, state)
-				if err := op.Apply(store); err != nil {
-					t.Fatalf("%s: %v", op.Name, err)
-				}
-				state = op.Next
-				if err := padLatching(rng, store); err != nil {
-					t.Fatalf("padding: %v", err)
-				}
-			}
+			state := workUntilSegment(t, rng, store, 4)
 			if fs.firedAlways.Load() == 0 {
 				t.Fatal("no spare was reused")
 			}
@@ -618,4 +598,22 @@ func (l *warningLog) has(parts ...string) bool {
 		}
 		return true
 	})
+}
+
+// workUntilSegment applies the storetest workload, padded, until the store
+// writes segment seq (past several rollovers), and returns the log's state.
+func workUntilSegment(t *testing.T, rng *rand.Rand, store *LogStore, seq uint64) storetest.LogState {
+	t.Helper()
+	var state storetest.LogState
+	for store.w.curSeq < seq {
+		op := storetest.NextOp(rng, state)
+		if err := op.Apply(store); err != nil {
+			t.Fatalf("%s: %v", op.Name, err)
+		}
+		state = op.Next
+		if err := padLatching(rng, store); err != nil {
+			t.Fatalf("padding: %v", err)
+		}
+	}
+	return state
 }
