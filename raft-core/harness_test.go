@@ -308,6 +308,21 @@ func (h *harness) readIndex(id uint64) func() (uint64, bool) {
 	return func() (uint64, bool) { return index, done }
 }
 
+// holdReadAnswer withholds the first read index answer addressed to node
+// to; the returned func gives it (nil until there was one), to be
+// delivered late.
+func (h *harness) holdReadAnswer(to uint64) func() *raftpb.Message {
+	var held *raftpb.Message
+	h.intercept = func(m *raftpb.Message) bool {
+		if m.GetType() == raftpb.MsgReadIndexResp && m.GetTo() == to && held == nil {
+			held = m
+			return false
+		}
+		return true
+	}
+	return func() *raftpb.Message { return held }
+}
+
 // awaitRead ticks the cluster until read (from readIndex) is answered, for
 // at most 100 ticks, and returns its index.
 func (h *harness) awaitRead(read func() (uint64, bool)) uint64 {

@@ -92,17 +92,10 @@ func TestReadContextsDoNotRepeatAcrossRestarts(t *testing.T) {
 			h := newHarness(t, []uint64{1, 2, 3}, fault, nil)
 			h.elect(1)
 			h.put(1, "k", "old")
-			var late *raftpb.Message
-			h.intercept = func(m *raftpb.Message) bool {
-				if m.GetType() == raftpb.MsgReadIndexResp && m.GetTo() == 2 && late == nil {
-					late = m
-					return false
-				}
-				return true
-			}
+			late := h.holdReadAnswer(2)
 			h.readIndex(2)
 			h.settle()
-			if late == nil {
+			if late() == nil {
 				t.Fatal("no read index answer captured")
 			}
 			h.intercept = nil
@@ -111,7 +104,7 @@ func TestReadContextsDoNotRepeatAcrossRestarts(t *testing.T) {
 			h.nodes[2].cut = true // the new round is still in flight
 			read := h.readIndex(2)
 			h.settle()
-			if err := h.nodes[2].s.Deliver(late); err != nil {
+			if err := h.nodes[2].s.Deliver(late()); err != nil {
 				t.Fatal(err)
 			}
 			h.nodes[2].cut = false
@@ -136,17 +129,10 @@ func TestReadContextsDoNotRepeatWhenTheClockWentBack(t *testing.T) {
 	h := newHarness(t, []uint64{1, 2, 3}, "", nil)
 	h.elect(1)
 	h.put(1, "k", "old")
-	var late *raftpb.Message
-	h.intercept = func(m *raftpb.Message) bool {
-		if m.GetType() == raftpb.MsgReadIndexResp && m.GetTo() == 2 && late == nil {
-			late = m
-			return false
-		}
-		return true
-	}
+	late := h.holdReadAnswer(2)
 	h.readIndex(2) // the previous incarnation's first round
 	h.settle()
-	if late == nil {
+	if late() == nil {
 		t.Fatal("no read index answer captured")
 	}
 	h.intercept = nil
@@ -161,7 +147,7 @@ func TestReadContextsDoNotRepeatWhenTheClockWentBack(t *testing.T) {
 	for range 20 {
 		h.tick(2)
 	}
-	if err := h.nodes[2].s.Deliver(late); err != nil {
+	if err := h.nodes[2].s.Deliver(late()); err != nil {
 		t.Fatal(err)
 	}
 	h.nodes[2].cut = false
